@@ -1,0 +1,186 @@
+// General matrix products on row-major f32 matrices, the workhorse of linear and (later) conv
+// layers. Three layouts cover a layer's forward and both backward products without transposing:
+//   gemmNT: C = A·Bᵀ   (linear forward:  y  = x · Wᵀ)
+//   gemmNN: C = A·B    (linear input grad: dx = dy · W)
+//   gemmTN: C = Aᵀ·B   (linear weight grad: dW = dyᵀ · x)
+// With beta = 0 C is overwritten, with beta = 1 the product is added to C.
+
+// @ts-ignore: decorator
+@inline function addr(base: usize, index: i32): usize {
+  return base + (<usize>index << 2);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)
+       + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// @ts-ignore: decorator
+@inline function madd(acc: v128, a: v128, b: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+// @ts-ignore: decorator
+@inline function storeScaled(c: usize, value: f32, beta: f32): void {
+  store<f32>(c, beta == 0 ? value : value + beta * load<f32>(c));
+}
+
+/** Dot product of two contiguous rows of length k. */
+function dot(a: usize, b: usize, k: i32): f32 {
+  let acc0 = f32x4.splat(0);
+  let acc1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= k; i += 8) {
+    acc0 = madd(acc0, v128.load(addr(a, i)), v128.load(addr(b, i)));
+    acc1 = madd(acc1, v128.load(addr(a, i + 4)), v128.load(addr(b, i + 4)));
+  }
+  for (; i + 4 <= k; i += 4) {
+    acc0 = madd(acc0, v128.load(addr(a, i)), v128.load(addr(b, i)));
+  }
+  let sum = hsum(f32x4.add(acc0, acc1));
+  for (; i < k; i++) sum += load<f32>(addr(a, i)) * load<f32>(addr(b, i));
+  return sum;
+}
+
+/** C[m×n] = A[m×k] · B[n×k]ᵀ (+ beta·C). Blocks of 2 rows of A × 4 rows of B share their loads. */
+export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32): void {
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = addr(a, i * k);
+    const a1 = addr(a, (i + 1) * k);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = addr(b, j * k);
+      const b1 = addr(b, (j + 1) * k);
+      const b2 = addr(b, (j + 2) * k);
+      const b3 = addr(b, (j + 3) * k);
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const x0 = v128.load(addr(a0, p));
+        const x1 = v128.load(addr(a1, p));
+        const w0 = v128.load(addr(b0, p));
+        const w1 = v128.load(addr(b1, p));
+        const w2 = v128.load(addr(b2, p));
+        const w3 = v128.load(addr(b3, p));
+        c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
+        c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
+      }
+      let s00 = hsum(c00), s01 = hsum(c01), s02 = hsum(c02), s03 = hsum(c03);
+      let s10 = hsum(c10), s11 = hsum(c11), s12 = hsum(c12), s13 = hsum(c13);
+      for (; p < k; p++) {
+        const x0 = load<f32>(addr(a0, p));
+        const x1 = load<f32>(addr(a1, p));
+        const w0 = load<f32>(addr(b0, p));
+        const w1 = load<f32>(addr(b1, p));
+        const w2 = load<f32>(addr(b2, p));
+        const w3 = load<f32>(addr(b3, p));
+        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+      }
+      const r0 = addr(c, i * n + j);
+      const r1 = addr(c, (i + 1) * n + j);
+      storeScaled(r0, s00, beta); storeScaled(r0 + 4, s01, beta);
+      storeScaled(r0 + 8, s02, beta); storeScaled(r0 + 12, s03, beta);
+      storeScaled(r1, s10, beta); storeScaled(r1 + 4, s11, beta);
+      storeScaled(r1 + 8, s12, beta); storeScaled(r1 + 12, s13, beta);
+    }
+    for (; j < n; j++) {
+      const bj = addr(b, j * k);
+      storeScaled(addr(c, i * n + j), dot(a0, bj, k), beta);
+      storeScaled(addr(c, (i + 1) * n + j), dot(a1, bj, k), beta);
+    }
+  }
+  for (; i < m; i++) {
+    const ai = addr(a, i * k);
+    for (let j = 0; j < n; j++) storeScaled(addr(c, i * n + j), dot(ai, addr(b, j * k), k), beta);
+  }
+}
+
+/**
+ * C[m×n] = A·B (+ beta·C) where A(i, p) sits at a + 4·(i·strideI + p·strideP) and B is row-major
+ * [k×n]. Row-major A is (strideI = k, strideP = 1); A stored transposed as [k×m] is (1, m).
+ * Vectorised along n: each A element is broadcast against 8 consecutive columns of B.
+ */
+function gemmStridedA(
+  a: usize, strideI: i32, strideP: i32, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32,
+): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    let j = 0;
+    for (; j + 8 <= n; j += 8) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let p = 0; p < k; p++) {
+        const brow = addr(b, p * n + j);
+        const w0 = v128.load(brow);
+        const w1 = v128.load(brow, 16);
+        const ap = a + (<usize>(i * strideI + p * strideP) << 2);
+        const si = <usize>strideI << 2;
+        const x0 = f32x4.splat(load<f32>(ap));
+        const x1 = f32x4.splat(load<f32>(ap + si));
+        const x2 = f32x4.splat(load<f32>(ap + 2 * si));
+        const x3 = f32x4.splat(load<f32>(ap + 3 * si));
+        c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1);
+        c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
+        c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
+        c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
+      }
+      storeRow8(addr(c, i * n + j), c00, c01, beta);
+      storeRow8(addr(c, (i + 1) * n + j), c10, c11, beta);
+      storeRow8(addr(c, (i + 2) * n + j), c20, c21, beta);
+      storeRow8(addr(c, (i + 3) * n + j), c30, c31, beta);
+    }
+    for (let r = 0; r < 4; r++) rowTail(a, strideI, strideP, b, c, i + r, j, n, k, beta);
+  }
+  for (; i < m; i++) rowTail(a, strideI, strideP, b, c, i, 0, n, k, beta);
+}
+
+// @ts-ignore: decorator
+@inline function storeRow8(dst: usize, lo: v128, hi: v128, beta: f32): void {
+  if (beta != 0) {
+    const vb = f32x4.splat(beta);
+    lo = madd(lo, vb, v128.load(dst));
+    hi = madd(hi, vb, v128.load(dst, 16));
+  }
+  v128.store(dst, lo);
+  v128.store(dst, hi, 16);
+}
+
+/** Columns j0 … n−1 of row i of C, four at a time and then one at a time. */
+function rowTail(
+  a: usize, strideI: i32, strideP: i32, b: usize, c: usize, i: i32, j0: i32, n: i32, k: i32, beta: f32,
+): void {
+  let j = j0;
+  for (; j + 4 <= n; j += 4) {
+    let acc = f32x4.splat(0);
+    for (let p = 0; p < k; p++) {
+      const x = f32x4.splat(load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)));
+      acc = madd(acc, x, v128.load(addr(b, p * n + j)));
+    }
+    const dst = addr(c, i * n + j);
+    if (beta != 0) acc = madd(acc, f32x4.splat(beta), v128.load(dst));
+    v128.store(dst, acc);
+  }
+  for (; j < n; j++) {
+    let s: f32 = 0;
+    for (let p = 0; p < k; p++) {
+      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(addr(b, p * n + j));
+    }
+    storeScaled(addr(c, i * n + j), s, beta);
+  }
+}
+
+/** C[m×n] = A[m×k] · B[k×n] (+ beta·C). */
+export function gemmNN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32): void {
+  gemmStridedA(a, k, 1, b, c, m, n, k, beta);
+}
+
+/** C[m×n] = A[k×m]ᵀ · B[k×n] (+ beta·C). */
+export function gemmTN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32): void {
+  gemmStridedA(a, 1, m, b, c, m, n, k, beta);
+}

@@ -1,0 +1,10 @@
+// Build-time assets (see scripts/asset-plugin.mjs): WGSL sources become strings, the wasm module
+// becomes the URL of the file shipped next to the bundle.
+declare module '*.wgsl' {
+  const source: string;
+  export default source;
+}
+declare module '*.wasm' {
+  const url: URL;
+  export default url;
+}

@@ -1,0 +1,158 @@
+// The backend contract: allocate tensors, move data in and out, run kernels. Argument checking
+// lives here, once; an implementation only supplies the `run*` hooks and the memory primitives.
+import { FeddipError, InvalidArgumentError } from '../errors.ts';
+import { type DType, type HostArray, type HostArrayOf, Tensor, shapeSize } from './tensor.ts';
+import { checkLinearBackward, checkLinearForward, type LinearBackwardArgs, type LinearDims, type LinearForwardArgs } from '../kernels/linear.ts';
+import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluForwardArgs } from '../kernels/activation.ts';
+import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
+import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
+
+export type BackendName = 'wasm' | 'webgpu' | 'reference';
+
+export abstract class Backend {
+  abstract readonly name: BackendName;
+  /** What actually runs, e.g. "wasm SIMD, 1 thread" or "webgpu on llvmpipe (Vulkan)". */
+  abstract readonly description: string;
+  #live = new Set<Tensor>();
+  #disposed = false;
+
+  // ---- memory ----
+
+  /** Allocates a tensor, zero-filled unless `data` is given. */
+  tensor<D extends DType>(dtype: D, shape: readonly number[], data?: ArrayLike<number>): Tensor<D> {
+    this.#assertUsable();
+    if (dtype !== 'f32' && dtype !== 'i32') throw new InvalidArgumentError(`tensor: unknown dtype '${String(dtype)}' (use 'f32' or 'i32')`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+      throw new InvalidArgumentError(`tensor: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const size = shapeSize(shape);
+    if (data !== undefined && data.length !== size) {
+      throw new InvalidArgumentError(`tensor: shape [${shape.join(', ')}] holds ${size} elements but data has ${data.length}`);
+    }
+    const t = this.allocate(dtype, shape);
+    this.#live.add(t);
+    if (data !== undefined) this.write(t, data);
+    return t;
+  }
+
+  /** Copies host data into a tensor (same number of elements). */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    this.own(t);
+    if (data.length !== t.size) throw new InvalidArgumentError(`write: ${t} holds ${t.size} elements but data has ${data.length}`);
+    const typed = t.dtype === 'f32'
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Int32Array ? data : Int32Array.from(data));
+    this.upload(t, typed);
+  }
+
+  /** Copies a tensor back to the host. */
+  async read<D extends DType>(t: Tensor<D>): Promise<HostArrayOf<D>> {
+    this.own(t);
+    return (await this.download(t)) as HostArrayOf<D>;
+  }
+
+  /** Frees a tensor's memory; using it afterwards is an error. Releasing twice is harmless. */
+  release(t: Tensor): void {
+    if (t.released) return;
+    this.own(t);
+    this.#live.delete(t);
+    t.markReleased();
+    this.free(t);
+  }
+
+  /** Number of tensors allocated and not yet released (for leak checks). */
+  get liveTensors(): number {
+    return this.#live.size;
+  }
+
+  /** Waits until every kernel issued so far has finished. */
+  async sync(): Promise<void> {}
+
+  /** Releases every tensor and the backend's own resources. */
+  dispose(): void {
+    if (this.#disposed) return;
+    for (const t of [...this.#live]) this.release(t);
+    this.#disposed = true;
+    this.destroy();
+  }
+
+  // ---- kernels ----
+
+  linearForward(a: LinearForwardArgs): void {
+    this.own(a.x, a.w, a.b, a.y);
+    this.runLinearForward(a, checkLinearForward(a));
+  }
+
+  linearBackward(a: LinearBackwardArgs): void {
+    this.own(a.x, a.w, a.dy, a.dx, a.dw, a.db);
+    const d = checkLinearBackward(a);
+    if (a.dx || a.dw || a.db) this.runLinearBackward(a, d);
+  }
+
+  reluForward(a: ReluForwardArgs): void {
+    this.own(a.x, a.y);
+    this.runReluForward(a, checkReluForward(a));
+  }
+
+  reluBackward(a: ReluBackwardArgs): void {
+    this.own(a.x, a.dy, a.dx);
+    this.runReluBackward(a, checkReluBackward(a));
+  }
+
+  softmaxCrossEntropy(a: SoftmaxCrossEntropyArgs): void {
+    this.own(a.logits, a.labels, a.loss, a.dlogits);
+    this.runSoftmaxCrossEntropy(a, checkSoftmaxCrossEntropy(a));
+  }
+
+  sgdStep(a: SgdStepArgs): void {
+    this.own(a.param, a.grad);
+    this.runSgdStep({ ...a, weightDecay: a.weightDecay ?? 0 }, checkSgdStep(a));
+  }
+
+  /** y ← y + alpha·x. */
+  axpy(a: AxpyArgs): void {
+    this.own(a.x, a.y);
+    this.runAxpy(a, checkAxpy(a));
+  }
+
+  fill(a: FillArgs): void {
+    this.own(a.y);
+    this.runFill(a, checkFill(a));
+  }
+
+  // ---- what an implementation provides ----
+
+  protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
+  protected abstract upload(t: Tensor, data: HostArray): void;
+  protected abstract download(t: Tensor): Promise<HostArray>;
+  protected abstract free(t: Tensor): void;
+  protected abstract destroy(): void;
+
+  protected abstract runLinearForward(a: LinearForwardArgs, d: LinearDims): void;
+  protected abstract runLinearBackward(a: LinearBackwardArgs, d: LinearDims): void;
+  protected abstract runReluForward(a: ReluForwardArgs, n: number): void;
+  protected abstract runReluBackward(a: ReluBackwardArgs, n: number): void;
+  protected abstract runSoftmaxCrossEntropy(a: SoftmaxCrossEntropyArgs, d: CrossEntropyDims): void;
+  protected abstract runSgdStep(a: Required<SgdStepArgs>, n: number): void;
+  protected abstract runAxpy(a: AxpyArgs, n: number): void;
+  protected abstract runFill(a: FillArgs, n: number): void;
+
+  // ---- helpers ----
+
+  /** Every tensor handed to a kernel must be alive and belong to this backend. */
+  protected own(...tensors: Array<Tensor | undefined>): void {
+    this.#assertUsable();
+    for (const t of tensors) {
+      if (t === undefined) continue;
+      if (!(t instanceof Tensor)) throw new InvalidArgumentError(`${this.name}: expected a tensor, got ${typeof t}`);
+      if (t.released) throw new FeddipError('TENSOR_RELEASED', `${this.name}: ${t} was released and cannot be used`);
+      if (!this.#live.has(t)) {
+        throw new FeddipError('FOREIGN_TENSOR', `${this.name}: ${t} belongs to another backend; read it and write it into a tensor of this one`);
+      }
+    }
+  }
+
+  #assertUsable(): void {
+    if (this.#disposed) throw new FeddipError('INVALID_ARGUMENT', `${this.name} backend was disposed; create a new one`);
+  }
+}

@@ -1,0 +1,57 @@
+// Loads the AssemblyScript kernel module once per realm. The .wasm file ships next to the bundle
+// and is located with `new URL(..., import.meta.url)`, which works in Node, Deno, browsers and
+// downstream bundlers alike.
+import wasmUrl from '../../../build/wasm/feddip.wasm';
+import { readBinary } from '../../platform/runtime.ts';
+import { BackendUnavailableError } from '../../errors.ts';
+
+/** The kernel exports of assembly/index.ts (pointers are byte offsets into memory). */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gemmNT(a: number, b: number, c: number, m: number, n: number, k: number, beta: number): void;
+  gemmNN(a: number, b: number, c: number, m: number, n: number, k: number, beta: number): void;
+  gemmTN(a: number, b: number, c: number, m: number, n: number, k: number, beta: number): void;
+  linearForward(x: number, w: number, bias: number, y: number, batch: number, inF: number, outF: number): void;
+  linearBackwardBias(dy: number, db: number, rows: number, cols: number, beta: number): void;
+  reluForward(x: number, y: number, n: number): void;
+  reluBackward(x: number, dy: number, dx: number, n: number): void;
+  softmaxCrossEntropy(logits: number, labels: number, loss: number, dlogits: number, batch: number, classes: number): void;
+  sgdStep(param: number, grad: number, n: number, lr: number, weightDecay: number): void;
+  axpy(alpha: number, x: number, y: number, n: number): void;
+  fill(y: number, value: number, n: number): void;
+}
+
+// Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+export function wasmSimdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+async function compile(): Promise<WebAssembly.Module> {
+  if (typeof WebAssembly !== 'object') throw new BackendUnavailableError('wasm', 'this runtime has no WebAssembly');
+  if (!wasmSimdSupported()) throw new BackendUnavailableError('wasm', 'this engine lacks WebAssembly SIMD (needs Node 16.4+, Deno 1.9+, Chrome 91+, Firefox 89+, Safari 16.4+)');
+  const bytes = await readBinary(wasmUrl);
+  return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+}
+
+/** A fresh instance (own memory) of the kernel module; compilation happens once. */
+export async function instantiateKernels(): Promise<KernelExports> {
+  compiled ??= compile();
+  try {
+    const instance = await WebAssembly.instantiate(await compiled, { env: { abort: onAbort } });
+    return instance.exports as unknown as KernelExports;
+  } catch (error) {
+    compiled = undefined;
+    throw error;
+  }
+}
+
+function onAbort(): never {
+  throw new Error('feddip wasm kernel aborted');
+}

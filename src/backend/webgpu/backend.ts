@@ -1,0 +1,253 @@
+// WebGPU backend: tensors are storage buffers, kernels are compute dispatches. Each kernel call is
+// submitted on its own, so one uniform buffer per shader suffices: queue.writeBuffer is ordered
+// with submissions, and a dispatch sees the parameters written just before it.
+import { Backend } from '../backend.ts';
+import { type DType, type HostArray, Tensor, shapeSize } from '../tensor.ts';
+import { BackendUnavailableError, FeddipError } from '../../errors.ts';
+import { openDevice } from './device.ts';
+import { SHADERS, type ShaderName } from './shaders.ts';
+import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../kernels/linear.ts';
+import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
+import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
+import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
+
+const WORKGROUP_1D = 64;
+const WORKGROUP_2D = 8;
+const UNIFORM_BYTES = 64;
+
+type Field = ['u32' | 'f32', number];
+
+class GpuTensor<D extends DType = DType> extends Tensor<D> {
+  readonly buffer: GPUBuffer;
+  constructor(dtype: D, shape: readonly number[], buffer: GPUBuffer) {
+    super('webgpu', dtype, shape);
+    this.buffer = buffer;
+  }
+}
+
+const buf = (t: Tensor): GPUBuffer => (t as GpuTensor).buffer;
+
+interface Kernel { pipeline: GPUComputePipeline; uniforms: GPUBuffer }
+
+export class WebGpuBackend extends Backend {
+  readonly name = 'webgpu' as const;
+  readonly description: string;
+  /** True on CPU rasterisers (SwiftShader, llvmpipe): correct, but slower than wasm. */
+  readonly software: boolean;
+  readonly #device: GPUDevice;
+  readonly #kernels = new Map<ShaderName, Kernel>();
+  /** Stand-in for optional inputs (a layer without bias, a loss without gradient). */
+  readonly #placeholder: GPUBuffer;
+  #error: Error | undefined;
+  #lost = false;
+
+  private constructor(device: GPUDevice, label: string, software: boolean) {
+    super();
+    this.#device = device;
+    this.description = `webgpu on ${label}`;
+    this.software = software;
+    this.#placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    device.addEventListener?.('uncapturederror', (event) => {
+      this.#error ??= new FeddipError('GPU_ERROR', `webgpu: ${(event as GPUUncapturedErrorEvent).error.message}`);
+    });
+    void device.lost.then((info) => {
+      this.#lost = true;
+      this.#error ??= new FeddipError('GPU_ERROR', `webgpu: the device was lost (${info.reason}: ${info.message})`);
+    });
+  }
+
+  /** Opens a device and proves it computes (a null adapter accepts work and does none). */
+  static async create(): Promise<WebGpuBackend> {
+    const { device, adapterLabel, software } = await openDevice();
+    const backend = new WebGpuBackend(device, adapterLabel, software);
+    try {
+      await backend.#selfTest();
+    } catch (error) {
+      backend.dispose();
+      throw error instanceof BackendUnavailableError
+        ? error
+        : new BackendUnavailableError('webgpu', `the adapter (${adapterLabel}) failed a self-test: ${(error as Error).message}`, { cause: error });
+    }
+    return backend;
+  }
+
+  async #selfTest(): Promise<void> {
+    const x = this.tensor('f32', [5], [1, 2, 3, 4, 5]);
+    const y = this.tensor('f32', [5]);
+    this.fill({ y, value: 0.5 });
+    this.axpy({ alpha: 2, x, y });
+    const got = await this.read(y);
+    this.release(x);
+    this.release(y);
+    const want = [2.5, 4.5, 6.5, 8.5, 10.5];
+    if (want.some((v, i) => got[i] !== v)) {
+      throw new BackendUnavailableError('webgpu', `the adapter accepted work but returned [${[...got].join(', ')}] instead of [${want.join(', ')}] (a null or broken backend)`);
+    }
+  }
+
+  override async sync(): Promise<void> {
+    await this.#device.queue.onSubmittedWorkDone();
+    this.#throwPending();
+  }
+
+  #throwPending(): void {
+    if (this.#error) {
+      const error = this.#error;
+      if (!this.#lost) this.#error = undefined;
+      throw error;
+    }
+  }
+
+  // ---- memory ----
+
+  protected allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> {
+    const bytes = shapeSize(shape) * 4;
+    const limit = this.#device.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new FeddipError('OUT_OF_MEMORY', `webgpu: a tensor of ${bytes} bytes exceeds this device's storage-buffer limit of ${limit} bytes`);
+    }
+    // Zero-sized bindings are invalid; an empty tensor still gets 4 bytes. New buffers are zeroed.
+    const buffer = this.#device.createBuffer({
+      size: Math.max(4, bytes),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    return new GpuTensor(dtype, shape, buffer);
+  }
+
+  protected upload(t: Tensor, data: HostArray): void {
+    if (data.length) this.#device.queue.writeBuffer(buf(t), 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  protected async download(t: Tensor): Promise<HostArray> {
+    const bytes = t.size * 4;
+    const out = t.dtype === 'f32' ? new Float32Array(t.size) : new Int32Array(t.size);
+    if (bytes === 0) return out;
+    const staging = this.#device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = this.#device.createCommandEncoder();
+      encoder.copyBufferToBuffer(buf(t), 0, staging, 0, bytes);
+      this.#device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange()));
+      staging.unmap();
+    } finally {
+      staging.destroy();
+    }
+    this.#throwPending();
+    return out;
+  }
+
+  protected free(t: Tensor): void {
+    buf(t).destroy();
+  }
+
+  protected destroy(): void {
+    for (const k of this.#kernels.values()) k.uniforms.destroy();
+    this.#placeholder.destroy();
+    this.#device.destroy();
+  }
+
+  // ---- dispatch ----
+
+  #kernel(name: ShaderName): Kernel {
+    let k = this.#kernels.get(name);
+    if (!k) {
+      const module = this.#device.createShaderModule({ code: SHADERS[name], label: name });
+      const pipeline = this.#device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+      const uniforms = this.#device.createBuffer({ size: UNIFORM_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      k = { pipeline, uniforms };
+      this.#kernels.set(name, k);
+    }
+    return k;
+  }
+
+  /** Runs one shader: binding 0 is its uniform block, bindings 1… are `buffers` in order. */
+  #dispatch(name: ShaderName, fields: Field[], buffers: GPUBuffer[], groups: [number, number]): void {
+    this.#throwPending();
+    if (groups[0] === 0 || groups[1] === 0) return;
+    const max = this.#device.limits.maxComputeWorkgroupsPerDimension;
+    if (groups[0] > max || groups[1] > max) {
+      throw new FeddipError('INVALID_ARGUMENT', `webgpu: ${name} needs ${groups.join('×')} workgroups, more than this device's ${max} per dimension`);
+    }
+    const k = this.#kernel(name);
+    const data = new ArrayBuffer(UNIFORM_BYTES);
+    const view = new DataView(data);
+    fields.forEach(([type, value], i) => {
+      if (type === 'u32') view.setUint32(i * 4, value, true);
+      else view.setFloat32(i * 4, value, true);
+    });
+    this.#device.queue.writeBuffer(k.uniforms, 0, data);
+    const bindGroup = this.#device.createBindGroup({
+      layout: k.pipeline.getBindGroupLayout(0),
+      entries: [k.uniforms, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    const encoder = this.#device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(groups[0], groups[1]);
+    pass.end();
+    this.#device.queue.submit([encoder.finish()]);
+  }
+
+  /** Workgroups for n invocations of a 1-D shader, folded into 2-D past the per-dimension limit. */
+  #groups1d(n: number): [number, number] {
+    const total = Math.ceil(n / WORKGROUP_1D);
+    if (total === 0) return [0, 0];
+    const x = Math.min(total, this.#device.limits.maxComputeWorkgroupsPerDimension);
+    return [x, Math.ceil(total / x)];
+  }
+
+  #matmul(
+    a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, bias: GPUBuffer | undefined,
+    m: number, n: number, k: number, strides: { aRow: number; aK: number; bK: number; bCol: number },
+  ): void {
+    this.#dispatch('matmul', [
+      ['u32', m], ['u32', n], ['u32', k],
+      ['u32', strides.aRow], ['u32', strides.aK], ['u32', strides.bK], ['u32', strides.bCol],
+      ['u32', bias ? 1 : 0], ['f32', 0],
+    ], [a, b, bias ?? this.#placeholder, c], [Math.ceil(n / WORKGROUP_2D), Math.ceil(m / WORKGROUP_2D)]);
+  }
+
+  // ---- kernels ----
+
+  protected runLinearForward(a: LinearForwardArgs, d: LinearDims): void {
+    const { batch, inFeatures: I, outFeatures: O } = d;
+    // y[n, o] = Σ_i x[n, i]·W[o, i]: B(i, o) = W[o·I + i]
+    this.#matmul(buf(a.x), buf(a.w), buf(a.y), a.b && buf(a.b), batch, O, I, { aRow: I, aK: 1, bK: 1, bCol: I });
+  }
+
+  protected runLinearBackward(a: LinearBackwardArgs, d: LinearDims): void {
+    const { batch, inFeatures: I, outFeatures: O } = d;
+    // dx[n, i] = Σ_o dy[n, o]·W[o, i]
+    if (a.dx) this.#matmul(buf(a.dy), buf(a.w), buf(a.dx), undefined, batch, I, O, { aRow: O, aK: 1, bK: I, bCol: 1 });
+    // dW[o, i] = Σ_n dy[n, o]·x[n, i]
+    if (a.dw) this.#matmul(buf(a.dy), buf(a.x), buf(a.dw), undefined, O, I, batch, { aRow: 1, aK: O, bK: I, bCol: 1 });
+    if (a.db) this.#dispatch('colSum', [['u32', batch], ['u32', O], ['f32', 0]], [buf(a.dy), buf(a.db)], this.#groups1d(O));
+  }
+
+  protected runReluForward(a: ReluForwardArgs, n: number): void {
+    this.#dispatch('reluForward', [['u32', n]], [buf(a.x), buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runReluBackward(a: ReluBackwardArgs, n: number): void {
+    this.#dispatch('reluBackward', [['u32', n]], [buf(a.x), buf(a.dy), buf(a.dx)], this.#groups1d(n));
+  }
+
+  protected runSoftmaxCrossEntropy(a: SoftmaxCrossEntropyArgs, d: CrossEntropyDims): void {
+    this.#dispatch('softmaxCrossEntropy', [['u32', d.batch], ['u32', d.classes], ['u32', a.dlogits ? 1 : 0]],
+      [buf(a.logits), buf(a.labels), buf(a.loss), a.dlogits ? buf(a.dlogits) : this.#placeholder], [d.batch > 0 ? 1 : 0, 1]);
+  }
+
+  protected runSgdStep(a: Required<SgdStepArgs>, n: number): void {
+    this.#dispatch('sgdStep', [['u32', n], ['f32', a.lr], ['f32', a.weightDecay]], [buf(a.grad), buf(a.param)], this.#groups1d(n));
+  }
+
+  protected runAxpy(a: AxpyArgs, n: number): void {
+    this.#dispatch('axpy', [['u32', n], ['f32', a.alpha]], [buf(a.x), buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runFill(a: FillArgs, n: number): void {
+    this.#dispatch('fill', [['u32', n], ['f32', a.value]], [buf(a.y)], this.#groups1d(n));
+  }
+}

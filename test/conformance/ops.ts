@@ -1,0 +1,90 @@
+// How each fixture op is run on a backend: upload the case's inputs, call the kernels, read back
+// every output the case lists. An op missing here is reported as "not implemented".
+import type { Backend, Tensor } from '../../src/index.ts';
+import type { FixtureArray, FixtureCase } from './manifest.ts';
+
+type Outputs = Record<string, ArrayLike<number>>;
+export type OpRunner = (b: Backend, c: FixtureCase, inputs: Record<string, FixtureArray>) => Promise<Outputs>;
+
+const shapeOf = (c: FixtureCase, name: string): number[] => c.tensors[name]!.shape;
+
+/** Uploads named inputs, runs `body`, and releases everything it allocated, even on failure. */
+async function withTensors<T>(b: Backend, body: (make: (dtype: 'f32' | 'i32', shape: number[], data?: ArrayLike<number>) => Tensor) => Promise<T>): Promise<T> {
+  const made: Tensor[] = [];
+  try {
+    return await body((dtype, shape, data) => {
+      const t = b.tensor(dtype, shape, data);
+      made.push(t);
+      return t;
+    });
+  } finally {
+    for (const t of made) b.release(t);
+  }
+}
+
+const linear: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const w = make('f32', shapeOf(c, 'W'), inp.W);
+  const bias = inp.b ? make('f32', shapeOf(c, 'b'), inp.b) : undefined;
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  const dw = make('f32', shapeOf(c, 'dW'));
+  const db = c.outputs.includes('db') ? make('f32', shapeOf(c, 'db')) : undefined;
+  b.linearForward({ x, w, b: bias, y });
+  b.linearBackward({ x, w, dy, dx, dw, db });
+  const out: Outputs = { y: await b.read(y), dx: await b.read(dx), dW: await b.read(dw) };
+  if (db) out.db = await b.read(db);
+  return out;
+});
+
+const relu: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  b.reluForward({ x, y });
+  b.reluBackward({ x, dy, dx });
+  return { y: await b.read(y), dx: await b.read(dx) };
+});
+
+const crossEntropy: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const logits = make('f32', shapeOf(c, 'logits'), inp.logits);
+  const labels = make('i32', shapeOf(c, 'labels'), inp.labels);
+  const loss = make('f32', [1]);
+  const dlogits = make('f32', shapeOf(c, 'dlogits'));
+  b.softmaxCrossEntropy({ logits, labels, loss, dlogits });
+  return { loss: await b.read(loss), dlogits: await b.read(dlogits) };
+});
+
+const sgdStep: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const attrs = c.attrs as { lr: number; weight_decay: number; param_names: string[] };
+  const out: Outputs = {};
+  for (const name of attrs.param_names) {
+    const param = make('f32', shapeOf(c, name), inp[name]);
+    const grad = make('f32', shapeOf(c, `grad.${name}`), inp[`grad.${name}`]);
+    b.sgdStep({ param, grad, lr: attrs.lr, weightDecay: attrs.weight_decay });
+    out[`new.${name}`] = await b.read(param);
+  }
+  return out;
+});
+
+const fedavg: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const counts = (c.attrs as { counts: number[] }).counts;
+  const total = counts.reduce((s, n) => s + n, 0);
+  const mean = make('f32', shapeOf(c, 'mean'));
+  b.fill({ y: mean, value: 0 });
+  counts.forEach((n, k) => {
+    const client = make('f32', shapeOf(c, `client.${k}`), inp[`client.${k}`]);
+    b.axpy({ alpha: n / total, x: client, y: mean });
+  });
+  return { mean: await b.read(mean) };
+});
+
+export const OPS: Record<string, OpRunner> = {
+  linear,
+  relu,
+  cross_entropy: crossEntropy,
+  sgd_step: sgdStep,
+  fedavg,
+};

@@ -1,0 +1,122 @@
+// The conformance suite: every golden case of ../shared/fixtures/torch on every backend, with the
+// manifest's tolerances. Runtime-neutral: the feddip module and file access are passed in, so Node
+// (vitest), Deno and Chromium run exactly this code against the built package.
+import type { Backend, BackendName, BackendReport } from '../../src/index.ts';
+import { compare } from './compare.ts';
+import { type FixtureCase, type FixtureReader, loadManifest, loadTensors } from './manifest.ts';
+import { OPS } from './ops.ts';
+
+export type CaseStatus = 'pass' | 'fail' | 'skip' | 'not-implemented';
+
+export interface CaseResult {
+  runtime: string;
+  backend: string;
+  name: string;
+  op: string;
+  status: CaseStatus;
+  detail: string;
+}
+
+export interface FeddipModule {
+  createBackend(name: BackendName): Promise<Backend>;
+  backends(): Promise<BackendReport[]>;
+}
+
+export interface SuiteOptions {
+  feddip: FeddipModule;
+  read: FixtureReader;
+  runtime: string;
+  backends?: BackendName[];
+  /** When true, a missing WebGPU adapter fails the run instead of skipping its cases. */
+  requireWebGpu?: boolean;
+  /** Only cases whose name matches. */
+  filter?: RegExp;
+}
+
+export { loadManifest, OPS };
+export type { FixtureCase, FixtureReader };
+
+/** Runs one case on one backend and judges every output against the golden values. */
+export async function runCase(backend: Backend, c: FixtureCase, read: FixtureReader): Promise<{ status: CaseStatus; detail: string }> {
+  const runner = OPS[c.op];
+  if (!runner) return { status: 'not-implemented', detail: `op '${c.op}' has no kernel yet` };
+  const inputs = await loadTensors(read, c, c.inputs);
+  const expected = await loadTensors(read, c, c.outputs);
+  let actual: Record<string, ArrayLike<number>>;
+  try {
+    actual = await runner(backend, c, inputs);
+  } catch (error) {
+    return { status: 'fail', detail: `threw ${(error as Error).name}: ${(error as Error).message}` };
+  }
+  const problems: string[] = [];
+  let worst = 0;
+  for (const name of c.outputs) {
+    const got = actual[name];
+    if (!got) { problems.push(`${name}: not produced`); continue; }
+    const spec = c.tensors[name]!;
+    const cmp = compare(got, expected[name]!, spec.rtol ?? c.rtol, spec.atol ?? c.atol);
+    worst = Math.max(worst, cmp.worst);
+    if (!cmp.ok) {
+      problems.push(cmp.message
+        ? `${name}: ${cmp.message}`
+        : `${name}[${cmp.index}] = ${cmp.actual}, expected ${cmp.expected} (${cmp.worst.toPrecision(3)}× the tolerance)`);
+    }
+  }
+  if (problems.length) return { status: 'fail', detail: problems.join('; ') };
+  return { status: 'pass', detail: `worst ${worst.toPrecision(2)} of tolerance` };
+}
+
+/** Runs every case on every requested backend. Never throws for a kernel failure: it reports it. */
+export async function runConformance(options: SuiteOptions): Promise<CaseResult[]> {
+  const manifest = await loadManifest(options.read);
+  const cases = manifest.cases.filter((c) => !options.filter || options.filter.test(c.name));
+  const results: CaseResult[] = [];
+  for (const backendName of options.backends ?? ['wasm', 'webgpu']) {
+    let backend: Backend | undefined;
+    let unavailable = '';
+    try {
+      backend = await options.feddip.createBackend(backendName);
+    } catch (error) {
+      unavailable = (error as Error).message;
+    }
+    for (const c of cases) {
+      const base = { runtime: options.runtime, backend: backend?.description ?? backendName, name: c.name, op: c.op };
+      if (!backend) {
+        const required = backendName !== 'webgpu' || options.requireWebGpu;
+        results.push({ ...base, status: required ? 'fail' : 'skip', detail: unavailable });
+        continue;
+      }
+      results.push({ ...base, ...(await runCase(backend, c, options.read)) });
+    }
+    backend?.dispose();
+  }
+  return results;
+}
+
+export interface Tally { pass: number; fail: number; skip: number; 'not-implemented': number }
+
+export function tally(results: CaseResult[]): Tally {
+  const t: Tally = { pass: 0, fail: 0, skip: 0, 'not-implemented': 0 };
+  for (const r of results) t[r.status]++;
+  return t;
+}
+
+/** A readable report: a line per runtime × backend with counts, then every non-passing case. */
+export function formatReport(results: CaseResult[]): string {
+  const groups = new Map<string, CaseResult[]>();
+  for (const r of results) {
+    const key = `${r.runtime} | ${r.backend}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const lines: string[] = [];
+  for (const [key, rs] of groups) {
+    const t = tally(rs);
+    lines.push(`conformance ${key}: ${t.pass} passed, ${t.fail} failed, ${t.skip} skipped, ${t['not-implemented']} not implemented`);
+    const notImplemented = rs.filter((r) => r.status === 'not-implemented').map((r) => r.name);
+    for (const r of rs) {
+      if (r.status === 'fail' || r.status === 'skip') lines.push(`  ${r.status.toUpperCase()} ${r.name} (${r.op}): ${r.detail}`);
+    }
+    if (notImplemented.length) lines.push(`  not implemented: ${notImplemented.join(', ')}`);
+  }
+  return lines.join('\n');
+}
