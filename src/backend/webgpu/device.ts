@@ -25,6 +25,11 @@ export async function openDevice(): Promise<OpenedDevice> {
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,
+        // Compatibility mode starts at 4 storage buffers and 128 invocations; some kernels (batch
+        // norm) bind up to 8 buffers and use 256-wide workgroups. Never ask beyond the adapter.
+        maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
+        maxComputeInvocationsPerWorkgroup: Math.min(256, adapter.limits.maxComputeInvocationsPerWorkgroup),
+        maxComputeWorkgroupSizeX: Math.min(256, adapter.limits.maxComputeWorkgroupSizeX),
       },
     });
   } catch (cause) {
