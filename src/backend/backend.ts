@@ -6,6 +6,7 @@ import { checkLinearBackward, checkLinearForward, type LinearBackwardArgs, type 
 import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluForwardArgs } from '../kernels/activation.ts';
 import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
+import { checkAddScaledByInvNorm, checkCopy, checkSumSquares, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../kernels/vector.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -120,6 +121,24 @@ export abstract class Backend {
     this.runFill(a, checkFill(a));
   }
 
+  /** y ← x between tensors of equal size and any shapes (e.g. flattening). */
+  copy(a: CopyArgs): void {
+    this.own(a.x, a.y);
+    this.runCopy(a, checkCopy(a));
+  }
+
+  /** out[0] ← Σ x². */
+  sumSquares(a: SumSquaresArgs): void {
+    this.own(a.x, a.out);
+    this.runSumSquares(a, checkSumSquares(a));
+  }
+
+  /** grad ← grad + λ·x/‖x‖₂ with ‖x‖₂² from sumSquares: the gradient of λ·‖x‖₂. */
+  addScaledByInvNorm(a: AddScaledByInvNormArgs): void {
+    this.own(a.x, a.sumSquares, a.grad);
+    this.runAddScaledByInvNorm(a, checkAddScaledByInvNorm(a));
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -136,6 +155,9 @@ export abstract class Backend {
   protected abstract runSgdStep(a: Required<SgdStepArgs>, n: number): void;
   protected abstract runAxpy(a: AxpyArgs, n: number): void;
   protected abstract runFill(a: FillArgs, n: number): void;
+  protected abstract runCopy(a: CopyArgs, n: number): void;
+  protected abstract runSumSquares(a: SumSquaresArgs, n: number): void;
+  protected abstract runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void;
 
   // ---- helpers ----
 

@@ -113,6 +113,28 @@ for (const name of ['reference', 'wasm', 'webgpu'] as BackendName[]) {
       }
     });
 
+    run('copy, sum of squares and the norm-penalty gradient match the reference', async (b) => {
+      const r = rng(11);
+      for (const n of [1, 5, 4099]) {
+        const xs = randomArray(n, r); const gs = randomArray(n, r);
+        const x = b.tensor('f32', [n], xs); const y = b.tensor('f32', [1, n]);
+        const ss = b.tensor('f32', [1]); const g = b.tensor('f32', [n], gs);
+        b.copy({ x, y });
+        expectClose(await b.read(y), xs);
+        b.sumSquares({ x, out: ss });
+        const want = reference.sumSquaresRef(Float64Array.from(xs));
+        expect(Math.abs((await b.read(ss))[0]! - want)).toBeLessThan(1e-5 * want);
+        b.addScaledByInvNorm({ x, sumSquares: ss, grad: g, lambda: 1e-3 });
+        const gw = gs.slice(); reference.addScaledByInvNormRef(xs, want, gw, 1e-3);
+        expectClose(await b.read(g), gw);
+        // A zero norm leaves the gradient alone (the penalty's subgradient at 0).
+        b.fill({ y: ss, value: 0 });
+        b.addScaledByInvNorm({ x, sumSquares: ss, grad: g, lambda: 1 });
+        expectClose(await b.read(g), gw);
+        for (const t of [x, y, ss, g]) b.release(t);
+      }
+    });
+
     run('cross-entropy gives NaN for a label out of range instead of reading past the row', async (b) => {
       const logits = b.tensor('f32', [2, 3], [1, 2, 3, 0, 0, 0]);
       const labels = b.tensor('i32', [2], [2, 3]);

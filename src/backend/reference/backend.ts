@@ -6,6 +6,7 @@ import { linearBackwardRef, linearForwardRef, type LinearBackwardArgs, type Line
 import { reluBackwardRef, reluForwardRef, type ReluBackwardArgs, type ReluForwardArgs } from '../../kernels/activation.ts';
 import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
+import { addScaledByInvNormRef, sumSquaresRef, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../../kernels/vector.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -57,5 +58,14 @@ export class ReferenceBackend extends Backend {
   }
   protected runFill(a: FillArgs): void {
     f(a.y).fill(a.value);
+  }
+  protected runCopy(a: CopyArgs): void {
+    f(a.y).set(f(a.x));
+  }
+  protected runSumSquares(a: SumSquaresArgs): void {
+    f(a.out)[0] = sumSquaresRef(f(a.x));
+  }
+  protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs): void {
+    addScaledByInvNormRef(f(a.x), f(a.sumSquares)[0]!, f(a.grad), a.lambda);
   }
 }

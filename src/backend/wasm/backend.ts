@@ -8,6 +8,7 @@ import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../ke
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
+import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -101,5 +102,17 @@ export class WasmBackend extends Backend {
 
   protected runFill(a: FillArgs, n: number): void {
     this.#k.fill(p(a.y), a.value, n);
+  }
+
+  protected runCopy(a: CopyArgs, n: number): void {
+    this.#k.copy(p(a.x), p(a.y), n);
+  }
+
+  protected runSumSquares(a: SumSquaresArgs, n: number): void {
+    this.#k.sumSquares(p(a.x), n, p(a.out));
+  }
+
+  protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void {
+    this.#k.addScaledByInvNorm(p(a.x), p(a.sumSquares), p(a.grad), n, a.lambda);
   }
 }

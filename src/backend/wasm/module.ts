@@ -20,6 +20,9 @@ export interface KernelExports {
   sgdStep(param: number, grad: number, n: number, lr: number, weightDecay: number): void;
   axpy(alpha: number, x: number, y: number, n: number): void;
   fill(y: number, value: number, n: number): void;
+  copy(x: number, y: number, n: number): void;
+  sumSquares(x: number, n: number, out: number): void;
+  addScaledByInvNorm(x: number, sumSq: number, grad: number, n: number, lambda: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

@@ -10,6 +10,7 @@ import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../ke
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
+import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -249,5 +250,17 @@ export class WebGpuBackend extends Backend {
 
   protected runFill(a: FillArgs, n: number): void {
     this.#dispatch('fill', [['u32', n], ['f32', a.value]], [buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runCopy(a: CopyArgs, n: number): void {
+    this.#dispatch('copy', [['u32', n]], [buf(a.x), buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runSumSquares(a: SumSquaresArgs, n: number): void {
+    this.#dispatch('sumSquares', [['u32', n]], [buf(a.x), buf(a.out)], [1, 1]);
+  }
+
+  protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void {
+    this.#dispatch('addScaledByInvNorm', [['u32', n], ['f32', a.lambda]], [buf(a.x), buf(a.sumSquares), buf(a.grad)], this.#groups1d(n));
   }
 }

@@ -7,9 +7,13 @@ import softmaxCrossEntropy from '../../../shaders/softmax_cross_entropy.wgsl';
 import sgdStep from '../../../shaders/sgd_step.wgsl';
 import axpy from '../../../shaders/axpy.wgsl';
 import fill from '../../../shaders/fill.wgsl';
+import copy from '../../../shaders/copy.wgsl';
+import sumSquares from '../../../shaders/sum_squares.wgsl';
+import addScaledByInvNorm from '../../../shaders/add_scaled_by_inv_norm.wgsl';
 
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
+  copy, sumSquares, addScaledByInvNorm,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
