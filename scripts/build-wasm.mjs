@@ -24,3 +24,7 @@ run(bin('asc'), [
 run(bin('wasm-opt'), [raw, '-O3', '--enable-simd', '--enable-bulk-memory', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-nontrapping-float-to-int', '-o', final]);
 console.log(`build-wasm: ${final} (${statSync(final).size} bytes)`);
+
+// The benchmark-only module (SIMD ceiling); not shipped in dist/.
+const peak = join(out, 'peak.wasm');
+run(bin('asc'), ['assembly/bench/peak.ts', '--outFile', peak, '-O3', '--noAssert', '--enable', 'simd', '--runtime', 'stub']);
