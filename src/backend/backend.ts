@@ -6,6 +6,7 @@ import { checkLinearBackward, checkLinearForward, type LinearBackwardArgs, type 
 import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluForwardArgs } from '../kernels/activation.ts';
 import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
+import { checkConv2dBackward, checkConv2dForward, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../kernels/conv.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -120,6 +121,19 @@ export abstract class Backend {
     this.runFill(a, checkFill(a));
   }
 
+  /** y = conv2d(x, w) + b (cross-correlation, NCHW activations, OIHW weights). */
+  conv2dForward(a: Conv2dForwardArgs): void {
+    this.own(a.x, a.w, a.b, a.y);
+    this.runConv2dForward(a, checkConv2dForward(a));
+  }
+
+  /** Overwrites whichever of dx, dw, db are given with the gradients for upstream dy. */
+  conv2dBackward(a: Conv2dBackwardArgs): void {
+    this.own(a.x, a.w, a.dy, a.dx, a.dw, a.db);
+    const d = checkConv2dBackward(a);
+    if (a.dx || a.dw || a.db) this.runConv2dBackward(a, d);
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -136,6 +150,8 @@ export abstract class Backend {
   protected abstract runSgdStep(a: Required<SgdStepArgs>, n: number): void;
   protected abstract runAxpy(a: AxpyArgs, n: number): void;
   protected abstract runFill(a: FillArgs, n: number): void;
+  protected abstract runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void;
+  protected abstract runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void;
 
   // ---- helpers ----
 

@@ -6,6 +6,7 @@ import { linearBackwardRef, linearForwardRef, type LinearBackwardArgs, type Line
 import { reluBackwardRef, reluForwardRef, type ReluBackwardArgs, type ReluForwardArgs } from '../../kernels/activation.ts';
 import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
+import { conv2dBackwardRef, conv2dForwardRef, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../../kernels/conv.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -57,5 +58,11 @@ export class ReferenceBackend extends Backend {
   }
   protected runFill(a: FillArgs): void {
     f(a.y).fill(a.value);
+  }
+  protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
+    conv2dForwardRef(f(a.x), f(a.w), fo(a.b), f(a.y), d);
+  }
+  protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
+    conv2dBackwardRef(f(a.x), f(a.w), f(a.dy), fo(a.dx), fo(a.dw), fo(a.db), d);
   }
 }

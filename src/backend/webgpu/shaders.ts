@@ -7,9 +7,14 @@ import softmaxCrossEntropy from '../../../shaders/softmax_cross_entropy.wgsl';
 import sgdStep from '../../../shaders/sgd_step.wgsl';
 import axpy from '../../../shaders/axpy.wgsl';
 import fill from '../../../shaders/fill.wgsl';
+import conv2dForward from '../../../shaders/conv2d_forward.wgsl';
+import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
+import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
+import conv2dBackwardBias from '../../../shaders/conv2d_backward_bias.wgsl';
 
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
+  conv2dForward, conv2dBackwardData, conv2dBackwardFilter, conv2dBackwardBias,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
