@@ -9,3 +9,4 @@ export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
 export { copy, sumSquares, addScaledByInvNorm } from "./vector";
+export { conv2dForward, conv2dBackward } from "./conv";

@@ -9,5 +9,6 @@ export type { ReluForwardArgs, ReluBackwardArgs } from './kernels/activation.ts'
 export type { SoftmaxCrossEntropyArgs } from './kernels/loss.ts';
 export type { SgdStepArgs, AxpyArgs, FillArgs } from './kernels/optim.ts';
 export type { CopyArgs, SumSquaresArgs, AddScaledByInvNormArgs } from './kernels/vector.ts';
+export type { Conv2dForwardArgs, Conv2dBackwardArgs, Conv2dDims } from './kernels/conv.ts';
 export * as reference from './kernels/reference.ts';
 export { VERSION } from './version.ts';

@@ -7,6 +7,7 @@ import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluFo
 import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
 import { checkAddScaledByInvNorm, checkCopy, checkSumSquares, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../kernels/vector.ts';
+import { checkConv2dBackward, checkConv2dForward, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../kernels/conv.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -139,6 +140,19 @@ export abstract class Backend {
     this.runAddScaledByInvNorm(a, checkAddScaledByInvNorm(a));
   }
 
+  /** y = conv2d(x, w) + b (cross-correlation, NCHW activations, OIHW weights). */
+  conv2dForward(a: Conv2dForwardArgs): void {
+    this.own(a.x, a.w, a.b, a.y);
+    this.runConv2dForward(a, checkConv2dForward(a));
+  }
+
+  /** Overwrites whichever of dx, dw, db are given with the gradients for upstream dy. */
+  conv2dBackward(a: Conv2dBackwardArgs): void {
+    this.own(a.x, a.w, a.dy, a.dx, a.dw, a.db);
+    const d = checkConv2dBackward(a);
+    if (a.dx || a.dw || a.db) this.runConv2dBackward(a, d);
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -158,6 +172,8 @@ export abstract class Backend {
   protected abstract runCopy(a: CopyArgs, n: number): void;
   protected abstract runSumSquares(a: SumSquaresArgs, n: number): void;
   protected abstract runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void;
+  protected abstract runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void;
+  protected abstract runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void;
 
   // ---- helpers ----
 

@@ -4,4 +4,5 @@ export { reluForwardRef, reluBackwardRef } from './activation.ts';
 export { softmaxCrossEntropyRef } from './loss.ts';
 export { sgdStepRef, axpyRef } from './optim.ts';
 export { sumSquaresRef, addScaledByInvNormRef } from './vector.ts';
+export { conv2dForwardRef, conv2dBackwardRef } from './conv.ts';
 export type { FloatArray } from './reference-types.ts';

@@ -81,10 +81,32 @@ const fedavg: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
   return { mean: await b.read(mean) };
 });
 
+const conv2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const attrs = c.attrs as { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number };
+  if (attrs.dilation.some((v) => v !== 1) || attrs.groups !== 1) {
+    throw new Error(`conv2d supports dilation 1 and groups 1 only, the case has dilation ${JSON.stringify(attrs.dilation)}, groups ${attrs.groups}`);
+  }
+  const geometry = { stride: attrs.stride, padding: attrs.padding };
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const w = make('f32', shapeOf(c, 'W'), inp.W);
+  const bias = inp.b ? make('f32', shapeOf(c, 'b'), inp.b) : undefined;
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  const dw = make('f32', shapeOf(c, 'dW'));
+  const db = c.outputs.includes('db') ? make('f32', shapeOf(c, 'db')) : undefined;
+  b.conv2dForward({ x, w, b: bias, y, ...geometry });
+  b.conv2dBackward({ x, w, dy, dx, dw, db, ...geometry });
+  const out: Outputs = { y: await b.read(y), dx: await b.read(dx), dW: await b.read(dw) };
+  if (db) out.db = await b.read(db);
+  return out;
+});
+
 export const OPS: Record<string, OpRunner> = {
   linear,
   relu,
   cross_entropy: crossEntropy,
   sgd_step: sgdStep,
   fedavg,
+  conv2d,
 };

@@ -7,6 +7,7 @@ import { reluBackwardRef, reluForwardRef, type ReluBackwardArgs, type ReluForwar
 import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
 import { addScaledByInvNormRef, sumSquaresRef, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../../kernels/vector.ts';
+import { conv2dBackwardRef, conv2dForwardRef, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../../kernels/conv.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -67,5 +68,11 @@ export class ReferenceBackend extends Backend {
   }
   protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs): void {
     addScaledByInvNormRef(f(a.x), f(a.sumSquares)[0]!, f(a.grad), a.lambda);
+  }
+  protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
+    conv2dForwardRef(f(a.x), f(a.w), fo(a.b), f(a.y), d);
+  }
+  protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
+    conv2dBackwardRef(f(a.x), f(a.w), f(a.dy), fo(a.dx), fo(a.dw), fo(a.db), d);
   }
 }

@@ -9,6 +9,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -25,6 +26,9 @@ export class WasmBackend extends Backend {
   readonly description = 'wasm (SIMD, 1 thread)';
   readonly #k: KernelExports;
   readonly #heap: WasmHeap;
+  /** Grow-only scratch block for kernels that need one (im2col); 0 until first needed. */
+  #workspace = 0;
+  #workspaceBytes = 0;
 
   private constructor(kernels: KernelExports) {
     super();
@@ -61,7 +65,28 @@ export class WasmBackend extends Backend {
     this.#heap.free(p(t));
   }
 
-  protected destroy(): void {}
+  protected destroy(): void {
+    if (this.#workspace) this.#heap.free(this.#workspace);
+    this.#workspace = 0;
+    this.#workspaceBytes = 0;
+  }
+
+  /**
+   * A scratch block of at least `bytes`, valid until the next call. Kept across calls and only
+   * ever enlarged, so a training loop settles on one block instead of churning the heap.
+   */
+  #scratch(bytes: number): number {
+    if (bytes === 0) return 0;
+    if (bytes > this.#workspaceBytes) {
+      // Free first (the old contents are dead) and forget it, so a failed alloc leaves no dangling block.
+      if (this.#workspace) this.#heap.free(this.#workspace);
+      this.#workspace = 0;
+      this.#workspaceBytes = 0;
+      this.#workspace = this.#heap.alloc(bytes);
+      this.#workspaceBytes = bytes;
+    }
+    return this.#workspace;
+  }
 
   // A view must be made afresh each time: growing memory detaches earlier ArrayBuffers.
   #view(t: Tensor): HostArray {
@@ -114,5 +139,25 @@ export class WasmBackend extends Backend {
 
   protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void {
     this.#k.addScaledByInvNorm(p(a.x), p(a.sumSquares), p(a.grad), n, a.lambda);
+  }
+
+  /** im2col workspace for one image; a 1×1 stride-1 unpadded conv reads x directly (see assembly/conv.ts). */
+  #convScratch(d: Conv2dDims): number {
+    const pointwise = d.kernelH === 1 && d.kernelW === 1 && d.strideH === 1 && d.strideW === 1 && d.padH === 0 && d.padW === 0;
+    if (pointwise || d.batch === 0) return 0;
+    return this.#scratch(d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW * 4);
+  }
+
+  protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
+    const col = this.#convScratch(d);
+    this.#k.conv2dForward(p(a.x), p(a.w), p(a.b), p(a.y), col, d.batch, d.inChannels, d.inH, d.inW,
+      d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+  }
+
+  protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
+    // Only the input and weight gradients go through im2col; a bias-only call needs no workspace.
+    const col = a.dx || a.dw ? this.#convScratch(d) : 0;
+    this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
+      d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
 }

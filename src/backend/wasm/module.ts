@@ -23,6 +23,11 @@ export interface KernelExports {
   copy(x: number, y: number, n: number): void;
   sumSquares(x: number, n: number, out: number): void;
   addScaledByInvNorm(x: number, sumSq: number, grad: number, n: number, lambda: number): void;
+  /** col: workspace of C·kh·kw·Ho·Wo floats, or 0 for a 1×1 stride-1 unpadded conv. */
+  conv2dForward(x: number, w: number, bias: number, y: number, col: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  conv2dBackward(x: number, w: number, dy: number, dx: number, dw: number, db: number, col: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

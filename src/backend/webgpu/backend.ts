@@ -11,6 +11,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -262,5 +263,27 @@ export class WebGpuBackend extends Backend {
 
   protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void {
     this.#dispatch('addScaledByInvNorm', [['u32', n], ['f32', a.lambda]], [buf(a.x), buf(a.sumSquares), buf(a.grad)], this.#groups1d(n));
+  }
+
+  /** The Params block every conv2d shader shares (same struct in each file). */
+  #convFields(d: Conv2dDims, hasBias: boolean): Field[] {
+    return [
+      ['u32', d.batch], ['u32', d.inChannels], ['u32', d.inH], ['u32', d.inW],
+      ['u32', d.outChannels], ['u32', d.kernelH], ['u32', d.kernelW],
+      ['u32', d.strideH], ['u32', d.strideW], ['u32', d.padH], ['u32', d.padW],
+      ['u32', d.outH], ['u32', d.outW], ['u32', hasBias ? 1 : 0],
+    ];
+  }
+
+  protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
+    this.#dispatch('conv2dForward', this.#convFields(d, Boolean(a.b)),
+      [buf(a.x), buf(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y)], this.#groups1d(a.y.size));
+  }
+
+  protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
+    const fields = this.#convFields(d, false);
+    if (a.dx) this.#dispatch('conv2dBackwardData', fields, [buf(a.w), buf(a.dy), buf(a.dx)], this.#groups1d(a.dx.size));
+    if (a.dw) this.#dispatch('conv2dBackwardFilter', fields, [buf(a.x), buf(a.dy), buf(a.dw)], this.#groups1d(a.dw.size));
+    if (a.db) this.#dispatch('conv2dBackwardBias', fields, [buf(a.dy), buf(a.db)], this.#groups1d(d.outChannels));
   }
 }
