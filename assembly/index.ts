@@ -8,3 +8,9 @@ export { linearForward, linearBackwardBias } from "./linear";
 export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
+export {
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward,
+} from "./pool";
+export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
+export { dropout, addTensors } from "./elementwise";

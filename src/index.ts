@@ -8,5 +8,11 @@ export type { LinearForwardArgs, LinearBackwardArgs } from './kernels/linear.ts'
 export type { ReluForwardArgs, ReluBackwardArgs } from './kernels/activation.ts';
 export type { SoftmaxCrossEntropyArgs } from './kernels/loss.ts';
 export type { SgdStepArgs, AxpyArgs, FillArgs } from './kernels/optim.ts';
+export type {
+  Pair, MaxPool2dForwardArgs, MaxPool2dBackwardArgs, AvgPool2dForwardArgs, AvgPool2dBackwardArgs,
+  AdaptiveAvgPool2dForwardArgs, AdaptiveAvgPool2dBackwardArgs,
+} from './kernels/pool.ts';
+export type { BatchNorm2dForwardArgs, BatchNorm2dBackwardArgs } from './kernels/batchnorm.ts';
+export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels/elementwise.ts';
 export * as reference from './kernels/reference.ts';
 export { VERSION } from './version.ts';

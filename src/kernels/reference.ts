@@ -4,3 +4,9 @@ export { reluForwardRef, reluBackwardRef } from './activation.ts';
 export { softmaxCrossEntropyRef } from './loss.ts';
 export { sgdStepRef, axpyRef } from './optim.ts';
 export type { FloatArray } from './reference-types.ts';
+export {
+  maxPool2dForwardRef, maxPool2dBackwardRef, avgPool2dForwardRef, avgPool2dBackwardRef,
+  adaptiveAvgPool2dForwardRef, adaptiveAvgPool2dBackwardRef, adaptiveBin,
+} from './pool.ts';
+export { batchNorm2dForwardRef, batchNorm2dBackwardRef } from './batchnorm.ts';
+export { dropoutRef, dropoutScale, addRef } from './elementwise.ts';

@@ -7,9 +7,21 @@ import softmaxCrossEntropy from '../../../shaders/softmax_cross_entropy.wgsl';
 import sgdStep from '../../../shaders/sgd_step.wgsl';
 import axpy from '../../../shaders/axpy.wgsl';
 import fill from '../../../shaders/fill.wgsl';
+import maxPool2dForward from '../../../shaders/max_pool2d_forward.wgsl';
+import maxPool2dBackward from '../../../shaders/max_pool2d_backward.wgsl';
+import avgPool2dForward from '../../../shaders/avg_pool2d_forward.wgsl';
+import avgPool2dBackward from '../../../shaders/avg_pool2d_backward.wgsl';
+import adaptiveAvgPool2dForward from '../../../shaders/adaptive_avg_pool2d_forward.wgsl';
+import adaptiveAvgPool2dBackward from '../../../shaders/adaptive_avg_pool2d_backward.wgsl';
+import batchNormForward from '../../../shaders/batchnorm_forward.wgsl';
+import batchNormBackward from '../../../shaders/batchnorm_backward.wgsl';
+import dropout from '../../../shaders/dropout.wgsl';
+import add from '../../../shaders/add.wgsl';
 
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
