@@ -10,3 +10,9 @@ export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
 export { copy, sumSquares, addScaledByInvNorm } from "./vector";
 export { conv2dForward, conv2dBackward } from "./conv";
+export {
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward,
+} from "./pool";
+export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
+export { dropout, addTensors } from "./elementwise";

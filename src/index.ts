@@ -10,5 +10,11 @@ export type { SoftmaxCrossEntropyArgs } from './kernels/loss.ts';
 export type { SgdStepArgs, AxpyArgs, FillArgs } from './kernels/optim.ts';
 export type { CopyArgs, SumSquaresArgs, AddScaledByInvNormArgs } from './kernels/vector.ts';
 export type { Conv2dForwardArgs, Conv2dBackwardArgs, Conv2dDims } from './kernels/conv.ts';
+export type {
+  Pair, MaxPool2dForwardArgs, MaxPool2dBackwardArgs, AvgPool2dForwardArgs, AvgPool2dBackwardArgs,
+  AdaptiveAvgPool2dForwardArgs, AdaptiveAvgPool2dBackwardArgs,
+} from './kernels/pool.ts';
+export type { BatchNorm2dForwardArgs, BatchNorm2dBackwardArgs } from './kernels/batchnorm.ts';
+export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels/elementwise.ts';
 export * as reference from './kernels/reference.ts';
 export { VERSION } from './version.ts';

@@ -8,6 +8,20 @@ import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntro
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
 import { checkAddScaledByInvNorm, checkCopy, checkSumSquares, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../kernels/vector.ts';
 import { checkConv2dBackward, checkConv2dForward, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../kernels/conv.ts';
+import {
+  checkAdaptiveAvgPool2dBackward, checkAdaptiveAvgPool2dForward, checkAvgPool2dBackward, checkAvgPool2dForward,
+  checkMaxPool2dBackward, checkMaxPool2dForward,
+  type AdaptiveAvgPool2dBackwardArgs, type AdaptiveAvgPool2dForwardArgs, type AvgPool2dBackwardArgs, type AvgPool2dForwardArgs,
+  type MaxPool2dBackwardArgs, type MaxPool2dForwardArgs, type PlaneDims, type Pool2dDims,
+} from '../kernels/pool.ts';
+import {
+  BATCH_NORM_EPS, BATCH_NORM_MOMENTUM, checkBatchNorm2dBackward, checkBatchNorm2dForward,
+  type BatchNorm2dBackwardArgs, type BatchNorm2dForwardArgs, type BatchNormDims,
+} from '../kernels/batchnorm.ts';
+import {
+  checkAdd, checkDropoutBackward, checkDropoutForward,
+  type AddArgs, type DropoutBackwardArgs, type DropoutDims, type DropoutForwardArgs,
+} from '../kernels/elementwise.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -153,6 +167,66 @@ export abstract class Backend {
     if (a.dx || a.dw || a.db) this.runConv2dBackward(a, d);
   }
 
+  maxPool2dForward(a: MaxPool2dForwardArgs): void {
+    this.own(a.x, a.y, a.indices);
+    this.runMaxPool2dForward(a, checkMaxPool2dForward(a));
+  }
+
+  /** dx ← 0, then dx[index] += dy for every recorded maximum. */
+  maxPool2dBackward(a: MaxPool2dBackwardArgs): void {
+    this.own(a.dy, a.indices, a.dx);
+    this.runMaxPool2dBackward(a, checkMaxPool2dBackward(a));
+  }
+
+  avgPool2dForward(a: AvgPool2dForwardArgs): void {
+    this.own(a.x, a.y);
+    this.runAvgPool2dForward(a, checkAvgPool2dForward(a));
+  }
+
+  avgPool2dBackward(a: AvgPool2dBackwardArgs): void {
+    this.own(a.dy, a.dx);
+    this.runAvgPool2dBackward(a, checkAvgPool2dBackward(a));
+  }
+
+  adaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs): void {
+    this.own(a.x, a.y);
+    this.runAdaptiveAvgPool2dForward(a, checkAdaptiveAvgPool2dForward(a));
+  }
+
+  adaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs): void {
+    this.own(a.dy, a.dx);
+    this.runAdaptiveAvgPool2dBackward(a, checkAdaptiveAvgPool2dBackward(a));
+  }
+
+  batchNorm2dForward(a: BatchNorm2dForwardArgs): void {
+    this.own(a.x, a.gamma, a.beta, a.runningMean, a.runningVar, a.y, a.saveMean, a.saveInvStd);
+    const d = checkBatchNorm2dForward(a);
+    this.runBatchNorm2dForward({ ...a, momentum: a.momentum ?? BATCH_NORM_MOMENTUM, eps: a.eps ?? BATCH_NORM_EPS }, d);
+  }
+
+  batchNorm2dBackward(a: BatchNorm2dBackwardArgs): void {
+    this.own(a.x, a.gamma, a.dy, a.saveMean, a.saveInvStd, a.dx, a.dgamma, a.dbeta);
+    this.runBatchNorm2dBackward(a, checkBatchNorm2dBackward(a));
+  }
+
+  /** y = x·mask/(1 − p). */
+  dropoutForward(a: DropoutForwardArgs): void {
+    this.own(a.x, a.mask, a.y);
+    this.runDropout(a.x, a.mask, a.y, checkDropoutForward(a));
+  }
+
+  /** dx = dy·mask/(1 − p). */
+  dropoutBackward(a: DropoutBackwardArgs): void {
+    this.own(a.dy, a.mask, a.dx);
+    this.runDropout(a.dy, a.mask, a.dx, checkDropoutBackward(a));
+  }
+
+  /** y = a + b. */
+  add(a: AddArgs): void {
+    this.own(a.a, a.b, a.y);
+    this.runAdd(a, checkAdd(a));
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -174,6 +248,17 @@ export abstract class Backend {
   protected abstract runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void;
   protected abstract runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void;
   protected abstract runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void;
+  protected abstract runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void;
+  protected abstract runMaxPool2dBackward(a: MaxPool2dBackwardArgs, d: PlaneDims): void;
+  protected abstract runAvgPool2dForward(a: AvgPool2dForwardArgs, d: Pool2dDims): void;
+  protected abstract runAvgPool2dBackward(a: AvgPool2dBackwardArgs, d: Pool2dDims): void;
+  protected abstract runAdaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs, d: PlaneDims): void;
+  protected abstract runAdaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs, d: PlaneDims): void;
+  protected abstract runBatchNorm2dForward(a: BatchNorm2dForwardArgs & { momentum: number; eps: number }, d: BatchNormDims): void;
+  protected abstract runBatchNorm2dBackward(a: BatchNorm2dBackwardArgs, d: BatchNormDims): void;
+  /** out = input·mask·scale (dropout's forward and backward pass). */
+  protected abstract runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void;
+  protected abstract runAdd(a: AddArgs, n: number): void;
 
   // ---- helpers ----
 

@@ -6,3 +6,9 @@ export { sgdStepRef, axpyRef } from './optim.ts';
 export { sumSquaresRef, addScaledByInvNormRef } from './vector.ts';
 export { conv2dForwardRef, conv2dBackwardRef } from './conv.ts';
 export type { FloatArray } from './reference-types.ts';
+export {
+  maxPool2dForwardRef, maxPool2dBackwardRef, avgPool2dForwardRef, avgPool2dBackwardRef,
+  adaptiveAvgPool2dForwardRef, adaptiveAvgPool2dBackwardRef, adaptiveBin,
+} from './pool.ts';
+export { batchNorm2dForwardRef, batchNorm2dBackwardRef } from './batchnorm.ts';
+export { dropoutRef, dropoutScale, addRef } from './elementwise.ts';

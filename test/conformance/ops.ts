@@ -102,6 +102,88 @@ const conv2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
   return out;
 });
 
+type Pair = [number, number];
+const poolWindow = (c: FixtureCase) => {
+  const a = c.attrs as { kernel_size: Pair; stride: Pair; padding: Pair; ceil_mode: boolean };
+  if (a.ceil_mode) throw new Error(`case ${c.name}: ceil_mode is not supported`);
+  return { kernel: a.kernel_size, stride: a.stride, padding: a.padding };
+};
+
+const maxPool2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const indices = make('i32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  b.maxPool2dForward({ x, y, indices, ...poolWindow(c) });
+  b.maxPool2dBackward({ dy, indices, dx });
+  return { y: await b.read(y), dx: await b.read(dx) };
+});
+
+const avgPool2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  b.avgPool2dForward({ x, y, ...poolWindow(c) });
+  b.avgPool2dBackward({ dy, dx, ...poolWindow(c) });
+  return { y: await b.read(y), dx: await b.read(dx) };
+});
+
+const adaptiveAvgPool2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const outSize = (c.attrs as { output_size: Pair }).output_size;
+  const yShape = shapeOf(c, 'y');
+  if (yShape[2] !== outSize[0] || yShape[3] !== outSize[1]) throw new Error(`case ${c.name}: y's shape disagrees with output_size`);
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', yShape);
+  const dx = make('f32', shapeOf(c, 'dx'));
+  b.adaptiveAvgPool2dForward({ x, y });
+  b.adaptiveAvgPool2dBackward({ dy, dx });
+  return { y: await b.read(y), dx: await b.read(dx) };
+});
+
+const batchNorm2d: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const a = c.attrs as { eps: number; momentum: number; affine: boolean; training: boolean; num_features: number };
+  if (!a.affine) throw new Error(`case ${c.name}: only affine batch norm is supported`);
+  const channels = [a.num_features];
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const gamma = make('f32', channels, inp.gamma);
+  const beta = make('f32', channels, inp.beta);
+  const runningMean = make('f32', channels, inp.running_mean);
+  const runningVar = make('f32', channels, inp.running_var);
+  const y = make('f32', shapeOf(c, 'y'));
+  const saveMean = make('f32', channels);
+  const saveInvStd = make('f32', channels);
+  b.batchNorm2dForward({ x, gamma, beta, runningMean, runningVar, y, training: a.training, momentum: a.momentum, eps: a.eps, saveMean, saveInvStd });
+  const out: Outputs = { y: await b.read(y) };
+  if (a.training) {
+    const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+    const dx = make('f32', shapeOf(c, 'dx'));
+    const dgamma = make('f32', channels);
+    const dbeta = make('f32', channels);
+    b.batchNorm2dBackward({ x, gamma, dy, saveMean, saveInvStd, dx, dgamma, dbeta });
+    Object.assign(out, {
+      dx: await b.read(dx), dgamma: await b.read(dgamma), dbeta: await b.read(dbeta),
+      new_running_mean: await b.read(runningMean), new_running_var: await b.read(runningVar),
+    });
+  }
+  return out;
+});
+
+const dropout: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
+  const p = (c.attrs as { p: number }).p;
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  // Masks are stored as uint8; kernels take them as f32 0/1.
+  const mask = make('f32', shapeOf(c, 'mask'), Float32Array.from(inp.mask!));
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const y = make('f32', shapeOf(c, 'y'));
+  const dx = make('f32', shapeOf(c, 'dx'));
+  b.dropoutForward({ x, mask, y, p });
+  b.dropoutBackward({ dy, mask, dx, p });
+  return { y: await b.read(y), dx: await b.read(dx) };
+});
+
 export const OPS: Record<string, OpRunner> = {
   linear,
   relu,
@@ -109,4 +191,9 @@ export const OPS: Record<string, OpRunner> = {
   sgd_step: sgdStep,
   fedavg,
   conv2d,
+  maxpool2d: maxPool2d,
+  avgpool2d: avgPool2d,
+  adaptive_avgpool2d: adaptiveAvgPool2d,
+  batchnorm2d: batchNorm2d,
+  dropout,
 };

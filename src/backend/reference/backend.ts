@@ -8,6 +8,16 @@ import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropy
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
 import { addScaledByInvNormRef, sumSquaresRef, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../../kernels/vector.ts';
 import { conv2dBackwardRef, conv2dForwardRef, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../../kernels/conv.ts';
+import {
+  adaptiveAvgPool2dBackwardRef, adaptiveAvgPool2dForwardRef, avgPool2dBackwardRef, avgPool2dForwardRef,
+  maxPool2dBackwardRef, maxPool2dForwardRef,
+  type AdaptiveAvgPool2dBackwardArgs, type AdaptiveAvgPool2dForwardArgs, type AvgPool2dBackwardArgs, type AvgPool2dForwardArgs,
+  type MaxPool2dBackwardArgs, type MaxPool2dForwardArgs, type PlaneDims, type Pool2dDims,
+} from '../../kernels/pool.ts';
+import {
+  batchNorm2dBackwardRef, batchNorm2dForwardRef, type BatchNorm2dBackwardArgs, type BatchNorm2dForwardArgs, type BatchNormDims,
+} from '../../kernels/batchnorm.ts';
+import { addRef, dropoutRef, type AddArgs, type DropoutDims } from '../../kernels/elementwise.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -19,6 +29,7 @@ class HostTensor<D extends DType = DType> extends Tensor<D> {
 
 const f = (t: Tensor): Float32Array => (t as HostTensor).data as Float32Array;
 const fo = (t: Tensor | undefined): Float32Array | undefined => (t ? f(t) : undefined);
+const i32 = (t: Tensor): Int32Array => (t as HostTensor).data as Int32Array;
 
 export class ReferenceBackend extends Backend {
   readonly name = 'reference' as const;
@@ -74,5 +85,36 @@ export class ReferenceBackend extends Backend {
   }
   protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
     conv2dBackwardRef(f(a.x), f(a.w), f(a.dy), fo(a.dx), fo(a.dw), fo(a.db), d);
+  }
+  protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
+    maxPool2dForwardRef(f(a.x), f(a.y), i32(a.indices), d);
+  }
+  protected runMaxPool2dBackward(a: MaxPool2dBackwardArgs, d: PlaneDims): void {
+    maxPool2dBackwardRef(f(a.dy), i32(a.indices), f(a.dx), d);
+  }
+  protected runAvgPool2dForward(a: AvgPool2dForwardArgs, d: Pool2dDims): void {
+    avgPool2dForwardRef(f(a.x), f(a.y), d);
+  }
+  protected runAvgPool2dBackward(a: AvgPool2dBackwardArgs, d: Pool2dDims): void {
+    avgPool2dBackwardRef(f(a.dy), f(a.dx), d);
+  }
+  protected runAdaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs, d: PlaneDims): void {
+    adaptiveAvgPool2dForwardRef(f(a.x), f(a.y), d);
+  }
+  protected runAdaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs, d: PlaneDims): void {
+    adaptiveAvgPool2dBackwardRef(f(a.dy), f(a.dx), d);
+  }
+  protected runBatchNorm2dForward(a: BatchNorm2dForwardArgs & { momentum: number; eps: number }, d: BatchNormDims): void {
+    batchNorm2dForwardRef(f(a.x), f(a.gamma), f(a.beta), f(a.runningMean), f(a.runningVar), f(a.y),
+      fo(a.saveMean), fo(a.saveInvStd), a.training, a.momentum, a.eps, d);
+  }
+  protected runBatchNorm2dBackward(a: BatchNorm2dBackwardArgs, d: BatchNormDims): void {
+    batchNorm2dBackwardRef(f(a.x), f(a.gamma), f(a.dy), f(a.saveMean), f(a.saveInvStd), f(a.dx), f(a.dgamma), f(a.dbeta), d);
+  }
+  protected runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void {
+    dropoutRef(f(input), f(mask), f(out), d.scale);
+  }
+  protected runAdd(a: AddArgs): void {
+    addRef(f(a.a), f(a.b), f(a.y));
   }
 }

@@ -10,6 +10,12 @@ import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/lo
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
 import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
+import type {
+  AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
+  MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
+} from '../../kernels/pool.ts';
+import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
+import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -160,4 +166,50 @@ export class WasmBackend extends Backend {
     this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
+  protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
+    this.#k.maxPool2dForward(p(a.x), p(a.y), p(a.indices), ...poolArgs(d));
+  }
+
+  protected runMaxPool2dBackward(a: MaxPool2dBackwardArgs, d: PlaneDims): void {
+    this.#k.maxPool2dBackward(p(a.dy), p(a.indices), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW);
+  }
+
+  protected runAvgPool2dForward(a: AvgPool2dForwardArgs, d: Pool2dDims): void {
+    this.#k.avgPool2dForward(p(a.x), p(a.y), ...poolArgs(d));
+  }
+
+  protected runAvgPool2dBackward(a: AvgPool2dBackwardArgs, d: Pool2dDims): void {
+    this.#k.avgPool2dBackward(p(a.dy), p(a.dx), ...poolArgs(d));
+  }
+
+  protected runAdaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs, d: PlaneDims): void {
+    this.#k.adaptiveAvgPool2dForward(p(a.x), p(a.y), d.planes, d.inH, d.inW, d.outH, d.outW);
+  }
+
+  protected runAdaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs, d: PlaneDims): void {
+    this.#k.adaptiveAvgPool2dBackward(p(a.dy), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW);
+  }
+
+  protected runBatchNorm2dForward(a: BatchNorm2dForwardArgs & { momentum: number; eps: number }, d: BatchNormDims): void {
+    this.#k.batchNorm2dForward(p(a.x), p(a.gamma), p(a.beta), p(a.runningMean), p(a.runningVar), p(a.y),
+      p(a.saveMean), p(a.saveInvStd), d.batch, d.channels, d.spatial, a.training ? 1 : 0, a.momentum, a.eps);
+  }
+
+  protected runBatchNorm2dBackward(a: BatchNorm2dBackwardArgs, d: BatchNormDims): void {
+    this.#k.batchNorm2dBackward(p(a.x), p(a.gamma), p(a.dy), p(a.saveMean), p(a.saveInvStd),
+      p(a.dx), p(a.dgamma), p(a.dbeta), d.batch, d.channels, d.spatial);
+  }
+
+  protected runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void {
+    this.#k.dropout(p(input), p(mask), p(out), d.size, d.scale);
+  }
+
+  protected runAdd(a: AddArgs, n: number): void {
+    this.#k.addTensors(p(a.a), p(a.b), p(a.y), n);
+  }
+}
+
+/** The geometry arguments every windowed pooling export takes, in its order. */
+function poolArgs(d: Pool2dDims): [number, number, number, number, number, number, number, number, number, number, number] {
+  return [d.planes, d.inH, d.inW, d.outH, d.outW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
 }

@@ -28,6 +28,22 @@ export interface KernelExports {
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   conv2dBackward(x: number, w: number, dy: number, dx: number, dw: number, db: number, col: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  maxPool2dForward(x: number, y: number, indices: number, planes: number, inH: number, inW: number, outH: number, outW: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  maxPool2dBackward(dy: number, indices: number, dx: number, planes: number, inH: number, inW: number, outH: number, outW: number): void;
+  avgPool2dForward(x: number, y: number, planes: number, inH: number, inW: number, outH: number, outW: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  avgPool2dBackward(dy: number, dx: number, planes: number, inH: number, inW: number, outH: number, outW: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  adaptiveAvgPool2dForward(x: number, y: number, planes: number, inH: number, inW: number, outH: number, outW: number): void;
+  adaptiveAvgPool2dBackward(dy: number, dx: number, planes: number, inH: number, inW: number, outH: number, outW: number): void;
+  batchNorm2dForward(x: number, gamma: number, beta: number, runningMean: number, runningVar: number, y: number,
+    saveMean: number, saveInvStd: number, batch: number, channels: number, spatial: number,
+    training: number, momentum: number, eps: number): void;
+  batchNorm2dBackward(x: number, gamma: number, dy: number, saveMean: number, saveInvStd: number,
+    dx: number, dgamma: number, dbeta: number, batch: number, channels: number, spatial: number): void;
+  dropout(input: number, mask: number, out: number, n: number, scale: number): void;
+  addTensors(a: number, b: number, y: number, n: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

@@ -12,6 +12,12 @@ import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/lo
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
 import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
+import type {
+  AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
+  MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
+} from '../../kernels/pool.ts';
+import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
+import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -40,6 +46,8 @@ export class WebGpuBackend extends Backend {
   readonly #kernels = new Map<ShaderName, Kernel>();
   /** Stand-in for optional inputs (a layer without bias, a loss without gradient). */
   readonly #placeholder: GPUBuffer;
+  /** Grow-only buffers for outputs a shader writes but the caller did not ask for, by slot. */
+  readonly #scratch: GPUBuffer[] = [];
   #error: Error | undefined;
   #lost = false;
 
@@ -145,6 +153,7 @@ export class WebGpuBackend extends Backend {
 
   protected destroy(): void {
     for (const k of this.#kernels.values()) k.uniforms.destroy();
+    for (const b of this.#scratch) b.destroy();
     this.#placeholder.destroy();
     this.#device.destroy();
   }
@@ -190,6 +199,21 @@ export class WebGpuBackend extends Backend {
     pass.dispatchWorkgroups(groups[0], groups[1]);
     pass.end();
     this.#device.queue.submit([encoder.finish()]);
+  }
+
+  /**
+   * A scratch buffer of at least `bytes`, distinct per slot. (Binding the one placeholder to two
+   * writable slots of a dispatch would alias them, which some implementations reject.) Destroying
+   * a smaller predecessor is safe: WebGPU defers it until submitted work that uses it is done.
+   */
+  #scratchBuffer(slot: number, bytes: number): GPUBuffer {
+    let b = this.#scratch[slot];
+    if (!b || b.size < bytes) {
+      b?.destroy();
+      b = this.#device.createBuffer({ size: Math.max(16, 2 ** Math.ceil(Math.log2(bytes))), usage: GPUBufferUsage.STORAGE });
+      this.#scratch[slot] = b;
+    }
+    return b;
   }
 
   /** Workgroups for n invocations of a 1-D shader, folded into 2-D past the per-dimension limit. */
@@ -286,4 +310,64 @@ export class WebGpuBackend extends Backend {
     if (a.dw) this.#dispatch('conv2dBackwardFilter', fields, [buf(a.x), buf(a.dy), buf(a.dw)], this.#groups1d(a.dw.size));
     if (a.db) this.#dispatch('conv2dBackwardBias', fields, [buf(a.dy), buf(a.db)], this.#groups1d(d.outChannels));
   }
+  protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
+    this.#dispatch('maxPool2dForward', poolFields(d), [buf(a.x), buf(a.y), buf(a.indices)], this.#groups1d(d.planes * d.outH * d.outW));
+  }
+
+  protected runMaxPool2dBackward(a: MaxPool2dBackwardArgs, d: PlaneDims): void {
+    this.#dispatch('maxPool2dBackward', [['u32', d.planes], ['u32', d.inH * d.inW], ['u32', d.outH * d.outW]],
+      [buf(a.dy), buf(a.indices), buf(a.dx)], this.#groups1d(d.planes));
+  }
+
+  protected runAvgPool2dForward(a: AvgPool2dForwardArgs, d: Pool2dDims): void {
+    this.#dispatch('avgPool2dForward', poolFields(d), [buf(a.x), buf(a.y)], this.#groups1d(d.planes * d.outH * d.outW));
+  }
+
+  protected runAvgPool2dBackward(a: AvgPool2dBackwardArgs, d: Pool2dDims): void {
+    this.#dispatch('avgPool2dBackward', poolFields(d), [buf(a.dy), buf(a.dx)], this.#groups1d(d.planes * d.inH * d.inW));
+  }
+
+  protected runAdaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs, d: PlaneDims): void {
+    this.#dispatch('adaptiveAvgPool2dForward', planeFields(d), [buf(a.x), buf(a.y)], this.#groups1d(d.planes * d.outH * d.outW));
+  }
+
+  protected runAdaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs, d: PlaneDims): void {
+    this.#dispatch('adaptiveAvgPool2dBackward', planeFields(d), [buf(a.dy), buf(a.dx)], this.#groups1d(d.planes * d.inH * d.inW));
+  }
+
+  protected runBatchNorm2dForward(a: BatchNorm2dForwardArgs & { momentum: number; eps: number }, d: BatchNormDims): void {
+    const statBytes = d.channels * 4;
+    this.#dispatch('batchNormForward', [
+      ['u32', d.batch], ['u32', d.channels], ['u32', d.spatial], ['u32', a.training ? 1 : 0], ['f32', a.momentum], ['f32', a.eps],
+    ], [
+      buf(a.x), buf(a.gamma), buf(a.beta), buf(a.runningMean), buf(a.runningVar), buf(a.y),
+      a.saveMean ? buf(a.saveMean) : this.#scratchBuffer(0, statBytes),
+      a.saveInvStd ? buf(a.saveInvStd) : this.#scratchBuffer(1, statBytes),
+    ], [d.channels, 1]);
+  }
+
+  protected runBatchNorm2dBackward(a: BatchNorm2dBackwardArgs, d: BatchNormDims): void {
+    this.#dispatch('batchNormBackward', [['u32', d.batch], ['u32', d.channels], ['u32', d.spatial]], [
+      buf(a.x), buf(a.gamma), buf(a.dy), buf(a.saveMean), buf(a.saveInvStd), buf(a.dx), buf(a.dgamma), buf(a.dbeta),
+    ], [d.channels, 1]);
+  }
+
+  protected runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void {
+    this.#dispatch('dropout', [['u32', d.size], ['f32', d.scale]], [buf(input), buf(mask), buf(out)], this.#groups1d(d.size));
+  }
+
+  protected runAdd(a: AddArgs, n: number): void {
+    this.#dispatch('add', [['u32', n]], [buf(a.a), buf(a.b), buf(a.y)], this.#groups1d(n));
+  }
+}
+
+function poolFields(d: Pool2dDims): Field[] {
+  return [
+    ['u32', d.planes], ['u32', d.inH], ['u32', d.inW], ['u32', d.outH], ['u32', d.outW],
+    ['u32', d.kernelH], ['u32', d.kernelW], ['u32', d.strideH], ['u32', d.strideW], ['u32', d.padH], ['u32', d.padW],
+  ];
+}
+
+function planeFields(d: PlaneDims): Field[] {
+  return [['u32', d.planes], ['u32', d.inH], ['u32', d.inW], ['u32', d.outH], ['u32', d.outW]];
 }

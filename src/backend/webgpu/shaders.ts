@@ -15,10 +15,23 @@ import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
 import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
 import conv2dBackwardBias from '../../../shaders/conv2d_backward_bias.wgsl';
 
+import maxPool2dForward from '../../../shaders/max_pool2d_forward.wgsl';
+import maxPool2dBackward from '../../../shaders/max_pool2d_backward.wgsl';
+import avgPool2dForward from '../../../shaders/avg_pool2d_forward.wgsl';
+import avgPool2dBackward from '../../../shaders/avg_pool2d_backward.wgsl';
+import adaptiveAvgPool2dForward from '../../../shaders/adaptive_avg_pool2d_forward.wgsl';
+import adaptiveAvgPool2dBackward from '../../../shaders/adaptive_avg_pool2d_backward.wgsl';
+import batchNormForward from '../../../shaders/batchnorm_forward.wgsl';
+import batchNormBackward from '../../../shaders/batchnorm_backward.wgsl';
+import dropout from '../../../shaders/dropout.wgsl';
+import add from '../../../shaders/add.wgsl';
+
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
   copy, sumSquares, addScaledByInvNorm,
   conv2dForward, conv2dBackwardData, conv2dBackwardFilter, conv2dBackwardBias,
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

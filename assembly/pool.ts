@@ -1,0 +1,180 @@
+// 2-D max, average and adaptive average pooling over `planes` contiguous NCHW planes (PyTorch's
+// conventions: floor mode, max pooling pads with −∞, average pooling counts the padding).
+// Backward passes gather: each input element sums the outputs whose window covers it, so a pass
+// writes every element once, in a fixed order, whether or not windows overlap.
+
+/** y and indices (flat h·W + w within the plane) of each window's maximum; the first max wins. */
+export function maxPool2dForward(
+  x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const inPlane = <usize>(inH * inW) << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + <usize>p * inPlane;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * strideH - padH;
+      const hs = max(h0, 0);
+      const he = min(h0 + kernelH, inH);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * strideW - padW;
+        const ws = max(w0, 0);
+        const we = min(w0 + kernelW, inW);
+        // Starting from the window's first element (rather than −∞) gives torch's index when the
+        // whole window is −∞, and padding ≤ kernel/2 guarantees the window holds an element.
+        let arg = hs * inW + ws;
+        let best = load<f32>(xp + (<usize>arg << 2));
+        for (let h = hs; h < he; h++) {
+          const row = xp + (<usize>(h * inW) << 2);
+          for (let w = ws; w < we; w++) {
+            const v = load<f32>(row + (<usize>w << 2));
+            // torch's rule: NaN propagates (the last NaN's index is kept).
+            if (v > best || isNaN(v)) { best = v; arg = h * inW + w; }
+          }
+        }
+        store<f32>(y + o, best);
+        store<i32>(indices + o, arg);
+        o += 4;
+      }
+    }
+  }
+}
+
+/** dx ← 0, then dx[index] += dy. Indices outside the plane are skipped: never a stray write. */
+export function maxPool2dBackward(
+  dy: usize, indices: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+): void {
+  const inSize = inH * inW;
+  const outSize = outH * outW;
+  memory.fill(dx, 0, (<usize>planes * <usize>inSize) << 2);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const dxp = dx + ((<usize>p * <usize>inSize) << 2);
+    for (let j = 0; j < outSize; j++) {
+      const i = load<i32>(indices + o);
+      if (<u32>i < <u32>inSize) {
+        const at = dxp + (<usize>i << 2);
+        store<f32>(at, load<f32>(at) + load<f32>(dy + o));
+      }
+      o += 4;
+    }
+  }
+}
+
+/** Mean over each window, dividing by the full kernel area (padding counts as zeros). */
+export function avgPool2dForward(
+  x: usize, y: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const inPlane = <usize>(inH * inW) << 2;
+  const divisor = <f32>(kernelH * kernelW);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + <usize>p * inPlane;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * strideH - padH;
+      const hs = max(h0, 0);
+      const he = min(h0 + kernelH, inH);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * strideW - padW;
+        const ws = max(w0, 0);
+        const we = min(w0 + kernelW, inW);
+        let s: f32 = 0;
+        for (let h = hs; h < he; h++) {
+          const row = xp + (<usize>(h * inW) << 2);
+          for (let w = ws; w < we; w++) s += load<f32>(row + (<usize>w << 2));
+        }
+        store<f32>(y + o, s / divisor);
+        o += 4;
+      }
+    }
+  }
+}
+
+/** dx[h, w] = Σ dy over the windows covering (h, w), divided by the kernel area. */
+export function avgPool2dBackward(
+  dy: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+): void {
+  const outPlane = <usize>(outH * outW) << 2;
+  const divisor = <f32>(kernelH * kernelW);
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const dyp = dy + <usize>p * outPlane;
+    for (let h = 0; h < inH; h++) {
+      // Windows oh with oh·s ≤ h + pad < oh·s + k.
+      const hp = h + padH;
+      const ohLo = hp < kernelH ? 0 : (hp - kernelH) / strideH + 1;
+      const ohHi = min(hp / strideH, outH - 1);
+      for (let w = 0; w < inW; w++) {
+        const wp = w + padW;
+        const owLo = wp < kernelW ? 0 : (wp - kernelW) / strideW + 1;
+        const owHi = min(wp / strideW, outW - 1);
+        let s: f32 = 0;
+        for (let oh = ohLo; oh <= ohHi; oh++) {
+          const row = dyp + (<usize>(oh * outW) << 2);
+          for (let ow = owLo; ow <= owHi; ow++) s += load<f32>(row + (<usize>ow << 2));
+        }
+        store<f32>(dx + o, s / divisor);
+        o += 4;
+      }
+    }
+  }
+}
+
+/** Mean over torch's adaptive bins: [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) in each direction. */
+export function adaptiveAvgPool2dForward(
+  x: usize, y: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+): void {
+  const inPlane = <usize>(inH * inW) << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + <usize>p * inPlane;
+    for (let oh = 0; oh < outH; oh++) {
+      const hs = (oh * inH) / outH;
+      const he = ((oh + 1) * inH + outH - 1) / outH;
+      for (let ow = 0; ow < outW; ow++) {
+        const ws = (ow * inW) / outW;
+        const we = ((ow + 1) * inW + outW - 1) / outW;
+        let s: f32 = 0;
+        for (let h = hs; h < he; h++) {
+          const row = xp + (<usize>(h * inW) << 2);
+          for (let w = ws; w < we; w++) s += load<f32>(row + (<usize>w << 2));
+        }
+        store<f32>(y + o, s / <f32>((he - hs) * (we - ws)));
+        o += 4;
+      }
+    }
+  }
+}
+
+/** dx[h, w] = Σ dy[oh, ow] / |bin| over the (possibly overlapping) bins holding (h, w). */
+export function adaptiveAvgPool2dBackward(
+  dy: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+): void {
+  const outPlane = <usize>(outH * outW) << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const dyp = dy + <usize>p * outPlane;
+    for (let h = 0; h < inH; h++) {
+      // Bins oh with start(oh) ≤ h < end(oh), i.e. ⌊h·out/in⌋ ≤ oh < ⌈(h+1)·out/in⌉.
+      const ohLo = (h * outH) / inH;
+      const ohEnd = ((h + 1) * outH + inH - 1) / inH;
+      for (let w = 0; w < inW; w++) {
+        const owLo = (w * outW) / inW;
+        const owEnd = ((w + 1) * outW + inW - 1) / inW;
+        let s: f32 = 0;
+        for (let oh = ohLo; oh < ohEnd; oh++) {
+          const binH = ((oh + 1) * inH + outH - 1) / outH - (oh * inH) / outH;
+          const row = dyp + (<usize>(oh * outW) << 2);
+          for (let ow = owLo; ow < owEnd; ow++) {
+            const binW = ((ow + 1) * inW + outW - 1) / outW - (ow * inW) / outW;
+            s += load<f32>(row + (<usize>ow << 2)) / <f32>(binH * binW);
+          }
+        }
+        store<f32>(dx + o, s);
+        o += 4;
+      }
+    }
+  }
+}

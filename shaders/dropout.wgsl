@@ -1,0 +1,14 @@
+// dst = src·(keep·scale): inverted dropout with a given keep-mask, forward and backward alike.
+struct Params { n: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> keep: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i >= u.n) { return; }
+  dst[i] = src[i] * (keep[i] * u.scale);
+}

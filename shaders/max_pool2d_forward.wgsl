@@ -1,0 +1,51 @@
+// Max pooling, one invocation per output element: the window's maximum and its flat index
+// h·in_w + w within the input plane. Padding is never read (it stands for −∞), so the clipped
+// window is scanned; padding ≤ kernel/2 guarantees it is non-empty.
+struct Params {
+  planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
+  kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> indices: array<i32>;
+
+// Tested on the bits: WGSL lets an implementation assume floats are never NaN, so `v != v` may be
+// folded away.
+fn is_nan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i >= u.planes * u.out_h * u.out_w) { return; }
+  let ow = i % u.out_w;
+  let rest = i / u.out_w;
+  let oh = rest % u.out_h;
+  let plane = rest / u.out_h;
+  let h0 = i32(oh * u.stride_h) - i32(u.pad_h);
+  let w0 = i32(ow * u.stride_w) - i32(u.pad_w);
+  let hs = u32(max(h0, 0));
+  let ws = u32(max(w0, 0));
+  let he = u32(min(h0 + i32(u.kernel_h), i32(u.in_h)));
+  let we = u32(min(w0 + i32(u.kernel_w), i32(u.in_w)));
+  let base = plane * u.in_h * u.in_w;
+  // Starting from the first element, not −∞, reproduces torch's index for an all-−∞ window.
+  var arg = hs * u.in_w + ws;
+  var best = x[base + arg];
+  for (var h = hs; h < he; h++) {
+    for (var w = ws; w < we; w++) {
+      let at = h * u.in_w + w;
+      let v = x[base + at];
+      // torch's rule: a strictly larger value or any NaN takes over (first max wins on ties).
+      if (v > best || is_nan(v)) {
+        best = v;
+        arg = at;
+      }
+    }
+  }
+  y[i] = best;
+  indices[i] = i32(arg);
+}
