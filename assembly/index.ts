@@ -8,3 +8,4 @@ export { linearForward, linearBackwardBias } from "./linear";
 export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
+export { applyMask } from "./mask";

@@ -6,6 +6,7 @@ import { checkLinearBackward, checkLinearForward, type LinearBackwardArgs, type 
 import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluForwardArgs } from '../kernels/activation.ts';
 import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
+import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -120,6 +121,12 @@ export abstract class Backend {
     this.runFill(a, checkFill(a));
   }
 
+  /** y ← w ⊙ mask (the pruned model M ⊙ W; w is left dense). */
+  applyMask(a: ApplyMaskArgs): void {
+    this.own(a.w, a.mask, a.y);
+    this.runApplyMask(a, checkApplyMask(a));
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -136,6 +143,7 @@ export abstract class Backend {
   protected abstract runSgdStep(a: Required<SgdStepArgs>, n: number): void;
   protected abstract runAxpy(a: AxpyArgs, n: number): void;
   protected abstract runFill(a: FillArgs, n: number): void;
+  protected abstract runApplyMask(a: ApplyMaskArgs, n: number): void;
 
   // ---- helpers ----
 

@@ -6,6 +6,7 @@ import { linearBackwardRef, linearForwardRef, type LinearBackwardArgs, type Line
 import { reluBackwardRef, reluForwardRef, type ReluBackwardArgs, type ReluForwardArgs } from '../../kernels/activation.ts';
 import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
+import { applyMaskRef, type ApplyMaskArgs } from '../../kernels/mask.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -57,5 +58,8 @@ export class ReferenceBackend extends Backend {
   }
   protected runFill(a: FillArgs): void {
     f(a.y).fill(a.value);
+  }
+  protected runApplyMask(a: ApplyMaskArgs): void {
+    applyMaskRef(f(a.w), f(a.mask), f(a.y));
   }
 }

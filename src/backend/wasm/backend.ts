@@ -8,6 +8,7 @@ import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../ke
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
+import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -101,5 +102,9 @@ export class WasmBackend extends Backend {
 
   protected runFill(a: FillArgs, n: number): void {
     this.#k.fill(p(a.y), a.value, n);
+  }
+
+  protected runApplyMask(a: ApplyMaskArgs, n: number): void {
+    this.#k.applyMask(p(a.w), p(a.mask), p(a.y), n);
   }
 }

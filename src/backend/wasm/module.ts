@@ -20,6 +20,7 @@ export interface KernelExports {
   sgdStep(param: number, grad: number, n: number, lr: number, weightDecay: number): void;
   axpy(alpha: number, x: number, y: number, n: number): void;
   fill(y: number, value: number, n: number): void;
+  applyMask(w: number, mask: number, y: number, n: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

@@ -10,6 +10,7 @@ import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../ke
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
+import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -249,5 +250,9 @@ export class WebGpuBackend extends Backend {
 
   protected runFill(a: FillArgs, n: number): void {
     this.#dispatch('fill', [['u32', n], ['f32', a.value]], [buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runApplyMask(a: ApplyMaskArgs, n: number): void {
+    this.#dispatch('applyMask', [['u32', n]], [buf(a.w), buf(a.mask), buf(a.y)], this.#groups1d(n));
   }
 }

@@ -7,9 +7,11 @@ import softmaxCrossEntropy from '../../../shaders/softmax_cross_entropy.wgsl';
 import sgdStep from '../../../shaders/sgd_step.wgsl';
 import axpy from '../../../shaders/axpy.wgsl';
 import fill from '../../../shaders/fill.wgsl';
+import applyMask from '../../../shaders/apply_mask.wgsl';
 
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
+  applyMask,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
