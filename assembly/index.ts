@@ -16,3 +16,4 @@ export {
 } from "./pool";
 export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
 export { dropout, addTensors } from "./elementwise";
+export { applyMask } from "./mask";

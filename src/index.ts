@@ -16,5 +16,8 @@ export type {
 } from './kernels/pool.ts';
 export type { BatchNorm2dForwardArgs, BatchNorm2dBackwardArgs } from './kernels/batchnorm.ts';
 export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels/elementwise.ts';
+export type { ApplyMaskArgs } from './kernels/mask.ts';
 export * as reference from './kernels/reference.ts';
+export * as sparse from './sparse/index.ts';
+export { Rng, type RngState } from './util/rng.ts';
 export { VERSION } from './version.ts';

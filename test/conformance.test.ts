@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as feddip from '../dist/feddip.js';
 import { FIXTURES_DIR } from './runtimes/fixtures-path.mjs';
-import { type CaseResult, formatReport, loadManifest, runCase } from './conformance/suite.ts';
+import { type CaseResult, type FeddipModule, formatReport, loadManifest, runCase } from './conformance/suite.ts';
 import type { Backend } from '../src/index.ts';
 
 const read = async (rel: string) => new Uint8Array(await readFile(join(FIXTURES_DIR, rel)));
@@ -35,7 +35,7 @@ for (const name of ['wasm', 'webgpu'] as const) {
           ctx.skip(`no WebGPU adapter: ${unavailable}`);
           return;
         }
-        const r = await runCase(backend, c, read);
+        const r = await runCase(backend, c, read, feddip as unknown as FeddipModule);
         results.push({ ...base, ...r });
         if (r.status === 'not-implemented') ctx.skip(`not implemented: ${r.detail}`);
         expect(r.status, r.detail).toBe('pass');

@@ -22,6 +22,7 @@ import {
   checkAdd, checkDropoutBackward, checkDropoutForward,
   type AddArgs, type DropoutBackwardArgs, type DropoutDims, type DropoutForwardArgs,
 } from '../kernels/elementwise.ts';
+import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -227,6 +228,12 @@ export abstract class Backend {
     this.runAdd(a, checkAdd(a));
   }
 
+  /** y ← w ⊙ mask (the pruned model M ⊙ W; w is left dense). */
+  applyMask(a: ApplyMaskArgs): void {
+    this.own(a.w, a.mask, a.y);
+    this.runApplyMask(a, checkApplyMask(a));
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -259,6 +266,7 @@ export abstract class Backend {
   /** out = input·mask·scale (dropout's forward and backward pass). */
   protected abstract runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void;
   protected abstract runAdd(a: AddArgs, n: number): void;
+  protected abstract runApplyMask(a: ApplyMaskArgs, n: number): void;
 
   // ---- helpers ----
 

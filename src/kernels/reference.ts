@@ -5,6 +5,7 @@ export { softmaxCrossEntropyRef } from './loss.ts';
 export { sgdStepRef, axpyRef } from './optim.ts';
 export { sumSquaresRef, addScaledByInvNormRef } from './vector.ts';
 export { conv2dForwardRef, conv2dBackwardRef } from './conv.ts';
+export { applyMaskRef } from './mask.ts';
 export type { FloatArray } from './reference-types.ts';
 export {
   maxPool2dForwardRef, maxPool2dBackwardRef, avgPool2dForwardRef, avgPool2dBackwardRef,

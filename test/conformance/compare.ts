@@ -2,6 +2,9 @@
 // integer tensors must match exactly. Reports the worst element so a failure is easy to read.
 import type { FixtureArray } from './manifest.ts';
 
+/** Golden values: fixture tensors, or float64 numbers a case states in its attrs. */
+export type ExpectedArray = FixtureArray | Float64Array;
+
 export interface Comparison {
   ok: boolean;
   /** Worst |a − e| / (atol + rtol·|e|); ≤ 1 passes. */
@@ -12,11 +15,11 @@ export interface Comparison {
   message?: string;
 }
 
-export function compare(actual: ArrayLike<number>, expected: FixtureArray, rtol: number, atol: number): Comparison {
+export function compare(actual: ArrayLike<number>, expected: ExpectedArray, rtol: number, atol: number): Comparison {
   if (actual.length !== expected.length) {
     return { ok: false, worst: Infinity, index: -1, actual: NaN, expected: NaN, message: `length ${actual.length}, expected ${expected.length}` };
   }
-  const exact = !(expected instanceof Float32Array);
+  const exact = expected instanceof Int32Array || expected instanceof Uint8Array;
   let worst = 0;
   let index = -1;
   for (let i = 0; i < expected.length; i++) {

@@ -1,10 +1,18 @@
 // How each fixture op is run on a backend: upload the case's inputs, call the kernels, read back
 // every output the case lists. An op missing here is reported as "not implemented".
 import type { Backend, Tensor } from '../../src/index.ts';
+import type { ExpectedArray } from './compare.ts';
 import type { FixtureArray, FixtureCase } from './manifest.ts';
+import type { FeddipModule } from './suite.ts';
 
 type Outputs = Record<string, ArrayLike<number>>;
-export type OpRunner = (b: Backend, c: FixtureCase, inputs: Record<string, FixtureArray>) => Promise<Outputs>;
+/** `lib` is the package under test, for ops that run on the host rather than on a backend. */
+export type OpRunner = (b: Backend, c: FixtureCase, inputs: Record<string, FixtureArray>, lib: FeddipModule) => Promise<Outputs>;
+/**
+ * Golden values a case gives in its attrs, or that follow from its golden tensors, rather than as
+ * tensor files; judged like outputs, with the case's tolerances. `golden` holds inputs and outputs.
+ */
+export type Expectation = (c: FixtureCase, golden: Record<string, FixtureArray>) => Record<string, ExpectedArray>;
 
 const shapeOf = (c: FixtureCase, name: string): number[] => c.tensors[name]!.shape;
 
@@ -183,6 +191,113 @@ const dropout: OpRunner = (b, c, inp) => withTensors(b, async (make) => {
   b.dropoutBackward({ dy, mask, dx, p });
   return { y: await b.read(y), dx: await b.read(dx) };
 });
+// ---- sparse room (host-side; the backend applies the masks) ----
+
+interface MagnitudeMaskAttrs { sparsities: number[]; n_pruned_global: number[]; n_pruned_layerwise: number[][] }
+const MASK_KINDS = ['global', 'layerwise'] as const;
+
+/** The case's input tensors laid out back to back as one flat vector, all prunable. */
+function flatLayout(lib: FeddipModule, c: FixtureCase) {
+  return lib.sparse.layoutSegments(c.inputs.map((name) => ({ name, shape: shapeOf(c, name), prunable: true })));
+}
+
+const magnitudeMask: OpRunner = (b, c, inp, lib) => withTensors(b, async (make) => {
+  const { sparsities } = c.attrs as unknown as MagnitudeMaskAttrs;
+  const { segments, total } = flatLayout(lib, c);
+  const w = new Float32Array(total);
+  for (const s of segments) w.set(inp[s.name]!, s.offset);
+  const wt = make('f32', [total], w);
+  const maskT = make('f32', [total]);
+  const y = make('f32', [total]);
+  const out: Outputs = {};
+  const pruned: Record<(typeof MASK_KINDS)[number], number[]> = { global: [], layerwise: [] };
+  for (const s of sparsities) {
+    for (const kind of MASK_KINDS) {
+      const mask = kind === 'global' ? lib.sparse.globalMagnitudeMask(w, segments, s) : lib.sparse.layerwiseMagnitudeMask(w, segments, s);
+      for (const seg of segments) out[`${kind}.s${s}.${seg.name}`] = mask.subarray(seg.offset, seg.offset + seg.size);
+      // Zero counts as measured: over all segments at once, or per segment (one-segment layouts).
+      for (const part of kind === 'global' ? [segments] : segments.map((seg) => [seg])) {
+        const r = lib.sparse.maskSparsity(mask, part);
+        pruned[kind].push(r.prunable - r.nonzero);
+      }
+      // The pruned model M ⊙ W on the backend, the way training uses the mask.
+      b.write(maskT, Float32Array.from(mask));
+      b.applyMask({ w: wt, mask: maskT, y });
+      out[`applied.${kind}.s${s}`] = await b.read(y);
+    }
+  }
+  out.n_pruned_global = pruned.global;
+  out.n_pruned_layerwise = pruned.layerwise;
+  return out;
+});
+
+const magnitudeMaskExpected: Expectation = (c, golden) => {
+  const a = c.attrs as unknown as MagnitudeMaskAttrs;
+  const out: Record<string, ExpectedArray> = {
+    n_pruned_global: Int32Array.from(a.n_pruned_global),
+    n_pruned_layerwise: Int32Array.from(a.n_pruned_layerwise.flat()),
+  };
+  for (const s of a.sparsities) {
+    for (const kind of MASK_KINDS) {
+      const parts = c.inputs.map((name) => {
+        const w = golden[name]!;
+        const m = golden[`${kind}.s${s}.${name}`];
+        if (!m) throw new Error(`no golden mask ${kind}.s${s}.${name}`);
+        return Float32Array.from(w, (v, i) => v * m[i]!);
+      });
+      const applied = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((offset, p) => (applied.set(p, offset), offset + p.length), 0);
+      out[`applied.${kind}.s${s}`] = applied;
+    }
+  }
+  return out;
+};
+
+interface ScheduleConfig { T: number; s0: number; sp: number; lambda0: number; lambda_max: number; Q: number }
+
+const schedules: OpRunner = async (_b, c, _inp, lib) => {
+  const out: Outputs = {};
+  (c.attrs as unknown as { configs: ScheduleConfig[] }).configs.forEach((k, i) => {
+    const rounds = Array.from({ length: k.T }, (_, t) => t);
+    out[`sparsity.${i}`] = Float64Array.from(rounds, (t) => lib.sparse.cubicSparsity(t, k.T, k.s0, k.sp));
+    // The fixture is the reference code's λ schedule (it stops short of λmax).
+    out[`lambda.${i}`] = Float64Array.from(rounds, (t) =>
+      lib.sparse.incrementalLambda(t, k.T, { lambda0: k.lambda0, lambdaMax: k.lambda_max, Q: k.Q, mode: 'reference' }));
+  });
+  return out;
+};
+
+interface ErkAttrs {
+  shapes: number[][];
+  erk_power_scale: number;
+  results: Array<{ density: number; layer_densities: number[]; layer_sparsities: number[]; dense_layers: number[]; epsilon: number; kept_counts: number[] }>;
+}
+
+const erkDensities: OpRunner = async (_b, c, _inp, lib) => {
+  const a = c.attrs as unknown as ErkAttrs;
+  const out: Outputs = {};
+  a.results.forEach((r, i) => {
+    const got = lib.sparse.erkDensities(a.shapes, r.density, a.erk_power_scale);
+    out[`${i}.layer_densities`] = got.layerDensities;
+    out[`${i}.layer_sparsities`] = got.layerSparsities;
+    out[`${i}.epsilon`] = [got.epsilon];
+    out[`${i}.dense_layers`] = got.denseLayers;
+    out[`${i}.kept_counts`] = got.keptCounts;
+  });
+  return out;
+};
+
+const erkExpected: Expectation = (c) => {
+  const out: Record<string, ExpectedArray> = {};
+  (c.attrs as unknown as ErkAttrs).results.forEach((r, i) => {
+    out[`${i}.layer_densities`] = Float64Array.from(r.layer_densities);
+    out[`${i}.layer_sparsities`] = Float64Array.from(r.layer_sparsities);
+    out[`${i}.epsilon`] = Float64Array.of(r.epsilon);
+    out[`${i}.dense_layers`] = Int32Array.from(r.dense_layers);
+    out[`${i}.kept_counts`] = Int32Array.from(r.kept_counts);
+  });
+  return out;
+};
 
 export const OPS: Record<string, OpRunner> = {
   linear,
@@ -196,4 +311,12 @@ export const OPS: Record<string, OpRunner> = {
   adaptive_avgpool2d: adaptiveAvgPool2d,
   batchnorm2d: batchNorm2d,
   dropout,
+  magnitude_mask: magnitudeMask,
+  schedules,
+  erk_densities: erkDensities,
+};
+
+export const EXPECTATIONS: Record<string, Expectation> = {
+  magnitude_mask: magnitudeMaskExpected,
+  erk_densities: erkExpected,
 };

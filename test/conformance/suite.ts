@@ -2,9 +2,10 @@
 // manifest's tolerances. Runtime-neutral: the feddip module and file access are passed in, so Node
 // (vitest), Deno and Chromium run exactly this code against the built package.
 import type { Backend, BackendName, BackendReport } from '../../src/index.ts';
-import { compare } from './compare.ts';
+import type * as Sparse from '../../src/sparse/index.ts';
+import { compare, type ExpectedArray } from './compare.ts';
 import { type FixtureCase, type FixtureReader, loadManifest, loadTensors } from './manifest.ts';
-import { OPS } from './ops.ts';
+import { EXPECTATIONS, OPS } from './ops.ts';
 
 export type CaseStatus = 'pass' | 'fail' | 'skip' | 'not-implemented';
 
@@ -20,6 +21,8 @@ export interface CaseResult {
 export interface FeddipModule {
   createBackend(name: BackendName): Promise<Backend>;
   backends(): Promise<BackendReport[]>;
+  /** Host-side ops (masks, schedules, ERK) are judged on the package's own build, like kernels. */
+  sparse: typeof Sparse;
 }
 
 export interface SuiteOptions {
@@ -36,25 +39,41 @@ export interface SuiteOptions {
 export { loadManifest, OPS };
 export type { FixtureCase, FixtureReader };
 
-/** Runs one case on one backend and judges every output against the golden values. */
-export async function runCase(backend: Backend, c: FixtureCase, read: FixtureReader): Promise<{ status: CaseStatus; detail: string }> {
+/**
+ * Runs one case on one backend and judges every output against the golden values: the case's
+ * output tensors, plus whatever its op's EXPECTATIONS entry states from the attrs (cases such as
+ * erk_densities have no tensors at all). A case with nothing to judge fails rather than passes.
+ */
+export async function runCase(backend: Backend, c: FixtureCase, read: FixtureReader, lib: FeddipModule): Promise<{ status: CaseStatus; detail: string }> {
   const runner = OPS[c.op];
   if (!runner) return { status: 'not-implemented', detail: `op '${c.op}' has no kernel yet` };
   const inputs = await loadTensors(read, c, c.inputs);
-  const expected = await loadTensors(read, c, c.outputs);
+  const golden = await loadTensors(read, c, c.outputs);
+  const expected: Record<string, ExpectedArray> = { ...golden };
   let actual: Record<string, ArrayLike<number>>;
+  const names = [...c.outputs];
   try {
-    actual = await runner(backend, c, inputs);
+    for (const [name, values] of Object.entries(EXPECTATIONS[c.op]?.(c, { ...inputs, ...golden }) ?? {})) {
+      if (name in expected) throw new Error(`expectation '${name}' shadows an output tensor of the case`);
+      expected[name] = values;
+      names.push(name);
+    }
+  } catch (error) {
+    return { status: 'fail', detail: `bad expectations: ${(error as Error).message}` };
+  }
+  if (names.length === 0) return { status: 'fail', detail: 'the case has nothing to compare' };
+  try {
+    actual = await runner(backend, c, inputs, lib);
   } catch (error) {
     return { status: 'fail', detail: `threw ${(error as Error).name}: ${(error as Error).message}` };
   }
   const problems: string[] = [];
   let worst = 0;
-  for (const name of c.outputs) {
+  for (const name of names) {
     const got = actual[name];
     if (!got) { problems.push(`${name}: not produced`); continue; }
-    const spec = c.tensors[name]!;
-    const cmp = compare(got, expected[name]!, spec.rtol ?? c.rtol, spec.atol ?? c.atol);
+    const spec = c.tensors[name];
+    const cmp = compare(got, expected[name]!, spec?.rtol ?? c.rtol, spec?.atol ?? c.atol);
     worst = Math.max(worst, cmp.worst);
     if (!cmp.ok) {
       problems.push(cmp.message
@@ -86,7 +105,7 @@ export async function runConformance(options: SuiteOptions): Promise<CaseResult[
         results.push({ ...base, status: required ? 'fail' : 'skip', detail: unavailable });
         continue;
       }
-      results.push({ ...base, ...(await runCase(backend, c, options.read)) });
+      results.push({ ...base, ...(await runCase(backend, c, options.read, options.feddip)) });
     }
     backend?.dispose();
   }

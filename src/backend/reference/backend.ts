@@ -18,6 +18,7 @@ import {
   batchNorm2dBackwardRef, batchNorm2dForwardRef, type BatchNorm2dBackwardArgs, type BatchNorm2dForwardArgs, type BatchNormDims,
 } from '../../kernels/batchnorm.ts';
 import { addRef, dropoutRef, type AddArgs, type DropoutDims } from '../../kernels/elementwise.ts';
+import { applyMaskRef, type ApplyMaskArgs } from '../../kernels/mask.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -116,5 +117,9 @@ export class ReferenceBackend extends Backend {
   }
   protected runAdd(a: AddArgs): void {
     addRef(f(a.a), f(a.b), f(a.y));
+  }
+
+  protected runApplyMask(a: ApplyMaskArgs): void {
+    applyMaskRef(f(a.w), f(a.mask), f(a.y));
   }
 }

@@ -16,6 +16,7 @@ import type {
 } from '../../kernels/pool.ts';
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
+import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -206,6 +207,10 @@ export class WasmBackend extends Backend {
 
   protected runAdd(a: AddArgs, n: number): void {
     this.#k.addTensors(p(a.a), p(a.b), p(a.y), n);
+  }
+
+  protected runApplyMask(a: ApplyMaskArgs, n: number): void {
+    this.#k.applyMask(p(a.w), p(a.mask), p(a.y), n);
   }
 }
 

@@ -44,6 +44,7 @@ export interface KernelExports {
     dx: number, dgamma: number, dbeta: number, batch: number, channels: number, spatial: number): void;
   dropout(input: number, mask: number, out: number, n: number, scale: number): void;
   addTensors(a: number, b: number, y: number, n: number): void;
+  applyMask(w: number, mask: number, y: number, n: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

@@ -18,6 +18,7 @@ import type {
 } from '../../kernels/pool.ts';
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
+import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -358,6 +359,10 @@ export class WebGpuBackend extends Backend {
 
   protected runAdd(a: AddArgs, n: number): void {
     this.#dispatch('add', [['u32', n]], [buf(a.a), buf(a.b), buf(a.y)], this.#groups1d(n));
+  }
+
+  protected runApplyMask(a: ApplyMaskArgs, n: number): void {
+    this.#dispatch('applyMask', [['u32', n]], [buf(a.w), buf(a.mask), buf(a.y)], this.#groups1d(n));
   }
 }
 

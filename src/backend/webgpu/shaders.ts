@@ -25,6 +25,7 @@ import batchNormForward from '../../../shaders/batchnorm_forward.wgsl';
 import batchNormBackward from '../../../shaders/batchnorm_backward.wgsl';
 import dropout from '../../../shaders/dropout.wgsl';
 import add from '../../../shaders/add.wgsl';
+import applyMask from '../../../shaders/apply_mask.wgsl';
 
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
@@ -32,6 +33,7 @@ export const SHADERS = {
   conv2dForward, conv2dBackwardData, conv2dBackwardFilter, conv2dBackwardBias,
   maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
+  applyMask,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;

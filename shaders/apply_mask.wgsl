@@ -1,0 +1,14 @@
+// y = w ⊙ mask (mask holds 0/1 as f32): the pruned model M ⊙ W, leaving the dense W untouched.
+struct Params { n: u32 }
+
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * 64u;
+  if (i >= u.n) { return; }
+  y[i] = w[i] * mask[i];
+}
