@@ -299,7 +299,66 @@ const erkExpected: Expectation = (c) => {
   return out;
 };
 
+/** The whole LeNet-5: forward, mean cross-entropy, and every parameter gradient. */
+const modelLenet5: OpRunner = async (b, c, inp, feddip) => {
+  const model = feddip.lenet5();
+  const net = new feddip.Network(model, b);
+  try {
+    const params = new Float32Array(model.layout.size);
+    for (const s of model.layout.segments) params.set(inp[s.name] as Float32Array, s.offset);
+    net.setParameters(params);
+    net.computeGradients(inp.x as Float32Array, inp.labels as Int32Array);
+    const flattenIndex = model.layers.findIndex((l) => l instanceof feddip.Flatten);
+    const out: Outputs = {
+      flat: await net.readActivation(flattenIndex),
+      logits: await net.readActivation(model.layers.length - 1),
+      loss: [(await net.lastLoss()).ce],
+    };
+    const grads = await net.getGradients();
+    for (const s of model.layout.segments) out[`grad.${s.name}`] = grads.subarray(s.offset, s.offset + s.size);
+    return out;
+  } finally {
+    net.dispose();
+  }
+};
+
+/**
+ * One FedDIP/DPF client step on LeNet-5: global magnitude mask at the case's sparsity, loss and
+ * gradients at M⊙W with the incremental penalty, SGD update applied to the dense weights.
+ */
+const dpfStep: OpRunner = async (b, c, inp, feddip) => {
+  const attrs = c.attrs as { sparsity: number; lambda: number; lr: number; weight_decay: number };
+  const model = feddip.lenet5();
+  const net = new feddip.Network(model, b);
+  try {
+    const params = new Float32Array(model.layout.size);
+    for (const s of model.layout.segments) params.set(inp[s.name] as Float32Array, s.offset);
+    net.setParameters(params);
+    const mask = feddip.sparse.globalMagnitudeMask(params, model.layout.segments, attrs.sparsity);
+    net.setMask(mask);
+    net.computeGradients(inp.x as Float32Array, inp.labels as Int32Array, attrs.lambda);
+    const parts = await net.lastLoss();
+    const out: Outputs = {
+      logits: await net.readActivation(model.layers.length - 1),
+      loss: [parts.loss], ce_loss: [parts.ce], reg: [parts.reg],
+    };
+    const grads = await net.getGradients();
+    net.applyUpdate(attrs.lr, attrs.weight_decay);
+    const updated = await net.getParameters();
+    for (const s of model.layout.segments) {
+      if (s.prunable) out[`mask.${s.name}`] = mask.subarray(s.offset, s.offset + s.size);
+      out[`grad.${s.name}`] = grads.subarray(s.offset, s.offset + s.size);
+      out[`new.${s.name}`] = updated.subarray(s.offset, s.offset + s.size);
+    }
+    return out;
+  } finally {
+    net.dispose();
+  }
+};
+
 export const OPS: Record<string, OpRunner> = {
+  model_lenet5: modelLenet5,
+  dpf_step: dpfStep,
   linear,
   relu,
   cross_entropy: crossEntropy,

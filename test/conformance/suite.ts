@@ -1,7 +1,7 @@
 // The conformance suite: every golden case of ../shared/fixtures/torch on every backend, with the
 // manifest's tolerances. Runtime-neutral: the feddip module and file access are passed in, so Node
 // (vitest), Deno and Chromium run exactly this code against the built package.
-import type { Backend, BackendName, BackendReport } from '../../src/index.ts';
+import type { Backend, BackendName, BackendReport, Flatten as FlattenClass, lenet5 as lenet5Fn, Network as NetworkClass } from '../../src/index.ts';
 import type * as Sparse from '../../src/sparse/index.ts';
 import { compare, type ExpectedArray } from './compare.ts';
 import { type FixtureCase, type FixtureReader, loadManifest, loadTensors } from './manifest.ts';
@@ -23,6 +23,10 @@ export interface FeddipModule {
   backends(): Promise<BackendReport[]>;
   /** Host-side ops (masks, schedules, ERK) are judged on the package's own build, like kernels. */
   sparse: typeof Sparse;
+  /** Whole-model cases (LeNet-5, the DPF step) build the network from the package under test. */
+  Network: typeof NetworkClass;
+  lenet5: typeof lenet5Fn;
+  Flatten: typeof FlattenClass;
 }
 
 export interface SuiteOptions {
