@@ -4,30 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backend, BackendUnavailableError, createBackend, FeddipError, InvalidArgumentError, reference } from '../../src/index.ts';
 import type { BackendName } from '../../src/index.ts';
+import { expectClose, randomArray, rng } from './kernel-harness.ts';
 
 const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
-  };
-}
-const randomArray = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
-
-function expectClose(actual: Float32Array, expected: Float32Array, tol = 1e-5) {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const bound = tol * (1 + Math.abs(expected[i]!));
-    if (!(Math.abs(actual[i]! - expected[i]!) <= bound)) {
-      throw new Error(`element ${i}: got ${actual[i]}, expected ${expected[i]}`);
-    }
-  }
-}
 
 for (const name of ['reference', 'wasm', 'webgpu'] as BackendName[]) {
   describe(`${name} backend`, () => {

@@ -6,19 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backend, BackendUnavailableError, createBackend, FeddipError, InvalidArgumentError, reference } from '../../src/index.ts';
 import type { BackendName, Conv2dDims, Tensor } from '../../src/index.ts';
+import { rng } from './kernel-harness.ts';
 
 const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
-  };
-}
 const random64 = (n: number, r: () => number) => Float64Array.from({ length: n }, r);
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = 2e-5) {
