@@ -3,12 +3,10 @@
 // backend is checked against the reference on geometries chosen to hit the awkward paths (1×1 with
 // and without im2col, strides larger than the kernel, padding wider than the kernel, empty batch,
 // sizes off the SIMD widths), and on its argument errors.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Backend, BackendUnavailableError, createBackend, FeddipError, InvalidArgumentError, reference } from '../../src/index.ts';
-import type { BackendName, Conv2dDims, Tensor } from '../../src/index.ts';
-import { rng } from './kernel-harness.ts';
-
-const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
+import { describe, expect, it } from 'vitest';
+import { Backend, FeddipError, InvalidArgumentError, reference } from '../../src/index.ts';
+import type { Conv2dDims, Tensor } from '../../src/index.ts';
+import { forEachBackend, rng } from './kernel-harness.ts';
 
 const random64 = (n: number, r: () => number) => Float64Array.from({ length: n }, r);
 
@@ -145,156 +143,136 @@ describe('conv2d reference', () => {
   });
 });
 
-for (const name of ['reference', 'wasm', 'webgpu'] as BackendName[]) {
-  describe(`conv2d on the ${name} backend`, () => {
-    let b: Backend | undefined;
-    let why = '';
-    beforeAll(async () => {
-      try {
-        b = await createBackend(name);
-      } catch (error) {
-        if (!(error instanceof BackendUnavailableError) || requireWebGpu) throw error;
-        why = error.reason;
-      }
-    });
-    afterAll(() => b?.dispose());
-    const run = (title: string, body: (b: Backend) => Promise<void> | void) =>
-      it(title, async (ctx) => {
-        if (!b) return ctx.skip(`unavailable: ${why}`);
-        await body(b);
-        expect(b.liveTensors).toBe(0);
-      });
-
-    /** Uploads a case; outputs start out as garbage so that "overwrites" is tested too. */
-    const upload = (b: Backend, c: Case, r: () => number) => {
-      const { d } = c;
-      const garbage = (n: number) => Float32Array.from({ length: n }, () => 7 + r());
-      return {
-        x: b.tensor('f32', [d.batch, d.inChannels, d.inH, d.inW], Float32Array.from(c.x)),
-        w: b.tensor('f32', [d.outChannels, d.inChannels, d.kernelH, d.kernelW], Float32Array.from(c.w)),
-        b: b.tensor('f32', [d.outChannels], Float32Array.from(c.b)),
-        dy: b.tensor('f32', [d.batch, d.outChannels, d.outH, d.outW], Float32Array.from(c.dy)),
-        y: b.tensor('f32', [d.batch, d.outChannels, d.outH, d.outW], garbage(c.y.length)),
-        dx: b.tensor('f32', [d.batch, d.inChannels, d.inH, d.inW], garbage(c.dx.length)),
-        dw: b.tensor('f32', [d.outChannels, d.inChannels, d.kernelH, d.kernelW], garbage(c.dw.length)),
-        db: b.tensor('f32', [d.outChannels], garbage(c.db.length)),
-      };
+forEachBackend('conv2d', (run, name) => {
+  /** Uploads a case; outputs start out as garbage so that "overwrites" is tested too. */
+  const upload = (b: Backend, c: Case, r: () => number) => {
+    const { d } = c;
+    const garbage = (n: number) => Float32Array.from({ length: n }, () => 7 + r());
+    return {
+      x: b.tensor('f32', [d.batch, d.inChannels, d.inH, d.inW], Float32Array.from(c.x)),
+      w: b.tensor('f32', [d.outChannels, d.inChannels, d.kernelH, d.kernelW], Float32Array.from(c.w)),
+      b: b.tensor('f32', [d.outChannels], Float32Array.from(c.b)),
+      dy: b.tensor('f32', [d.batch, d.outChannels, d.outH, d.outW], Float32Array.from(c.dy)),
+      y: b.tensor('f32', [d.batch, d.outChannels, d.outH, d.outW], garbage(c.y.length)),
+      dx: b.tensor('f32', [d.batch, d.inChannels, d.inH, d.inW], garbage(c.dx.length)),
+      dw: b.tensor('f32', [d.outChannels, d.inChannels, d.kernelH, d.kernelW], garbage(c.dw.length)),
+      db: b.tensor('f32', [d.outChannels], garbage(c.db.length)),
     };
-    const releaseAll = (b: Backend, ts: Record<string, Tensor>) => { for (const t of Object.values(ts)) b.release(t); };
-    const geometryOf = (d: Conv2dDims) => ({ stride: [d.strideH, d.strideW] as [number, number], padding: [d.padH, d.padW] as [number, number] });
+  };
+  const releaseAll = (b: Backend, ts: Record<string, Tensor>) => { for (const t of Object.values(ts)) b.release(t); };
+  const geometryOf = (d: Conv2dDims) => ({ stride: [d.strideH, d.strideW] as [number, number], padding: [d.padH, d.padW] as [number, number] });
 
-    run('forward and backward match the reference on awkward geometries', async (b) => {
-      const r = rng(5);
-      for (const g of GEOMETRIES) {
-        const c = makeCase(g, r);
-        const t = upload(b, c, r);
-        const geo = geometryOf(c.d);
-        b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y, ...geo });
-        b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db, ...geo });
-        expectClose(await b.read(t.y), c.y, `y ${g}`);
-        expectClose(await b.read(t.dx), c.dx, `dx ${g}`);
-        expectClose(await b.read(t.dw), c.dw, `dW ${g}`);
-        expectClose(await b.read(t.db), c.db, `db ${g}`);
-        b.conv2dForward({ x: t.x, w: t.w, y: t.y, ...geo });
-        expectClose(await b.read(t.y), c.yNoBias, `y without bias ${g}`);
-        releaseAll(b, t);
-      }
-    });
-
-    run('computes each gradient alone and leaves the others untouched', async (b) => {
-      const r = rng(9);
-      for (const g of [GEOMETRIES[1]!, GEOMETRIES[2]!, GEOMETRIES[5]!]) {
-        const c = makeCase(g, r);
-        const t = upload(b, c, r);
-        const geo = geometryOf(c.d);
-        const before = { dx: await b.read(t.dx), dw: await b.read(t.dw), db: await b.read(t.db) };
-        b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, db: t.db, ...geo });
-        expectClose(await b.read(t.db), c.db, `db alone ${g}`);
-        expect(await b.read(t.dx)).toEqual(before.dx);
-        expect(await b.read(t.dw)).toEqual(before.dw);
-        b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, ...geo });
-        expectClose(await b.read(t.dx), c.dx, `dx alone ${g}`);
-        expect(await b.read(t.dw)).toEqual(before.dw);
-        b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dw: t.dw, ...geo });
-        expectClose(await b.read(t.dw), c.dw, `dW alone ${g}`);
-        // Defaults are stride 1, no padding.
-        if (c.d.strideH === 1 && c.d.strideW === 1 && c.d.padH === 0 && c.d.padW === 0) {
-          b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y });
-          expectClose(await b.read(t.y), c.y, `y with default geometry ${g}`);
-        }
-        releaseAll(b, t);
-      }
-    });
-
-    // Only the wasm backend keeps an im2col workspace.
-    if (name === 'wasm') run('keeps its im2col workspace bounded across calls of different sizes', async (b) => {
-      expect(typeof (b as Partial<{ memoryStats: unknown }>).memoryStats).toBe('function');
-      const stats = () => (b as Backend & { memoryStats(): { reserved: number; inUse: number } }).memoryStats();
-      const r = rng(13);
-      const big = makeCase([2, 4, 12, 12, 3, 3, 3, 1, 1, 1, 1], r);
-      const small = makeCase([1, 2, 5, 5, 2, 3, 3, 1, 1, 0, 0], r);
-      const tb = upload(b, big, r);
-      const ts = upload(b, small, r);
-      const pass = (t: ReturnType<typeof upload>, c: Case) => {
-        const geo = geometryOf(c.d);
-        b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y, ...geo });
-        b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db, ...geo });
-      };
-      pass(tb, big);
-      const settled = stats();
-      for (let i = 0; i < 3; i++) { pass(ts, small); pass(tb, big); }
-      expect(stats()).toEqual(settled);
-      // The workspace shared by the calls still gives right answers after being reused.
-      expectClose(await b.read(ts.dx), small.dx, 'dx after reuse');
-      expectClose(await b.read(tb.dw), big.dw, 'dW after reuse');
-      releaseAll(b, tb);
-      releaseAll(b, ts);
-    });
-
-    run('rejects bad geometry, shapes, dtypes and aliasing with typed errors', async (b) => {
-      const err = (fn: () => unknown) => { try { fn(); } catch (e) { return e as FeddipError; } throw new Error('did not throw'); };
-      const x = b.tensor('f32', [4, 3, 8, 8]);
-      const w = b.tensor('f32', [6, 3, 3, 3]);
-      const y = b.tensor('f32', [4, 6, 6, 6]);
-      const bias = b.tensor('f32', [6]);
-      const wrongY = b.tensor('f32', [4, 6, 8, 8]);
-      const shape = err(() => b.conv2dForward({ x, w, y: wrongY }));
-      expect(shape).toBeInstanceOf(InvalidArgumentError);
-      expect(shape.code).toBe('SHAPE_MISMATCH');
-      expect(shape.message).toBe("conv2dForward: 'y' must have shape [4, 6, 6, 6], got [4, 6, 8, 8]");
-      // The same y is right once padding 1 keeps the size.
-      b.conv2dForward({ x, w, y: wrongY, padding: [1, 1] });
-      for (const stride of [[0, 1], [1, -2], [1.5, 1], [1], [1, 1, 1], 2, [Number.NaN, 1]]) {
-        const e = err(() => b.conv2dForward({ x, w, y, stride: stride as [number, number] }));
-        expect(e.code).toBe('INVALID_ARGUMENT');
-        expect(e.message).toMatch(/^conv2dForward: 'stride' must be a pair of positive integers \[strideH, strideW\], got /);
-      }
-      expect(err(() => b.conv2dBackward({ x, w, dy: y, padding: [-1, 0] })).message)
-        .toMatch(/^conv2dBackward: 'padding' must be a pair of non-negative integers/);
-      const w4 = b.tensor('f32', [6, 4, 3, 3]);
-      expect(err(() => b.conv2dForward({ x, w: w4, y })).message)
-        .toBe('conv2dForward: x has 3 channels but w is [6, 4, 3, 3] (expects [out, 3, kh, kw])');
-      const wBig = b.tensor('f32', [6, 3, 11, 3]);
-      expect(err(() => b.conv2dForward({ x, w: wBig, y, padding: [1, 1] })).message)
-        .toBe('conv2dForward: a 11×3 kernel does not fit the 8×8 input padded by [1, 1]');
-      const flat = b.tensor('f32', [4, 3, 64]);
-      expect(err(() => b.conv2dForward({ x: flat, w, y })).message).toMatch(/'x' must have rank 4, got shape \[4, 3, 64\]/);
-      expect(err(() => b.conv2dForward({ x, w, b: y, y })).message).toMatch(/'b' must have shape \[6\]/);
-      const dwWrong = b.tensor('f32', [6, 3, 3, 2]);
-      expect(err(() => b.conv2dBackward({ x, w, dy: y, dw: dwWrong })).message)
-        .toBe("conv2dBackward: 'dw' must have shape [6, 3, 3, 3], got [6, 3, 3, 2]");
-      expect(err(() => b.conv2dBackward({ x, w, dy: wrongY, dx: x })).message).toMatch(/'dy' must have shape \[4, 6, 6, 6\]/);
-      const xi = b.tensor('i32', [4, 3, 8, 8]);
-      expect(err(() => b.conv2dForward({ x: xi, w, y })).message).toBe("conv2dForward: 'x' must be f32, got i32");
-      // A 'same' conv with C = O gives x, y, dx, dy one shape: aliasing must still be refused.
-      const wSame = b.tensor('f32', [3, 3, 3, 3]);
-      const same = b.tensor('f32', [4, 3, 8, 8]);
-      expect(err(() => b.conv2dBackward({ x, w: wSame, dy: same, dx: same, padding: [1, 1] })).message)
-        .toBe("conv2dBackward: 'dy' and 'dx' must be different tensors");
-      expect(err(() => b.conv2dForward({ x, w: wSame, y: x, padding: [1, 1] })).message).toMatch(/'x' and 'y' must be different/);
-      b.release(bias);
-      expect(err(() => b.conv2dForward({ x, w, b: bias, y })).code).toBe('TENSOR_RELEASED');
-      for (const t of [x, w, y, wrongY, w4, wBig, flat, dwWrong, xi, wSame, same]) b.release(t);
-    });
+  run('forward and backward match the reference on awkward geometries', async (b) => {
+    const r = rng(5);
+    for (const g of GEOMETRIES) {
+      const c = makeCase(g, r);
+      const t = upload(b, c, r);
+      const geo = geometryOf(c.d);
+      b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y, ...geo });
+      b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db, ...geo });
+      expectClose(await b.read(t.y), c.y, `y ${g}`);
+      expectClose(await b.read(t.dx), c.dx, `dx ${g}`);
+      expectClose(await b.read(t.dw), c.dw, `dW ${g}`);
+      expectClose(await b.read(t.db), c.db, `db ${g}`);
+      b.conv2dForward({ x: t.x, w: t.w, y: t.y, ...geo });
+      expectClose(await b.read(t.y), c.yNoBias, `y without bias ${g}`);
+      releaseAll(b, t);
+    }
   });
-}
+
+  run('computes each gradient alone and leaves the others untouched', async (b) => {
+    const r = rng(9);
+    for (const g of [GEOMETRIES[1]!, GEOMETRIES[2]!, GEOMETRIES[5]!]) {
+      const c = makeCase(g, r);
+      const t = upload(b, c, r);
+      const geo = geometryOf(c.d);
+      const before = { dx: await b.read(t.dx), dw: await b.read(t.dw), db: await b.read(t.db) };
+      b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, db: t.db, ...geo });
+      expectClose(await b.read(t.db), c.db, `db alone ${g}`);
+      expect(await b.read(t.dx)).toEqual(before.dx);
+      expect(await b.read(t.dw)).toEqual(before.dw);
+      b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, ...geo });
+      expectClose(await b.read(t.dx), c.dx, `dx alone ${g}`);
+      expect(await b.read(t.dw)).toEqual(before.dw);
+      b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dw: t.dw, ...geo });
+      expectClose(await b.read(t.dw), c.dw, `dW alone ${g}`);
+      // Defaults are stride 1, no padding.
+      if (c.d.strideH === 1 && c.d.strideW === 1 && c.d.padH === 0 && c.d.padW === 0) {
+        b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y });
+        expectClose(await b.read(t.y), c.y, `y with default geometry ${g}`);
+      }
+      releaseAll(b, t);
+    }
+  });
+
+  // Only the wasm backend keeps an im2col workspace.
+  if (name === 'wasm') run('keeps its im2col workspace bounded across calls of different sizes', async (b) => {
+    expect(typeof (b as Partial<{ memoryStats: unknown }>).memoryStats).toBe('function');
+    const stats = () => (b as Backend & { memoryStats(): { reserved: number; inUse: number } }).memoryStats();
+    const r = rng(13);
+    const big = makeCase([2, 4, 12, 12, 3, 3, 3, 1, 1, 1, 1], r);
+    const small = makeCase([1, 2, 5, 5, 2, 3, 3, 1, 1, 0, 0], r);
+    const tb = upload(b, big, r);
+    const ts = upload(b, small, r);
+    const pass = (t: ReturnType<typeof upload>, c: Case) => {
+      const geo = geometryOf(c.d);
+      b.conv2dForward({ x: t.x, w: t.w, b: t.b, y: t.y, ...geo });
+      b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db, ...geo });
+    };
+    pass(tb, big);
+    const settled = stats();
+    for (let i = 0; i < 3; i++) { pass(ts, small); pass(tb, big); }
+    expect(stats()).toEqual(settled);
+    // The workspace shared by the calls still gives right answers after being reused.
+    expectClose(await b.read(ts.dx), small.dx, 'dx after reuse');
+    expectClose(await b.read(tb.dw), big.dw, 'dW after reuse');
+    releaseAll(b, tb);
+    releaseAll(b, ts);
+  });
+
+  run('rejects bad geometry, shapes, dtypes and aliasing with typed errors', async (b) => {
+    const err = (fn: () => unknown) => { try { fn(); } catch (e) { return e as FeddipError; } throw new Error('did not throw'); };
+    const x = b.tensor('f32', [4, 3, 8, 8]);
+    const w = b.tensor('f32', [6, 3, 3, 3]);
+    const y = b.tensor('f32', [4, 6, 6, 6]);
+    const bias = b.tensor('f32', [6]);
+    const wrongY = b.tensor('f32', [4, 6, 8, 8]);
+    const shape = err(() => b.conv2dForward({ x, w, y: wrongY }));
+    expect(shape).toBeInstanceOf(InvalidArgumentError);
+    expect(shape.code).toBe('SHAPE_MISMATCH');
+    expect(shape.message).toBe("conv2dForward: 'y' must have shape [4, 6, 6, 6], got [4, 6, 8, 8]");
+    // The same y is right once padding 1 keeps the size.
+    b.conv2dForward({ x, w, y: wrongY, padding: [1, 1] });
+    for (const stride of [[0, 1], [1, -2], [1.5, 1], [1], [1, 1, 1], 2, [Number.NaN, 1]]) {
+      const e = err(() => b.conv2dForward({ x, w, y, stride: stride as [number, number] }));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.message).toMatch(/^conv2dForward: 'stride' must be a pair of positive integers \[strideH, strideW\], got /);
+    }
+    expect(err(() => b.conv2dBackward({ x, w, dy: y, padding: [-1, 0] })).message)
+      .toMatch(/^conv2dBackward: 'padding' must be a pair of non-negative integers/);
+    const w4 = b.tensor('f32', [6, 4, 3, 3]);
+    expect(err(() => b.conv2dForward({ x, w: w4, y })).message)
+      .toBe('conv2dForward: x has 3 channels but w is [6, 4, 3, 3] (expects [out, 3, kh, kw])');
+    const wBig = b.tensor('f32', [6, 3, 11, 3]);
+    expect(err(() => b.conv2dForward({ x, w: wBig, y, padding: [1, 1] })).message)
+      .toBe('conv2dForward: a 11×3 kernel does not fit the 8×8 input padded by [1, 1]');
+    const flat = b.tensor('f32', [4, 3, 64]);
+    expect(err(() => b.conv2dForward({ x: flat, w, y })).message).toMatch(/'x' must have rank 4, got shape \[4, 3, 64\]/);
+    expect(err(() => b.conv2dForward({ x, w, b: y, y })).message).toMatch(/'b' must have shape \[6\]/);
+    const dwWrong = b.tensor('f32', [6, 3, 3, 2]);
+    expect(err(() => b.conv2dBackward({ x, w, dy: y, dw: dwWrong })).message)
+      .toBe("conv2dBackward: 'dw' must have shape [6, 3, 3, 3], got [6, 3, 3, 2]");
+    expect(err(() => b.conv2dBackward({ x, w, dy: wrongY, dx: x })).message).toMatch(/'dy' must have shape \[4, 6, 6, 6\]/);
+    const xi = b.tensor('i32', [4, 3, 8, 8]);
+    expect(err(() => b.conv2dForward({ x: xi, w, y })).message).toBe("conv2dForward: 'x' must be f32, got i32");
+    // A 'same' conv with C = O gives x, y, dx, dy one shape: aliasing must still be refused.
+    const wSame = b.tensor('f32', [3, 3, 3, 3]);
+    const same = b.tensor('f32', [4, 3, 8, 8]);
+    expect(err(() => b.conv2dBackward({ x, w: wSame, dy: same, dx: same, padding: [1, 1] })).message)
+      .toBe("conv2dBackward: 'dy' and 'dx' must be different tensors");
+    expect(err(() => b.conv2dForward({ x, w: wSame, y: x, padding: [1, 1] })).message).toMatch(/'x' and 'y' must be different/);
+    b.release(bias);
+    expect(err(() => b.conv2dForward({ x, w, b: bias, y })).code).toBe('TENSOR_RELEASED');
+    for (const t of [x, w, y, wrongY, w4, wBig, flat, dwWrong, xi, wSame, same]) b.release(t);
+  });
+});
