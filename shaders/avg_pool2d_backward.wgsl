@@ -1,12 +1,7 @@
 // Average pooling's gradient, gathered: one invocation per input element sums dy over the windows
 // covering it (oh·stride ≤ h + pad < oh·stride + kernel) and divides by the kernel area. No two
 // invocations write the same element, so overlapping windows need no atomics.
-struct Params {
-  planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
-  kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 

@@ -1,11 +1,6 @@
 // Average pooling, one invocation per output element; the divisor is the full kernel area
 // (count_include_pad = true: padding counts as zeros).
-struct Params {
-  planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
-  kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 

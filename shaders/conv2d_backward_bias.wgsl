@@ -1,12 +1,5 @@
 // db[o] = Σ_{n, oh, ow} dy[n, o, oh, ow], one invocation per output channel.
-struct Params {
-  batch: u32, in_c: u32, in_h: u32, in_w: u32,
-  out_c: u32, k_h: u32, k_w: u32,
-  stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-  out_h: u32, out_w: u32, has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> db: array<f32>;
 

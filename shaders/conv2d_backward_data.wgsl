@@ -1,14 +1,7 @@
 // dx[n, c, ih, iw] = Σ dy[n, o, oh, ow] · w[o, c, ki, kj] over the output positions whose window
 // covers (ih, iw), i.e. oh·sh − ph + ki = ih. Gathering per input element (one invocation each)
 // needs no atomics; the covering oh are a contiguous range, so no tap is tested and rejected.
-struct Params {
-  batch: u32, in_c: u32, in_h: u32, in_w: u32,
-  out_c: u32, k_h: u32, k_w: u32,
-  stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-  out_h: u32, out_w: u32, has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;

@@ -1,14 +1,7 @@
 // dw[o, c, ki, kj] = Σ_{n, oh, ow} dy[n, o, oh, ow] · x[n, c, oh·sh − ph + ki, ow·sw − pw + kj],
 // one invocation per weight. Output positions whose tap falls in the padding contribute nothing,
 // so the loops run only over the range that lands inside the image.
-struct Params {
-  batch: u32, in_c: u32, in_h: u32, in_w: u32,
-  out_c: u32, k_h: u32, k_w: u32,
-  stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-  out_h: u32, out_w: u32, has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;

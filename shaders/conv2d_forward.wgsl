@@ -1,14 +1,7 @@
 // y[n, o, oh, ow] = b[o] + Σ_{c, ki, kj} x[n, c, oh·sh − ph + ki, ow·sw − pw + kj] · w[o, c, ki, kj]
 // (cross-correlation with zero padding, as torch's conv2d). One invocation per output element; the
 // taps that land in the padding are clipped once per invocation instead of tested in the loop.
-struct Params {
-  batch: u32, in_c: u32, in_h: u32, in_w: u32,
-  out_c: u32, k_h: u32, k_w: u32,
-  stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-  out_h: u32, out_w: u32, has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

@@ -1,12 +1,7 @@
 // Max pooling, one invocation per output element: the window's maximum and its flat index
 // h·in_w + w within the input plane. Padding is never read (it stands for −∞), so the clipped
 // window is scanned; padding ≤ kernel/2 guarantees it is non-empty.
-struct Params {
-  planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32,
-  kernel_h: u32, kernel_w: u32, stride_h: u32, stride_w: u32, pad_h: u32, pad_w: u32,
-}
-
-@group(0) @binding(0) var<uniform> u: Params;
+// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<i32>;

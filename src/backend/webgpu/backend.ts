@@ -290,7 +290,7 @@ export class WebGpuBackend extends Backend {
     this.#dispatch('addScaledByInvNorm', [['u32', n], ['f32', a.lambda]], [buf(a.x), buf(a.sumSquares), buf(a.grad)], this.#groups1d(n));
   }
 
-  /** The Params block every conv2d shader shares (same struct in each file). */
+  /** The Params block every conv2d shader shares (shaders/include/conv2d_params.wgsl). */
   #convFields(d: Conv2dDims, hasBias: boolean): Field[] {
     return [
       ['u32', d.batch], ['u32', d.inChannels], ['u32', d.inH], ['u32', d.inW],
@@ -366,6 +366,7 @@ export class WebGpuBackend extends Backend {
   }
 }
 
+/** The Params block of the windowed pooling shaders (shaders/include/pool2d_params.wgsl). */
 function poolFields(d: Pool2dDims): Field[] {
   return [
     ['u32', d.planes], ['u32', d.inH], ['u32', d.inW], ['u32', d.outH], ['u32', d.outW],

@@ -1,4 +1,6 @@
 // The WGSL sources, bundled as strings (a build-time transform turns each .wgsl import into one).
+// WGSL has no includes: shaders of one family declare their shared uniform block once, in
+// shaders/include/, and it is prepended here.
 import matmul from '../../../shaders/matmul.wgsl';
 import colSum from '../../../shaders/col_sum.wgsl';
 import reluForward from '../../../shaders/relu_forward.wgsl';
@@ -10,6 +12,8 @@ import fill from '../../../shaders/fill.wgsl';
 import copy from '../../../shaders/copy.wgsl';
 import sumSquares from '../../../shaders/sum_squares.wgsl';
 import addScaledByInvNorm from '../../../shaders/add_scaled_by_inv_norm.wgsl';
+import conv2dParams from '../../../shaders/include/conv2d_params.wgsl';
+import pool2dParams from '../../../shaders/include/pool2d_params.wgsl';
 import conv2dForward from '../../../shaders/conv2d_forward.wgsl';
 import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
 import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
@@ -27,11 +31,19 @@ import dropout from '../../../shaders/dropout.wgsl';
 import add from '../../../shaders/add.wgsl';
 import applyMask from '../../../shaders/apply_mask.wgsl';
 
+const withPrelude = (prelude: string, body: string): string => `${prelude}\n${body}`;
+
 export const SHADERS = {
   matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
   copy, sumSquares, addScaledByInvNorm,
-  conv2dForward, conv2dBackwardData, conv2dBackwardFilter, conv2dBackwardBias,
-  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  conv2dForward: withPrelude(conv2dParams, conv2dForward),
+  conv2dBackwardData: withPrelude(conv2dParams, conv2dBackwardData),
+  conv2dBackwardFilter: withPrelude(conv2dParams, conv2dBackwardFilter),
+  conv2dBackwardBias: withPrelude(conv2dParams, conv2dBackwardBias),
+  maxPool2dForward: withPrelude(pool2dParams, maxPool2dForward),
+  maxPool2dBackward,
+  avgPool2dForward: withPrelude(pool2dParams, avgPool2dForward),
+  avgPool2dBackward: withPrelude(pool2dParams, avgPool2dBackward),
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
   applyMask,
 } as const;
