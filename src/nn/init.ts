@@ -1,7 +1,7 @@
 // PyTorch's default initialisation, so that our runs start from the same distribution as the
 // reference code: conv/linear weights kaiming_uniform(a = √5), which is U(±1/√fan_in), biases
 // U(±1/√fan_in), batch-norm γ = 1 and β = 0, running mean 0 and variance 1.
-import type { ParamLayout, Segment } from './layout.ts';
+import type { ParamLayout, ParamSegment } from './layout.ts';
 
 /** fan_in of a weight [out, in, …kernel]: in × kernel area. */
 export function fanIn(weightShape: readonly number[]): number {
@@ -11,7 +11,7 @@ export function fanIn(weightShape: readonly number[]): number {
 /** `uniform` returns numbers in [0, 1) (e.g. an Rng's uniform()). */
 export function initParameters(layout: ParamLayout, uniform: () => number): Float32Array {
   const flat = new Float32Array(layout.size);
-  const weights = new Map<string, Segment>();
+  const weights = new Map<string, ParamSegment>();
   for (const s of layout.segments) if (s.role === 'weight') weights.set(s.name.replace(/\.weight$/, ''), s);
   for (const s of layout.segments) {
     const out = flat.subarray(s.offset, s.offset + s.size);

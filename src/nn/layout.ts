@@ -13,41 +13,66 @@ export interface ParamSpec {
   role: ParamRole;
 }
 
-export interface Segment extends ParamSpec {
-  offset: number;
-  size: number;
+/** What a layout needs to know of a tensor: its name, shape and whether it may be pruned. */
+export interface SegmentSpec {
+  name: string;
+  shape: readonly number[];
+  prunable: boolean;
+}
+
+/** Where a tensor sits in the flat vector. */
+export interface Placement {
+  /** First element in the flat vector. */
+  readonly offset: number;
+  /** Number of elements (the product of `shape`). */
+  readonly size: number;
+}
+
+/** One tensor's slice of a flat vector (the shape masks, accounting and the codec work with). */
+export type Segment = Readonly<SegmentSpec> & Placement;
+
+/** One parameter's slice of a model's flat vector. */
+export type ParamSegment = Readonly<ParamSpec> & Placement;
+
+/** Lays tensors out back to back in the order given: the one place offsets are computed. */
+export function layoutSegments<S extends SegmentSpec>(specs: readonly S[]): { segments: Array<Readonly<S> & Placement>; total: number } {
+  let offset = 0;
+  const segments = specs.map((s) => {
+    if (!Array.isArray(s.shape) || s.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+      throw new InvalidArgumentError(`layout: '${s.name}' has shape ${JSON.stringify(s.shape)}; dimensions must be non-negative integers`);
+    }
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const segment = Object.freeze({ ...s, shape: Object.freeze([...s.shape]), offset, size });
+    offset += size;
+    return segment as Readonly<S> & Placement;
+  });
+  return { segments, total: offset };
 }
 
 export class ParamLayout {
-  readonly segments: readonly Segment[];
+  readonly segments: readonly ParamSegment[];
   /** Total number of entries. */
   readonly size: number;
   /** Entries in prunable segments (|P|). */
   readonly prunableSize: number;
-  readonly #byName: Map<string, Segment>;
+  readonly #byName = new Map<string, ParamSegment>();
 
   constructor(specs: readonly ParamSpec[]) {
-    let offset = 0;
-    const segments: Segment[] = [];
-    this.#byName = new Map();
-    for (const spec of specs) {
-      if (this.#byName.has(spec.name)) throw new InvalidArgumentError(`layout: duplicate parameter name '${spec.name}'`);
-      const size = spec.shape.reduce((a, b) => a * b, 1);
-      const segment = Object.freeze({ ...spec, shape: [...spec.shape], offset, size });
-      segments.push(segment);
-      this.#byName.set(spec.name, segment);
-      offset += size;
+    const { segments, total } = layoutSegments(specs);
+    for (const segment of segments) {
+      if (this.#byName.has(segment.name)) throw new InvalidArgumentError(`layout: duplicate parameter name '${segment.name}'`);
+      this.#byName.set(segment.name, segment);
     }
     this.segments = Object.freeze(segments);
-    this.size = offset;
+    this.size = total;
     this.prunableSize = segments.filter((s) => s.prunable).reduce((n, s) => n + s.size, 0);
   }
 
-  get prunable(): Segment[] {
+  get prunable(): ParamSegment[] {
     return this.segments.filter((s) => s.prunable);
   }
 
-  segment(name: string): Segment {
+  segment(name: string): ParamSegment {
     const s = this.#byName.get(name);
     if (!s) throw new InvalidArgumentError(`layout: no parameter named '${name}' (have ${[...this.#byName.keys()].join(', ')})`);
     return s;

@@ -6,7 +6,7 @@ import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import type { BoundLayer } from './layers.ts';
-import type { ParamLayout, Segment } from './layout.ts';
+import type { ParamLayout, ParamSegment } from './layout.ts';
 import type { ModelDef } from './models.ts';
 
 export interface StepOptions {
@@ -238,7 +238,7 @@ export class Network {
 
   async #gather(map: Map<string, Tensor>): Promise<Float32Array> {
     const flat = new Float32Array(this.layout.size);
-    for (const s of this.layout.segments as Segment[]) flat.set(await this.backend.read(map.get(s.name)!) as Float32Array, s.offset);
+    for (const s of this.layout.segments as ParamSegment[]) flat.set(await this.backend.read(map.get(s.name)!) as Float32Array, s.offset);
     return flat;
   }
 }

@@ -1,40 +1,8 @@
-// All parameters of a model live in one flat Float32Array; a layout table says which slice is
-// which tensor and whether it may be pruned. Masks, sparsity accounting, aggregation and the codec
-// all work on that vector through this table.
+// Checks on the segment tables the mask functions accept (any table, not only a model's layout).
+// Segments and how they are laid out are defined once, with the model's parameter layout.
 import { InvalidArgumentError } from '../errors.ts';
-
-/** One tensor's slice of the flat parameter vector. */
-export interface Segment {
-  readonly name: string;
-  readonly shape: readonly number[];
-  /** First element in the flat vector. */
-  readonly offset: number;
-  /** Number of elements (the product of `shape`). */
-  readonly size: number;
-  /** Conv and fully-connected weights are; biases and batch-norm parameters are not. */
-  readonly prunable: boolean;
-}
-
-export interface SegmentSpec {
-  name: string;
-  shape: readonly number[];
-  prunable: boolean;
-}
-
-/** Lays tensors out back to back in the order given. */
-export function layoutSegments(specs: readonly SegmentSpec[]): { segments: Segment[]; total: number } {
-  let offset = 0;
-  const segments = specs.map((s) => {
-    if (!Array.isArray(s.shape) || s.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      throw new InvalidArgumentError(`layoutSegments: '${s.name}' has shape ${JSON.stringify(s.shape)}; dimensions must be non-negative integers`);
-    }
-    const size = s.shape.reduce((a, b) => a * b, 1);
-    const seg: Segment = Object.freeze({ name: s.name, shape: Object.freeze([...s.shape]), offset, size, prunable: s.prunable });
-    offset += size;
-    return seg;
-  });
-  return { segments, total: offset };
-}
+import type { Segment } from '../nn/layout.ts';
+export { layoutSegments, type Segment, type SegmentSpec } from '../nn/layout.ts';
 
 /**
  * Validates a layout against a vector of `length` elements and returns its segments sorted by
