@@ -9,7 +9,8 @@ export type FeddipErrorCode =
   | 'FOREIGN_TENSOR'
   | 'OUT_OF_MEMORY'
   | 'GPU_ERROR'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'CODEC_ERROR';
 
 export class FeddipError extends Error {
   readonly code: FeddipErrorCode;
@@ -37,5 +38,13 @@ export class InvalidArgumentError extends FeddipError {
   constructor(message: string, code: FeddipErrorCode = 'INVALID_ARGUMENT') {
     super(code, message);
     this.name = 'InvalidArgumentError';
+  }
+}
+
+/** Bytes that are not a valid feddip frame, or that do not fit what the receiver expects. */
+export class CodecError extends FeddipError {
+  constructor(message: string) {
+    super('CODEC_ERROR', message);
+    this.name = 'CodecError';
   }
 }

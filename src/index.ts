@@ -2,7 +2,7 @@
 export { createBackend, backends, BACKEND_NAMES, type BackendReport } from './backend/registry.ts';
 export { Backend, type BackendName } from './backend/backend.ts';
 export { Tensor, type DType, type HostArray } from './backend/tensor.ts';
-export { FeddipError, BackendUnavailableError, InvalidArgumentError, type FeddipErrorCode } from './errors.ts';
+export { FeddipError, BackendUnavailableError, InvalidArgumentError, CodecError, type FeddipErrorCode } from './errors.ts';
 export { runtimeName, runtimeDescription, type RuntimeName } from './platform/runtime.ts';
 export type { LinearForwardArgs, LinearBackwardArgs } from './kernels/linear.ts';
 export type { ReluForwardArgs, ReluBackwardArgs } from './kernels/activation.ts';
@@ -21,4 +21,5 @@ export * as reference from './kernels/reference.ts';
 export * as sparse from './sparse/index.ts';
 export { Rng, type RngState } from './util/rng.ts';
 export * from './nn/index.ts';
+export * as codec from './codec/index.ts';
 export { VERSION } from './version.ts';
