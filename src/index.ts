@@ -22,4 +22,5 @@ export * as sparse from './sparse/index.ts';
 export { Rng, type RngState } from './util/rng.ts';
 export * from './nn/index.ts';
 export * as codec from './codec/index.ts';
+export * as fl from './fl/index.ts';
 export { VERSION } from './version.ts';

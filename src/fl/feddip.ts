@@ -1,0 +1,132 @@
+// FedDIP in its default, "dynamic" mode (spec §3), and the methods that are FedDIP with parts
+// switched off: FedDIP without incremental regularisation, and FedAvg (no pruning at all).
+//
+// The aggregator keeps the DENSE global weights W and never zeroes them: pruned coordinates keep
+// their value plus whatever updates reach them, so a weight whose dense value grows back above the
+// cut re-enters the mask at the next reconfiguration. Clients get M⊙W and train with error
+// feedback (compute at M⊙W, update the dense copy).
+import { InvalidArgumentError } from '../errors.ts';
+import type { ParamLayout } from '../nn/layout.ts';
+import { globalMagnitudeMask } from '../sparse/masks.ts';
+import { cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
+import type { Rng } from '../util/rng.ts';
+import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from './strategy.ts';
+import type { ClientResult, LocalConfig } from './types.ts';
+
+export interface FedDipOptions {
+  rounds: number;
+  fraction: number;
+  lr: number;
+  lrDecay: number;
+  weightDecay: number;
+  localEpochs: number;
+  batch: number;
+  /** Final sparsity s_p of the schedule. */
+  sparsity: number;
+  /** Initial sparsity s_0. */
+  initSparsity: number;
+  /** Mask reconfiguration period R. */
+  reconfig: number;
+  lambda0: number;
+  lambdaMax: number;
+  /** 'default' reaches λmax; 'reference' stops at 18/19 of the way, like the public code. */
+  lambdaMode: 'default' | 'reference';
+  lambdaSegments: number;
+  /** Prune at all (false: FedAvg). */
+  prune: boolean;
+  /** Incremental regularisation (false: the no-IR ablation). */
+  regularize: boolean;
+  uplink: LocalConfig['uplink'];
+}
+
+export const FEDDIP_DEFAULTS: FedDipOptions = {
+  rounds: 1000, fraction: 0.1, lr: 0.1, lrDecay: 0.998, weightDecay: 5e-4, localEpochs: 5, batch: 128,
+  sparsity: 0.9, initSparsity: 0.5, reconfig: 5, lambda0: 5e-4, lambdaMax: 1e-3, lambdaMode: 'default',
+  lambdaSegments: 20, prune: true, regularize: true, uplink: 'topk',
+};
+
+function checkOptions(o: FedDipOptions): void {
+  const bad = (what: string) => { throw new InvalidArgumentError(what); };
+  if (!Number.isSafeInteger(o.rounds) || o.rounds < 1) bad(`rounds must be a positive integer, got ${o.rounds}`);
+  if (!(o.fraction > 0 && o.fraction <= 1)) bad(`fraction must be in (0, 1], got ${o.fraction}`);
+  if (!(o.lr > 0)) bad(`lr must be positive, got ${o.lr}`);
+  if (!(o.lrDecay > 0 && o.lrDecay <= 1)) bad(`lr decay must be in (0, 1], got ${o.lrDecay}`);
+  if (!(o.weightDecay >= 0)) bad(`weight decay must be ≥ 0, got ${o.weightDecay}`);
+  if (!Number.isSafeInteger(o.localEpochs) || o.localEpochs < 1) bad(`local epochs must be a positive integer, got ${o.localEpochs}`);
+  if (!Number.isSafeInteger(o.batch) || o.batch < 1) bad(`batch must be a positive integer, got ${o.batch}`);
+  if (!(o.sparsity >= 0 && o.sparsity < 1)) bad(`sparsity must be in [0, 1), got ${o.sparsity}`);
+  if (!(o.initSparsity >= 0 && o.initSparsity <= o.sparsity)) bad(`initial sparsity must be in [0, sparsity], got ${o.initSparsity}`);
+  if (!Number.isSafeInteger(o.reconfig) || o.reconfig < 1) bad(`reconfig must be a positive integer, got ${o.reconfig}`);
+  if (!(o.lambdaMax >= 0 && o.lambda0 >= 0)) bad('lambda0 and lambda-max must be ≥ 0');
+}
+
+export class FedDip implements Strategy {
+  readonly name: string;
+  readonly options: FedDipOptions;
+  #layout: ParamLayout | undefined;
+  #weights = new Float32Array(0);
+  #mask: Uint8Array | null = null;
+
+  constructor(name: string, options: Partial<FedDipOptions> = {}) {
+    this.name = name;
+    this.options = { ...FEDDIP_DEFAULTS, ...options };
+    checkOptions(this.options);
+  }
+
+  initialize(layout: ParamLayout, initial: Float32Array): void {
+    layout.checkVector(initial, 'initial weights');
+    this.#layout = layout;
+    this.#weights = initial.slice();
+    this.#mask = null;
+  }
+
+  /** s_t of the cubic schedule (0 for FedAvg). */
+  targetSparsity(round: number): number {
+    const o = this.options;
+    return o.prune ? cubicSparsity(round, o.rounds, o.initSparsity, o.sparsity) : 0;
+  }
+
+  configureRound(round: number, clientCount: number, rng: Rng): RoundPlan {
+    const layout = this.#requireLayout();
+    const o = this.options;
+    const s = this.targetSparsity(round);
+    if (o.prune && (this.#mask === null || isReconfigRound(round, o.reconfig))) {
+      this.#mask = globalMagnitudeMask(this.#weights, layout.segments, s);
+    }
+    const config: LocalConfig = {
+      round,
+      lr: learningRate(round, o.lr, o.lrDecay),
+      weightDecay: o.weightDecay,
+      lambda: o.regularize ? incrementalLambda(round, o.rounds, { lambda0: o.lambda0, lambdaMax: o.lambdaMax, Q: o.lambdaSegments, mode: o.lambdaMode }) : 0,
+      localEpochs: o.localEpochs,
+      batch: o.batch,
+      uplink: o.prune ? o.uplink : 'dense',
+      uplinkDensity: 1 - s,
+    };
+    return { clients: selectClients(clientCount, o.fraction, rng), task: { config, ...this.deployed() }, targetSparsity: s };
+  }
+
+  aggregate(_round: number, results: readonly ClientResult[]): void {
+    applyWeightedUpdates(this.#weights, results);
+  }
+
+  deployed(): { weights: Float32Array; mask: Uint8Array | null } {
+    const mask = this.#mask;
+    if (!mask) return { weights: this.#weights.slice(), mask: null };
+    return { weights: this.#weights.map((w, i) => (mask[i] ? w : 0)), mask: mask.slice() };
+  }
+
+  /** The dense server weights W (the error-feedback memory); a copy. */
+  denseWeights(): Float32Array {
+    return this.#weights.slice();
+  }
+
+  #requireLayout(): ParamLayout {
+    if (!this.#layout) throw new InvalidArgumentError(`${this.name}: initialize() must be called before the first round`);
+    return this.#layout;
+  }
+}
+
+export const feddip = (o: Partial<FedDipOptions> = {}) => new FedDip('feddip', o);
+export const feddipNoIr = (o: Partial<FedDipOptions> = {}) => new FedDip('feddip-noir', { ...o, regularize: false });
+export const fedavg = (o: Partial<FedDipOptions> = {}) => new FedDip('fedavg', { ...o, prune: false, regularize: false, uplink: 'dense' });

@@ -1,0 +1,168 @@
+// The in-process federation: one aggregator strategy, N simulated clients that take turns on one
+// Network (so memory does not grow with the number of clients), every message passed through the
+// same wire codec as a real federation — the byte counts are those of real encoded frames.
+import { decodeFrame, encodeFrame } from '../codec/frame.ts';
+import type { Backend } from '../backend/backend.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import type { ModelDef } from '../nn/models.ts';
+import { Network } from '../nn/network.ts';
+import { maskSparsity } from '../sparse/masks.ts';
+import type { Rng } from '../util/rng.ts';
+import { BatchBuffers, type ClientData, trainClient } from './client.ts';
+import { evaluate, type EvalData } from './evaluate.ts';
+import type { Strategy } from './strategy.ts';
+import type { ClientFailure, ClientResult, ClientTask } from './types.ts';
+
+export interface SimulationSetup {
+  model: ModelDef;
+  backend: Backend;
+  strategy: Strategy;
+  /** Initial global weights (e.g. initParameters). */
+  initial: Float32Array;
+  train: { images: Float32Array; labels: Int32Array };
+  test: EvalData;
+  /** Each client's training-sample indices. */
+  partitions: readonly Int32Array[];
+  rounds: number;
+  rng: Rng;
+  /** Send values as fp16 on the wire. */
+  fp16?: boolean;
+  /** Called after every local step of every client (for progress bars). */
+  onStep?: () => void;
+}
+
+export interface RoundMetrics {
+  round: number;
+  test_acc: number;
+  test_top5: number;
+  test_loss: number;
+  /** Mean local training loss (CE + penalty) over the round's steps and clients. */
+  train_loss: number;
+  /** Measured sparsity of the deployed model over the prunable weights P, and over all parameters. */
+  sparsity: number;
+  sparsity_all: number;
+  target_sparsity: number;
+  nonzero: number;
+  lr: number;
+  lambda: number;
+  /** Bytes of encoded frames this round, all clients; and since the start. */
+  bytes_down: number;
+  bytes_up: number;
+  bytes_down_total: number;
+  bytes_up_total: number;
+  seconds: number;
+  seconds_train: number;
+  seconds_codec: number;
+  seconds_aggregate: number;
+  seconds_eval: number;
+  clients: number[];
+  clients_ok: number;
+  clients_failed: number;
+}
+
+const now = () => performance.now() / 1000;
+
+export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMetrics> {
+  const { model, strategy, partitions, test } = setup;
+  const layout = model.layout;
+  if (partitions.length < 1) throw new InvalidArgumentError('simulate: there must be at least one client');
+  const sampleSize = model.inputShape.reduce((a, b) => a * b, 1);
+  if (setup.train.images.length !== setup.train.labels.length * sampleSize) {
+    throw new InvalidArgumentError(`simulate: ${setup.train.labels.length} training labels need ${setup.train.labels.length * sampleSize} image values, got ${setup.train.images.length}`);
+  }
+  strategy.initialize(layout, setup.initial);
+  const net = new Network(model, setup.backend);
+  const hash = layout.hash();
+  const segmentSizes = layout.segments.map((s) => s.size);
+  const selection = setup.rng.fork('selection');
+  let bytesDownTotal = 0;
+  let bytesUpTotal = 0;
+  const buffers = new Map<number, BatchBuffers>();
+  try {
+    for (let round = 0; round < setup.rounds; round++) {
+      const t0 = now();
+      const plan = strategy.configureRound(round, partitions.length, selection);
+      const { config } = plan.task;
+      let codecTime = 0;
+      let trainTime = 0;
+
+      // Downlink: one model frame, sent to every selected client.
+      let c0 = now();
+      const down = encodeFrame(plan.task.weights, {
+        kind: 'model', round, layoutHash: hash, segmentSizes, fp16: setup.fp16,
+        sent: plan.task.mask ?? new Uint8Array(layout.size).fill(1),
+      });
+      const received = decodeFrame(down, { kind: 'model', layoutHash: hash, length: layout.size });
+      const task: ClientTask = { config, weights: received.values, mask: plan.task.mask ? received.sent : null };
+      codecTime += now() - c0;
+      const bytesDown = down.length * plan.clients.length;
+
+      const results: ClientResult[] = [];
+      const failures: ClientFailure[] = [];
+      let bytesUp = 0;
+      for (const clientId of plan.clients) {
+        const indices = partitions[clientId]!;
+        const data: ClientData = { images: setup.train.images, labels: setup.train.labels, sampleSize, indices };
+        let batch = buffers.get(config.batch);
+        if (!batch) buffers.set(config.batch, (batch = new BatchBuffers(config.batch, sampleSize)));
+        try {
+          if (indices.length === 0) throw new Error('client has no training samples');
+          const t1 = now();
+          const result = await trainClient(task, {
+            clientId, net, data, buffers: batch, onStep: setup.onStep,
+            rng: setup.rng.fork(`client-${clientId}-round-${round}`),
+          });
+          trainTime += now() - t1;
+          // Uplink through the wire format, exactly as a networked client would send it.
+          c0 = now();
+          const up = encodeFrame(result.update, { kind: 'update', round, layoutHash: hash, segmentSizes, sent: result.sent, fp16: setup.fp16 });
+          const decoded = decodeFrame(up, { kind: 'update', layoutHash: hash, length: layout.size });
+          codecTime += now() - c0;
+          bytesUp += up.length;
+          results.push({ ...result, update: decoded.values, sent: decoded.sent });
+        } catch (error) {
+          failures.push({ clientId, reason: (error as Error).message });
+        }
+      }
+
+      const a0 = now();
+      strategy.aggregate(round, results, failures);
+      const aggregateTime = now() - a0;
+
+      const e0 = now();
+      const deployed = strategy.deployed();
+      const quality = await evaluate(net, deployed.weights, test);
+      const evalTime = now() - e0;
+      const report = maskSparsity(deployed.weights, layout.segments);
+      bytesDownTotal += bytesDown;
+      bytesUpTotal += bytesUp;
+      yield {
+        round,
+        test_acc: quality.accuracy,
+        test_top5: quality.top5,
+        test_loss: quality.loss,
+        train_loss: results.length ? results.reduce((s, r) => s + r.trainLoss, 0) / results.length : NaN,
+        sparsity: report.overPrunable,
+        sparsity_all: report.overAll,
+        target_sparsity: plan.targetSparsity,
+        nonzero: report.nonzero,
+        lr: config.lr,
+        lambda: config.lambda,
+        bytes_down: bytesDown,
+        bytes_up: bytesUp,
+        bytes_down_total: bytesDownTotal,
+        bytes_up_total: bytesUpTotal,
+        seconds: now() - t0,
+        seconds_train: trainTime,
+        seconds_codec: codecTime,
+        seconds_aggregate: aggregateTime,
+        seconds_eval: evalTime,
+        clients: plan.clients,
+        clients_ok: results.length,
+        clients_failed: failures.length,
+      };
+    }
+  } finally {
+    net.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+// What an aggregator decides each round — the strategy — in the shape Flower made familiar:
+// configure a round, aggregate its results *and its failures*, say which model to evaluate. A new
+// method is one class implementing this interface.
+import type { ParamLayout } from '../nn/layout.ts';
+import type { Rng } from '../util/rng.ts';
+import type { ClientFailure, ClientResult, ClientTask } from './types.ts';
+
+export interface RoundPlan {
+  /** Clients chosen for this round (ids in 0 … clients−1). */
+  clients: number[];
+  /** The task each of them gets. */
+  task: ClientTask;
+  /** The sparsity the schedule asks for this round (0 for dense methods). */
+  targetSparsity: number;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /** Called once with the model's layout and its initial weights. */
+  initialize(layout: ParamLayout, initial: Float32Array): void;
+  /** Chooses the clients of round `round` and what they are sent. */
+  configureRound(round: number, clientCount: number, rng: Rng): RoundPlan;
+  /** Folds the round's results into the global state; failed clients are only reported. */
+  aggregate(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): void;
+  /** The model a user would deploy now (M⊙W for pruned methods), and its mask. */
+  deployed(): { weights: Float32Array; mask: Uint8Array | null };
+}
+
+/** m = max(1, round(C·N)) clients drawn uniformly without replacement, in ascending order. */
+export function selectClients(clientCount: number, fraction: number, rng: Rng): number[] {
+  const m = Math.max(1, Math.min(clientCount, Math.round(fraction * clientCount)));
+  return rng.sample(clientCount, m).sort((a, b) => a - b);
+}
+
+/** W ← W + Σ_k p_k·Δ_k / Σ_k p_k over the results (p_k = samples). Nothing happens without results. */
+export function applyWeightedUpdates(weights: Float32Array, results: readonly ClientResult[]): void {
+  const total = results.reduce((n, r) => n + r.samples, 0);
+  if (total <= 0) return;
+  for (const r of results) {
+    const p = r.samples / total;
+    const u = r.update;
+    for (let i = 0; i < u.length; i++) weights[i] = weights[i]! + p * u[i]!;
+  }
+}
