@@ -11,7 +11,7 @@ import { globalMagnitudeMask } from '../sparse/masks.ts';
 import { cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
 import type { Rng } from '../util/rng.ts';
 import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from './strategy.ts';
-import type { ClientResult, LocalConfig } from './types.ts';
+import type { ClientFailure, ClientResult, LocalConfig } from './types.ts';
 
 export interface FedDipOptions {
   rounds: number;
@@ -106,7 +106,8 @@ export class FedDip implements Strategy {
     return { clients: selectClients(clientCount, o.fraction, rng), task: { config, ...this.deployed() }, targetSparsity: s };
   }
 
-  aggregate(_round: number, results: readonly ClientResult[]): void {
+  /** Failed clients contribute nothing; the average is over the clients that reported. */
+  aggregate(_round: number, results: readonly ClientResult[], _failures: readonly ClientFailure[] = []): void {
     applyWeightedUpdates(this.#weights, results);
   }
 
