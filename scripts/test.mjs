@@ -31,6 +31,10 @@ if (build.code !== 0) {
   process.exit(1);
 }
 
+section('typecheck (src and tests)');
+const typecheck = await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json', '--noEmit']);
+legs.push({ name: 'types', code: typecheck.code, pass: typecheck.code === 0 ? 1 : 0, fail: typecheck.code === 0 ? 0 : 1, skip: 0 });
+
 section('node (vitest)');
 mkdirSync(join(root, 'build', 'test'), { recursive: true });
 const vitestReport = join(root, 'build', 'test', 'vitest.json');
