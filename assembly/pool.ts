@@ -8,6 +8,10 @@ export function maxPool2dForward(
   x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
   kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
 ): void {
+  if (kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && padH == 0 && padW == 0) {
+    maxPool2x2(x, y, indices, planes, inH, inW, outH, outW);
+    return;
+  }
   const inPlane = <usize>(inH * inW) << 2;
   let o: usize = 0;
   for (let p = 0; p < planes; p++) {
@@ -32,6 +36,43 @@ export function maxPool2dForward(
             if (v > best || isNaN(v)) { best = v; arg = h * inW + w; }
           }
         }
+        store<f32>(y + o, best);
+        store<i32>(indices + o, arg);
+        o += 4;
+      }
+    }
+  }
+}
+
+/**
+ * The 2×2 stride-2 unpadded case (LeNet, AlexNet): the window's four candidates are compared with
+ * branch-free selects in the same order and with the same NaN rule as the general loop.
+ */
+function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32): void {
+  const inPlane = <usize>(inH * inW) << 2;
+  const rowBytes = <usize>inW << 2;
+  let o: usize = 0;
+  for (let p = 0; p < planes; p++) {
+    const xp = x + <usize>p * inPlane;
+    for (let oh = 0; oh < outH; oh++) {
+      const top = xp + <usize>(2 * oh) * rowBytes;
+      const base = 2 * oh * inW;
+      for (let ow = 0; ow < outW; ow++) {
+        const at = top + (<usize>(2 * ow) << 2);
+        const v0 = load<f32>(at);
+        const v1 = load<f32>(at, 4);
+        const v2 = load<f32>(at + rowBytes);
+        const v3 = load<f32>(at + rowBytes, 4);
+        const i0 = base + 2 * ow;
+        let best = v0;
+        let arg = i0;
+        // `|` rather than `||`: no short-circuit branch, so random data does not mispredict.
+        let take = (v1 > best) | (v1 != v1);
+        best = select<f32>(v1, best, take); arg = select<i32>(i0 + 1, arg, take);
+        take = (v2 > best) | (v2 != v2);
+        best = select<f32>(v2, best, take); arg = select<i32>(i0 + inW, arg, take);
+        take = (v3 > best) | (v3 != v3);
+        best = select<f32>(v3, best, take); arg = select<i32>(i0 + inW + 1, arg, take);
         store<f32>(y + o, best);
         store<i32>(indices + o, arg);
         o += 4;
