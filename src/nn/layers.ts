@@ -4,6 +4,9 @@
 import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from '../kernels/batchnorm.ts';
+import type { Pair } from '../kernels/pool.ts';
+import type { Rng } from '../util/rng.ts';
 import type { ParamSpec } from './layout.ts';
 
 /** What a layer gets when it is bound: the backend, the batch size and its parameter tensors. */
@@ -14,9 +17,24 @@ export interface BindContext {
   param(name: string): Tensor;
   /** Where the backward pass writes the gradient of a parameter. */
   grad(name: string): Tensor;
+  /** A buffer (BN running statistics): read in evaluation, updated in place by training passes. */
+  buffer(name: string): Tensor;
+  /** The generator training passes draw from (dropout); asked for at every draw, never cached. */
+  rng(): Rng;
   /** Whether this layer must produce the gradient of its input (false for the first layer). */
   needInputGrad: boolean;
 }
+
+/** The same context with a different answer to needInputGrad (for the layers inside a block). */
+export function withInputGrad(ctx: BindContext, needInputGrad: boolean): BindContext {
+  return {
+    backend: ctx.backend, batch: ctx.batch, needInputGrad,
+    param: (n) => ctx.param(n), grad: (n) => ctx.grad(n), buffer: (n) => ctx.buffer(n), rng: () => ctx.rng(),
+  };
+}
+
+/** A parameter name under a module prefix, as torch joins them ('' is the top level). */
+export const qualified = (prefix: string, name: string): string => (prefix ? `${prefix}.${name}` : name);
 
 export interface BoundLayer {
   readonly output: Tensor;
@@ -38,7 +56,7 @@ export abstract class Layer {
 }
 
 /** Allocation helper: a bound layer's tensors, released together. */
-class Owned {
+export class Owned {
   readonly #backend: Backend;
   readonly #tensors: Tensor[] = [];
   constructor(backend: Backend) {
@@ -60,10 +78,15 @@ class Owned {
   }
 }
 
-const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
-function positiveInt(what: string, v: number): void {
+export function positiveInt(what: string, v: number): void {
   if (!Number.isSafeInteger(v) || v <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${v}`);
+}
+
+function chw(layer: string, input: readonly number[]): [number, number, number] {
+  if (input.length !== 3) throw new InvalidArgumentError(`${layer}: expects input [C, H, W], got [${input.join(', ')}]`);
+  return input as unknown as [number, number, number];
 }
 
 export class Conv2d extends Layer {
@@ -244,6 +267,199 @@ export class Flatten extends Layer {
       forward: (x) => ctx.backend.copy({ x, y: output }),
       backward: (dy) => {
         if (inputGrad) ctx.backend.copy({ x: dy, y: inputGrad });
+      },
+      release: () => own.release(),
+    };
+  }
+}
+
+/**
+ * torch.nn.BatchNorm2d (affine, with running statistics). `weight`/`bias` are trained and never
+ * pruned; `running_mean`/`running_var` are buffers: a training pass normalises with the batch
+ * statistics and folds them into the buffers (momentum 0.1, unbiased variance), an evaluation pass
+ * normalises with the buffers and leaves them as they are.
+ */
+export class BatchNorm2d extends Layer {
+  readonly eps: number;
+  readonly momentum: number;
+
+  constructor(readonly name: string, readonly channels: number, options: { eps?: number; momentum?: number } = {}) {
+    super();
+    positiveInt(`${name}: channels`, channels);
+    this.eps = options.eps ?? BATCH_NORM_EPS;
+    this.momentum = options.momentum ?? BATCH_NORM_MOMENTUM;
+    if (!(this.eps > 0) || !Number.isFinite(this.eps)) throw new InvalidArgumentError(`${name}: eps must be a positive number, got ${this.eps}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new InvalidArgumentError(`${name}: momentum must lie in [0, 1], got ${this.momentum}`);
+  }
+
+  override params(): ParamSpec[] {
+    const c = [this.channels];
+    return [
+      { name: `${this.name}.weight`, shape: c, prunable: false, role: 'bn-weight' },
+      { name: `${this.name}.bias`, shape: c, prunable: false, role: 'bn-bias' },
+      { name: `${this.name}.running_mean`, shape: c, prunable: false, role: 'running-mean' },
+      { name: `${this.name}.running_var`, shape: c, prunable: false, role: 'running-var' },
+    ];
+  }
+
+  outputShape(input: readonly number[]): number[] {
+    const [c] = chw(this.name, input);
+    if (c !== this.channels) throw new InvalidArgumentError(`${this.name}: expects ${this.channels} channels, got input [${input.join(', ')}]`);
+    return [...input];
+  }
+
+  bind(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const shape = [ctx.batch, ...this.outputShape(input)];
+    const gamma = ctx.param(`${this.name}.weight`);
+    const beta = ctx.param(`${this.name}.bias`);
+    const dgamma = ctx.grad(`${this.name}.weight`);
+    const dbeta = ctx.grad(`${this.name}.bias`);
+    const runningMean = ctx.buffer(`${this.name}.running_mean`);
+    const runningVar = ctx.buffer(`${this.name}.running_var`);
+    const own = new Owned(ctx.backend);
+    const output = own.f32(shape);
+    // The kernel always writes dx; a layer that needs no input gradient gets a private scratch.
+    const dx = own.f32(shape);
+    const saveMean = own.f32([this.channels]);
+    const saveInvStd = own.f32([this.channels]);
+    const { eps, momentum } = this;
+    let x: Tensor | undefined;
+    let trained = false;
+    return {
+      output, inputGrad: ctx.needInputGrad ? dx : undefined,
+      forward: (input, training) => {
+        x = input;
+        trained = training;
+        ctx.backend.batchNorm2dForward({ x: input, gamma, beta, runningMean, runningVar, y: output, training, momentum, eps, saveMean, saveInvStd });
+      },
+      backward: (dy) => {
+        // The gradient formula differentiates through the batch statistics; after an evaluation
+        // pass the saved statistics are the running ones and the result would be silently wrong.
+        if (!trained) throw new InvalidArgumentError(`${this.name}: backward needs a training-mode forward pass first`);
+        ctx.backend.batchNorm2dBackward({ x: x!, gamma, dy, saveMean, saveInvStd, dx, dgamma, dbeta });
+      },
+      release: () => own.release(),
+    };
+  }
+}
+
+/**
+ * Inverted dropout (torch.nn.Dropout): in training each element is kept with probability 1 − p and
+ * scaled by 1/(1 − p); in evaluation it is the identity. The keep-mask is drawn on the host from the
+ * network's seeded generator (one 32-bit draw per element) and uploaded, so a run is reproducible
+ * from its seed on every backend alike.
+ */
+export class Dropout extends Layer {
+  constructor(readonly p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new InvalidArgumentError(`Dropout: p must lie in [0, 1], got ${p}`);
+  }
+
+  outputShape(input: readonly number[]): number[] {
+    return [...input];
+  }
+
+  bind(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const own = new Owned(ctx.backend);
+    const shape = [ctx.batch, ...input];
+    const output = own.f32(shape);
+    const inputGrad = ctx.needInputGrad ? own.f32(shape) : undefined;
+    const mask = own.f32(shape);
+    const keep = new Float32Array(mask.size);
+    const p = this.p;
+    // P(u < t) for u uniform on the 2^32 integers is ⌈t⌉/2^32: within 2^−32 of 1 − p.
+    const threshold = (1 - p) * 4294967296;
+    let dropped = false;
+    return {
+      output, inputGrad,
+      forward: (x, training) => {
+        dropped = training && p > 0;
+        if (!dropped) {
+          ctx.backend.copy({ x, y: output });
+          return;
+        }
+        const rng = ctx.rng();
+        for (let i = 0; i < keep.length; i++) keep[i] = rng.nextU32() < threshold ? 1 : 0;
+        ctx.backend.write(mask, keep);
+        ctx.backend.dropoutForward({ x, mask, y: output, p });
+      },
+      backward: (dy) => {
+        if (!inputGrad) return;
+        if (dropped) ctx.backend.dropoutBackward({ dy, mask, dx: inputGrad, p });
+        else ctx.backend.copy({ x: dy, y: inputGrad });
+      },
+      release: () => own.release(),
+    };
+  }
+}
+
+/** torch.nn.AvgPool2d: floor mode, padding counted in the average (count_include_pad). */
+export class AvgPool2d extends Layer {
+  readonly kernel: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+
+  constructor(kernel: number | Pair, stride?: number | Pair, padding: number | Pair = 0) {
+    super();
+    this.kernel = pair(kernel);
+    this.stride = pair(stride ?? kernel);
+    this.padding = pair(padding);
+    for (const [what, v, min] of [['kernel', this.kernel, 1], ['stride', this.stride, 1], ['padding', this.padding, 0]] as const) {
+      if (v.some((d) => !Number.isSafeInteger(d) || d < min)) throw new InvalidArgumentError(`AvgPool2d: ${what} must be integers ≥ ${min}, got [${v.join(', ')}]`);
+    }
+    if (2 * this.padding[0] > this.kernel[0] || 2 * this.padding[1] > this.kernel[1]) {
+      throw new InvalidArgumentError(`AvgPool2d: padding [${this.padding.join(', ')}] must be at most half the kernel [${this.kernel.join(', ')}]`);
+    }
+  }
+
+  outputShape(input: readonly number[]): number[] {
+    const [c, h, w] = chw('AvgPool2d', input);
+    const ho = Math.floor((h + 2 * this.padding[0] - this.kernel[0]) / this.stride[0]) + 1;
+    const wo = Math.floor((w + 2 * this.padding[1] - this.kernel[1]) / this.stride[1]) + 1;
+    if (ho < 1 || wo < 1) throw new InvalidArgumentError(`AvgPool2d: a ${h}×${w} input is smaller than the ${this.kernel.join('×')} kernel`);
+    return [c, ho, wo];
+  }
+
+  bind(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const own = new Owned(ctx.backend);
+    const output = own.f32([ctx.batch, ...this.outputShape(input)]);
+    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const window = { kernel: this.kernel, stride: this.stride, padding: this.padding };
+    return {
+      output, inputGrad,
+      forward: (x) => ctx.backend.avgPool2dForward({ x, y: output, ...window }),
+      backward: (dy) => {
+        if (inputGrad) ctx.backend.avgPool2dBackward({ dy, dx: inputGrad, ...window });
+      },
+      release: () => own.release(),
+    };
+  }
+}
+
+/** torch.nn.AdaptiveAvgPool2d: torch's (possibly overlapping) bins onto a fixed output size. */
+export class AdaptiveAvgPool2d extends Layer {
+  readonly outputSize: [number, number];
+
+  constructor(outputSize: number | Pair) {
+    super();
+    this.outputSize = pair(outputSize);
+    for (const d of this.outputSize) positiveInt('AdaptiveAvgPool2d: output size', d);
+  }
+
+  outputShape(input: readonly number[]): number[] {
+    const [c] = chw('AdaptiveAvgPool2d', input);
+    return [c, ...this.outputSize];
+  }
+
+  bind(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const own = new Owned(ctx.backend);
+    const output = own.f32([ctx.batch, ...this.outputShape(input)]);
+    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    return {
+      output, inputGrad,
+      forward: (x) => ctx.backend.adaptiveAvgPool2dForward({ x, y: output }),
+      backward: (dy) => {
+        if (inputGrad) ctx.backend.adaptiveAvgPool2dBackward({ dy, dx: inputGrad });
       },
       release: () => own.release(),
     };

@@ -1,15 +1,28 @@
 // All parameters of a model live in one flat Float32Array; this table says where each tensor sits.
 // Pruning, masks, aggregation and the wire codec all work on that flat vector and this table.
+//
+// Batch-norm running statistics are *buffers*: state that is not trained, never pruned and not a
+// parameter in the paper's counts, but that must travel with the model, because FedAvg-style
+// aggregation averages it with the weights and an evaluated model needs it. They therefore sit in
+// the same flat vector, in PyTorch's state_dict order (so a client's whole model is one vector and
+// every codec, checkpoint and average handles them with no special path), and are told apart by
+// their role: `trainable` is false for them, `size` counts them and `parameterCount` does not.
+// The optimiser, the penalty and the masks skip them. torch's `num_batches_tracked` is left out:
+// it only matters for momentum = None (cumulative averaging), which no model here uses.
 import { InvalidArgumentError } from '../errors.ts';
 
 export type ParamRole = 'weight' | 'bias' | 'bn-weight' | 'bn-bias' | 'running-mean' | 'running-var';
+
+/** Roles of buffers: state that travels with the model but is not trained (BN running statistics). */
+export const BUFFER_ROLES: ReadonlySet<ParamRole> = new Set<ParamRole>(['running-mean', 'running-var']);
 
 export interface ParamSpec {
   /** PyTorch state_dict name, e.g. "features.0.weight". */
   name: string;
   shape: number[];
-  /** In the prunable set P: conv and linear weights (spec §1). */
+  /** In the prunable set P: conv and linear weights (spec §1). Never true for a buffer. */
   prunable: boolean;
+  /** What the tensor is; buffer roles (BUFFER_ROLES) make it non-trainable. */
   role: ParamRole;
 }
 
@@ -31,8 +44,11 @@ export interface Placement {
 /** One tensor's slice of a flat vector (the shape masks, accounting and the codec work with). */
 export type Segment = Readonly<SegmentSpec> & Placement;
 
-/** One parameter's slice of a model's flat vector. */
-export type ParamSegment = Readonly<ParamSpec> & Placement;
+/** One parameter's (or buffer's) slice of a model's flat vector. */
+export type ParamSegment = Readonly<ParamSpec> & Placement & {
+  /** False for buffers: the optimiser and the penalty leave the segment alone. */
+  readonly trainable: boolean;
+};
 
 /** Lays tensors out back to back in the order given: the one place offsets are computed. */
 export function layoutSegments<S extends SegmentSpec>(specs: readonly S[]): { segments: Array<Readonly<S> & Placement>; total: number } {
@@ -51,25 +67,44 @@ export function layoutSegments<S extends SegmentSpec>(specs: readonly S[]): { se
 
 export class ParamLayout {
   readonly segments: readonly ParamSegment[];
-  /** Total number of entries. */
+  /** Total number of entries of the flat vector: trainable parameters and buffers. */
   readonly size: number;
+  /** Entries in trainable segments: the parameter count papers quote (buffers excluded). */
+  readonly parameterCount: number;
   /** Entries in prunable segments (|P|). */
   readonly prunableSize: number;
   readonly #byName = new Map<string, ParamSegment>();
 
   constructor(specs: readonly ParamSpec[]) {
-    const { segments, total } = layoutSegments(specs);
+    for (const s of specs) {
+      if (BUFFER_ROLES.has(s.role) && s.prunable) {
+        throw new InvalidArgumentError(`layout: '${s.name}' is a buffer (${s.role}) and cannot be prunable`);
+      }
+    }
+    const { segments: placed, total } = layoutSegments(specs);
+    const segments = placed.map((s) => Object.freeze({ ...s, trainable: !BUFFER_ROLES.has(s.role) }));
     for (const segment of segments) {
       if (this.#byName.has(segment.name)) throw new InvalidArgumentError(`layout: duplicate parameter name '${segment.name}'`);
       this.#byName.set(segment.name, segment);
     }
     this.segments = Object.freeze(segments);
     this.size = total;
+    this.parameterCount = segments.filter((s) => s.trainable).reduce((n, s) => n + s.size, 0);
     this.prunableSize = segments.filter((s) => s.prunable).reduce((n, s) => n + s.size, 0);
   }
 
   get prunable(): ParamSegment[] {
     return this.segments.filter((s) => s.prunable);
+  }
+
+  /** Segments the optimiser updates (everything but buffers). */
+  get trainable(): ParamSegment[] {
+    return this.segments.filter((s) => s.trainable);
+  }
+
+  /** Non-trainable state carried in the vector (BN running statistics). */
+  get buffers(): ParamSegment[] {
+    return this.segments.filter((s) => !s.trainable);
   }
 
   segment(name: string): ParamSegment {
@@ -92,12 +127,14 @@ export class ParamLayout {
   }
 
   /**
-   * A short fingerprint of names, shapes and prunability (FNV-1a, 32 bits, hex): messages carry it
-   * so an update made for another model is rejected instead of being added to the wrong weights.
+   * A short fingerprint of names, shapes, prunability and trainability (FNV-1a, 32 bits, hex):
+   * messages carry it so an update made for another model is rejected instead of being added to the
+   * wrong weights.
    */
   hash(): string {
     let h = 0x811c9dc5;
-    const text = this.segments.map((s) => `${s.name}:${s.shape.join('x')}:${s.prunable ? 'p' : 'd'}`).join(';');
+    const kind = (s: ParamSegment) => (!s.trainable ? 'b' : s.prunable ? 'p' : 'd');
+    const text = this.segments.map((s) => `${s.name}:${s.shape.join('x')}:${kind(s)}`).join(';');
     for (let i = 0; i < text.length; i++) {
       h ^= text.charCodeAt(i);
       h = Math.imul(h, 0x01000193) >>> 0;

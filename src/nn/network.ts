@@ -2,18 +2,34 @@
 // FedDIP/DPF — forward and backward at the pruned point M⊙W, the incremental penalty
 // λ·Σ_l‖M_l⊙W_l‖₂ added to the gradient, and the update applied to the dense weights W.
 // Plain SGD is the same step with an all-ones mask and λ = 0.
+//
+// Training and evaluation differ where layers say so: trainStep/computeGradients run the layers in
+// training mode (batch-norm uses batch statistics and updates its running statistics, dropout
+// draws a fresh keep-mask from `rng`), predict runs them in evaluation mode (running statistics,
+// no dropout). The running statistics are buffers of the layout (see layout.ts): they are part of
+// get/setParameters, but have no gradient and the optimiser leaves them alone.
 import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { Rng } from '../util/rng.ts';
 import type { BoundLayer } from './layers.ts';
-import type { ParamLayout, ParamSegment } from './layout.ts';
+import type { ParamLayout } from './layout.ts';
 import type { ModelDef } from './models.ts';
+import { ParameterStore } from './parameters.ts';
 
 export interface StepOptions {
   lr: number;
   weightDecay?: number;
   /** Incremental regularisation coefficient λ_t (0 = none). */
   lambda?: number;
+}
+
+export interface NetworkOptions {
+  /**
+   * The generator of training-time randomness (dropout keep-masks). Defaults to a fixed seed, so a
+   * run is reproducible even when none is given; federated code passes one forked from its run seed.
+   */
+  rng?: Rng;
 }
 
 export interface LossParts {
@@ -37,48 +53,44 @@ export class Network {
   readonly model: ModelDef;
   readonly backend: Backend;
   readonly layout: ParamLayout;
-  /** Dense weights W (what the optimiser updates). */
-  readonly #dense = new Map<string, Tensor>();
-  /** Pruned point M⊙W used in compute, for prunable weights; other parameters compute from W. */
-  readonly #effective = new Map<string, Tensor>();
-  readonly #mask = new Map<string, Tensor>();
+  /**
+   * Draws of the training passes (dropout). Replace it to reseed, e.g. per client and round; each
+   * training forward pass draws from whatever generator is here at that moment.
+   */
+  rng: Rng;
+  /** W (what the optimiser updates), M, M⊙W (what compute uses) and the gradients. */
+  readonly #params: ParameterStore;
   readonly #sumSquares = new Map<string, Tensor>();
-  readonly #grads = new Map<string, Tensor>();
   readonly #bindings = new Map<number, Binding>();
   #lastLambda = 0;
   #lastBinding: Binding | undefined;
   #lastTrainBinding: Binding | undefined;
 
-  constructor(model: ModelDef, backend: Backend) {
+  constructor(model: ModelDef, backend: Backend, options: NetworkOptions = {}) {
     this.model = model;
     this.backend = backend;
     this.layout = model.layout;
-    for (const s of this.layout.segments) {
-      this.#dense.set(s.name, backend.tensor('f32', s.shape));
-      this.#grads.set(s.name, backend.tensor('f32', s.shape));
-      if (s.prunable) {
-        this.#effective.set(s.name, backend.tensor('f32', s.shape));
-        const mask = backend.tensor('f32', s.shape);
-        backend.fill({ y: mask, value: 1 });
-        this.#mask.set(s.name, mask);
-        this.#sumSquares.set(s.name, backend.tensor('f32', [1]));
-      }
-    }
+    this.rng = options.rng ?? new Rng(0);
+    this.#params = new ParameterStore(model.layout, backend, model.name);
+    for (const s of this.layout.prunable) this.#sumSquares.set(s.name, backend.tensor('f32', [1]));
   }
 
-  /** Loads a flat parameter vector (layout order) as the dense weights. */
+  /** Loads a flat vector (layout order, BN running statistics included) as the dense weights. */
   setParameters(flat: Float32Array): void {
-    this.layout.checkVector(flat);
-    for (const s of this.layout.segments) this.backend.write(this.#dense.get(s.name)!, flat.subarray(s.offset, s.offset + s.size));
+    this.#params.write(flat);
   }
 
+  /** The dense weights and the buffers (BN running statistics) as one flat vector. */
   async getParameters(): Promise<Float32Array> {
-    return this.#gather(this.#dense);
+    return this.#params.read();
   }
 
-  /** Gradients of the last step w.r.t. the parameters used in compute (the pruned point). */
+  /**
+   * Gradients of the last step w.r.t. the parameters used in compute (the pruned point), as a flat
+   * vector over the layout; buffer entries are 0.
+   */
   async getGradients(): Promise<Float32Array> {
-    return this.#gather(this.#grads);
+    return this.#params.readGradients();
   }
 
   /**
@@ -86,12 +98,7 @@ export class Network {
    * ignored); null means dense (all ones).
    */
   setMask(mask: Uint8Array | null): void {
-    if (mask) this.layout.checkVector(mask, 'mask');
-    for (const s of this.layout.prunable) {
-      const t = this.#mask.get(s.name)!;
-      if (!mask) this.backend.fill({ y: t, value: 1 });
-      else this.backend.write(t, Float32Array.from(mask.subarray(s.offset, s.offset + s.size)));
-    }
+    this.#params.setMask(mask);
   }
 
   /** Logits for a batch of inputs (N × inputShape, flattened); evaluation mode. */
@@ -99,7 +106,7 @@ export class Network {
     const b = this.#binding(batch);
     this.#checkInput(x, batch);
     this.backend.write(b.x, x);
-    this.#applyMasks();
+    this.#params.applyMasks();
     this.#forward(b, false);
     this.#lastBinding = b;
     return this.backend.read(b.layers[b.layers.length - 1]!.output) as Promise<Float32Array>;
@@ -120,7 +127,7 @@ export class Network {
     this.#checkInput(x, labels.length);
     this.backend.write(b.x, x);
     this.backend.write(b.labels, labels);
-    this.#applyMasks();
+    this.#params.applyMasks();
     this.#forward(b, true);
     const logits = b.layers[b.layers.length - 1]!.output;
     this.backend.softmaxCrossEntropy({ logits, labels: b.labels, loss: b.loss, dlogits: b.dlogits });
@@ -130,10 +137,10 @@ export class Network {
       dy = b.layers[i]!.inputGrad;
     }
     if (lambda !== 0) {
-      for (const [name, w] of this.#effective) {
+      for (const [name, w] of this.#params.effective) {
         const ss = this.#sumSquares.get(name)!;
         this.backend.sumSquares({ x: w, out: ss });
-        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#grads.get(name)!, lambda });
+        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#params.grads.get(name)!, lambda });
       }
     }
     this.#lastLambda = lambda;
@@ -141,11 +148,12 @@ export class Network {
     this.#lastTrainBinding = b;
   }
 
-  /** W ← W − lr·(g + wd·W) on the dense weights with the gradients of the last computeGradients. */
+  /**
+   * W ← W − lr·(g + wd·W) on the dense weights with the gradients of the last computeGradients;
+   * buffers (BN running statistics) are not touched, their training pass already updated them.
+   */
   applyUpdate(lr: number, weightDecay = 0): void {
-    for (const [name, w] of this.#dense) {
-      this.backend.sgdStep({ param: w, grad: this.#grads.get(name)!, lr, weightDecay });
-    }
+    this.#params.sgdStep(lr, weightDecay);
   }
 
   /** Output of layer `index` in the last pass (e.g. the flattened features). */
@@ -171,19 +179,12 @@ export class Network {
   dispose(): void {
     for (const b of this.#bindings.values()) this.#releaseBinding(b);
     this.#bindings.clear();
-    for (const map of [this.#dense, this.#effective, this.#mask, this.#sumSquares, this.#grads]) {
-      for (const t of map.values()) this.backend.release(t);
-      map.clear();
-    }
+    for (const t of this.#sumSquares.values()) this.backend.release(t);
+    this.#sumSquares.clear();
+    this.#params.dispose();
   }
 
   // ---- internals ----
-
-  #applyMasks(): void {
-    for (const [name, eff] of this.#effective) {
-      this.backend.applyMask({ w: this.#dense.get(name)!, mask: this.#mask.get(name)!, y: eff });
-    }
-  }
 
   #forward(b: Binding, training: boolean): void {
     let x = b.x;
@@ -208,12 +209,9 @@ export class Network {
     const backend = this.backend;
     const layers: BoundLayer[] = [];
     let shape = this.model.inputShape;
+    const rng = () => this.rng;
     this.model.layers.forEach((layer, i) => {
-      layers.push(layer.bind({
-        backend, batch, needInputGrad: i > 0,
-        param: (name) => this.#effective.get(name) ?? this.#dense.get(name) ?? this.#missing(name),
-        grad: (name) => this.#grads.get(name) ?? this.#missing(name),
-      }, shape));
+      layers.push(layer.bind(this.#params.context(batch, i > 0, rng), shape));
       shape = layer.outputShape(shape);
     });
     b = {
@@ -230,15 +228,5 @@ export class Network {
   #releaseBinding(b: Binding): void {
     for (const l of b.layers) l.release();
     for (const t of [b.x, b.labels, b.loss, b.dlogits]) this.backend.release(t);
-  }
-
-  #missing(name: string): never {
-    throw new InvalidArgumentError(`${this.model.name}: a layer asked for parameter '${name}', which is not in the layout`);
-  }
-
-  async #gather(map: Map<string, Tensor>): Promise<Float32Array> {
-    const flat = new Float32Array(this.layout.size);
-    for (const s of this.layout.segments as ParamSegment[]) flat.set(await this.backend.read(map.get(s.name)!) as Float32Array, s.offset);
-    return flat;
   }
 }

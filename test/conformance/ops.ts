@@ -356,6 +356,41 @@ const dpfStep: OpRunner = async (b, c, inp, feddip) => {
   }
 };
 
+/**
+ * One CIFAR ResNet BasicBlock in training mode, as the package builds it: forward, backward for the
+ * case's dy, every parameter gradient, and the running statistics after the pass.
+ */
+const resnetBasicBlock: OpRunner = async (b, c, inp, feddip) => {
+  const a = c.attrs as { in_planes: number; planes: number; stride: number; eps: number; momentum: number; param_names: string[] };
+  const block = new feddip.BasicBlock('', a.in_planes, a.planes, a.stride);
+  for (const bn of [block.bn1, block.bn2, block.shortcut?.bn]) {
+    if (bn && (bn.eps !== a.eps || bn.momentum !== a.momentum)) throw new Error(`case ${c.name}: the block's batch norms use eps ${bn.eps}, momentum ${bn.momentum}`);
+  }
+  const [batch, ...perSample] = shapeOf(c, 'x');
+  const harness = new feddip.LayerHarness(block, b, perSample, batch!);
+  try {
+    const { layout } = harness;
+    const trainable = layout.segments.filter((s) => s.trainable).map((s) => s.name);
+    if (trainable.join() !== a.param_names.join()) throw new Error(`case ${c.name}: the block's parameters are [${trainable.join(', ')}], the case has [${a.param_names.join(', ')}]`);
+    const params = new Float32Array(layout.size);
+    // Running statistics are inputs of the case under torch's buffer names, like the parameters.
+    for (const s of layout.segments) params.set(inp[s.name] as Float32Array, s.offset);
+    harness.setParameters(params);
+    harness.forward(inp.x as Float32Array, true);
+    harness.backward(inp.dy as Float32Array);
+    const out: Outputs = { y: await harness.readOutput(), dx: await harness.readInputGrad() };
+    const grads = await harness.getGradients();
+    const updated = await harness.getParameters();
+    for (const s of layout.segments) {
+      if (s.trainable) out[`grad.${s.name}`] = grads.subarray(s.offset, s.offset + s.size);
+      else out[`new.${s.name}`] = updated.subarray(s.offset, s.offset + s.size);
+    }
+    return out;
+  } finally {
+    harness.dispose();
+  }
+};
+
 export const OPS: Record<string, OpRunner> = {
   model_lenet5: modelLenet5,
   dpf_step: dpfStep,
@@ -373,6 +408,7 @@ export const OPS: Record<string, OpRunner> = {
   magnitude_mask: magnitudeMask,
   schedules,
   erk_densities: erkDensities,
+  resnet_basic_block: resnetBasicBlock,
 };
 
 export const EXPECTATIONS: Record<string, Expectation> = {

@@ -2,6 +2,7 @@
 // manifest's tolerances. Runtime-neutral: the feddip module and file access are passed in, so Node
 // (vitest), Deno and Chromium run exactly this code against the built package.
 import type { Backend, BackendName, BackendReport, Flatten as FlattenClass, lenet5 as lenet5Fn, Network as NetworkClass } from '../../src/index.ts';
+import type { BasicBlock as BasicBlockClass, LayerHarness as LayerHarnessClass } from '../../src/index.ts';
 import type * as Sparse from '../../src/sparse/index.ts';
 import { compare, type ExpectedArray } from './compare.ts';
 import { type FixtureCase, type FixtureReader, loadManifest, loadTensors } from './manifest.ts';
@@ -27,6 +28,9 @@ export interface FeddipModule {
   Network: typeof NetworkClass;
   lenet5: typeof lenet5Fn;
   Flatten: typeof FlattenClass;
+  /** Single-block cases (the residual block) bind the package's layer through its harness. */
+  BasicBlock: typeof BasicBlockClass;
+  LayerHarness: typeof LayerHarnessClass;
 }
 
 export interface SuiteOptions {
