@@ -54,6 +54,8 @@ export async function trainClient(task: ClientTask, o: TrainOptions): Promise<Cl
   const { config } = task;
   net.setParameters(task.weights);
   net.setMask(task.mask);
+  // Dropout masks come from the client's own stream, so runs repeat whatever the client order.
+  net.rng = rng.fork('dropout');
   const n = data.indices.length;
   const order = Int32Array.from({ length: n }, (_, i) => i);
   let lossSum = 0;

@@ -134,6 +134,9 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
       const quality = await evaluate(net, deployed.weights, test);
       const evalTime = now() - e0;
       const report = maskSparsity(deployed.weights, layout.segments);
+      // Over all *parameters*: batch-norm running statistics are state, not parameters.
+      let zeros = 0;
+      for (const seg of layout.trainable) for (let i = seg.offset; i < seg.offset + seg.size; i++) if (deployed.weights[i] === 0) zeros++;
       bytesDownTotal += bytesDown;
       bytesUpTotal += bytesUp;
       yield {
@@ -143,7 +146,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
         test_loss: quality.loss,
         train_loss: results.length ? results.reduce((s, r) => s + r.trainLoss, 0) / results.length : NaN,
         sparsity: report.overPrunable,
-        sparsity_all: report.overAll,
+        sparsity_all: zeros / layout.parameterCount,
         target_sparsity: plan.targetSparsity,
         nonzero: report.nonzero,
         lr: config.lr,
