@@ -151,11 +151,29 @@ function gemmStridedA(
   v128.store(dst, hi, 16);
 }
 
-/** Columns j0 … n−1 of row i of C, four at a time and then one at a time. */
+/**
+ * Columns j0 … n−1 of row i of C: sixteen at a time (four independent accumulators, so the
+ * multiply-add chain does not serialise on latency — this is the whole product for the leftover
+ * rows of small-M products such as a 6-filter convolution), then four, then one at a time.
+ */
 function rowTail(
   a: usize, strideI: i32, strideP: i32, b: usize, c: usize, i: i32, j0: i32, n: i32, k: i32, beta: f32,
 ): void {
   let j = j0;
+  for (; j + 16 <= n; j += 16) {
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+    for (let p = 0; p < k; p++) {
+      const x = f32x4.splat(load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)));
+      const row = addr(b, p * n + j);
+      acc0 = madd(acc0, x, v128.load(row));
+      acc1 = madd(acc1, x, v128.load(row, 16));
+      acc2 = madd(acc2, x, v128.load(row, 32));
+      acc3 = madd(acc3, x, v128.load(row, 48));
+    }
+    const dst = addr(c, i * n + j);
+    storeRow8(dst, acc0, acc1, beta);
+    storeRow8(dst + 32, acc2, acc3, beta);
+  }
   for (; j + 4 <= n; j += 4) {
     let acc = f32x4.splat(0);
     for (let p = 0; p < k; p++) {
