@@ -34,6 +34,28 @@ import { gemmNN, gemmNT, gemmTN } from "./gemm";
   return max(lo, hi);
 }
 
+// im2col moves many short runs (a 28-pixel row, a 2-pixel margin). Bulk-memory instructions are
+// calls into the engine with a fixed cost each, which dominated LeNet's convolutions; short runs
+// are copied inline with v128 moves instead, long ones still go to memory.copy / memory.fill.
+const BULK_FLOATS = 64;
+
+// @ts-ignore: decorator
+@inline function zero(dst: usize, n: i32): void {
+  if (n >= BULK_FLOATS) { memory.fill(dst, 0, bytes(n)); return; }
+  const z = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), z);
+  for (; i < n; i++) store<f32>(dst + bytes(i), 0);
+}
+
+// @ts-ignore: decorator
+@inline function copyRun(dst: usize, src: usize, n: i32): void {
+  if (n >= BULK_FLOATS) { memory.copy(dst, src, bytes(n)); return; }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), v128.load(src + bytes(i)));
+  for (; i < n; i++) store<f32>(dst + bytes(i), load<f32>(src + bytes(i)));
+}
+
 /**
  * col[K × P] from one image x_n [C × H × W]. Clipping to the image is worked out once per tap
  * (ki, kj), so the inner loops only copy contiguous runs and zero-fill the padded margins.
@@ -58,22 +80,22 @@ function im2col(
           row += rowBytes;
           continue;
         }
-        memory.fill(row, 0, bytes(ohLo * wo));
+        zero(row, ohLo * wo);
         const run = owHi - owLo;
         for (let oh = ohLo; oh < ohHi; oh++) {
           const dst = row + bytes(oh * wo);
           const src = xc + bytes((oh * sh - ph + ki) * w + owLo * sw - pw + kj);
-          memory.fill(dst, 0, bytes(owLo));
+          zero(dst, owLo);
           if (sw == 1) {
-            memory.copy(dst + bytes(owLo), src, bytes(run));
+            copyRun(dst + bytes(owLo), src, run);
           } else {
             const out = dst + bytes(owLo);
             const step = bytes(sw);
             for (let j = 0; j < run; j++) store<f32>(out + bytes(j), load<f32>(src + <usize>j * step));
           }
-          memory.fill(dst + bytes(owHi), 0, bytes(wo - owHi));
+          zero(dst + bytes(owHi), wo - owHi);
         }
-        memory.fill(row + bytes(ohHi * wo), 0, bytes((ho - ohHi) * wo));
+        zero(row + bytes(ohHi * wo), (ho - ohHi) * wo);
         row += rowBytes;
       }
     }
