@@ -1,15 +1,28 @@
 // One plugin for rollup (the published bundle) and vite (vitest): `.wgsl` imports become strings;
 // `.wasm` imports become a URL. In the bundle the file is emitted next to the output and found
 // through import.meta.url; under vitest it is the file in build/wasm/.
+// `feddip:worker-url` is the URL of the client-training worker script: in the bundle, the emitted
+// dist/worker.js; under vitest the built dist/worker.js too (workers run JavaScript, not sources).
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const WORKER_ID = '\0feddip-worker-url';
 
 export function feddipAssets({ emitWasm }) {
   return {
     name: 'feddip-assets',
     enforce: 'pre',
+    resolveId(id) {
+      return id === 'feddip:worker-url' ? WORKER_ID : null;
+    },
     load(id) {
+      if (id === WORKER_ID) {
+        if (!emitWasm) return `export default new URL(${JSON.stringify(pathToFileURL(join(root, 'dist', 'worker.js')).href)});`;
+        const ref = this.emitFile({ type: 'chunk', id: join(root, 'src', 'fl', 'worker.ts'), fileName: 'worker.js' });
+        return `export default new URL(import.meta.ROLLUP_FILE_URL_${ref});`;
+      }
       const file = id.split('?')[0];
       if (file.endsWith('.wgsl')) {
         this.addWatchFile?.(file);

@@ -1,6 +1,7 @@
 // `npm run bench`: our kernels and training step against PyTorch on the same CPU, measured in the
 // same command. Writes bench/results.json ({name, unit, ours, peer, ratio, threads, batch, …}) and
-// prints a table. Ratio = ours / peer for throughputs (> 1: we are faster). Medians of 5 runs.
+// prints a table. ratio > 1 means we are faster: ours/peer for throughputs, peer/ours for times.
+// Medians of 5 runs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -91,31 +92,60 @@ if (typeof backend.conv2dForward === 'function') {
 } else {
   notes.push('lenet5_train_*: skipped, this build has no conv2d kernels yet');
 }
-notes.push('*_t2 entries: not measured, the wasm backend has no worker threads yet');
-backend.dispose();
+notes.push('kernel and lenet5_train entries are 1-thread (the wasm kernels are single-threaded); the federated round uses 1 or 2 client workers');
 
+// One FedDIP round of the paper's Fashion-MNIST setup (5 clients × 5 epochs × 1,200 samples, batch
+// 128, then a 10,000-image evaluation), on synthetic data of the same shapes. The peer is an
+// efficient PyTorch program of the same round (bench/peer_torch.py: feddip_round).
+{
+  const name = 'feddip_round_lenet5_5x5x1200';
+  const round = { clients: 5, epochs: 5, per_client: 1200, batch: 128, test: 10_000 };
+  const rng = new feddip.Rng(0);
+  const n = round.clients * round.per_client;
+  const train = { images: Float32Array.from({ length: n * 784 }, () => rng.uniform()), labels: Int32Array.from({ length: n }, () => rng.int(10)) };
+  const test = { images: Float32Array.from({ length: round.test * 784 }, () => rng.uniform()), labels: Int32Array.from({ length: round.test }, () => rng.int(10)), sampleSize: 784 };
+  const partitions = Array.from({ length: round.clients }, (_, k) => Int32Array.from({ length: round.per_client }, (_, i) => k * round.per_client + i));
+  for (const threads of [1, 2]) {
+    const caseName = `${name}_t${threads}`;
+    cases.push({ name: caseName, kind: 'feddip_round', ...round, threads });
+    const model = feddip.lenet5();
+    const strategy = feddip.fl.feddip({ rounds: 100, fraction: 1, localEpochs: round.epochs, batch: round.batch });
+    const seconds = [];
+    // Round 0 warms up (compilation, allocation); round 1 is the one reported.
+    for await (const m of feddip.fl.simulate({
+      model, backend, strategy, initial: feddip.initParameters(model.layout, () => rng.uniform()), train, test,
+      partitions, rounds: 2, rng: new feddip.Rng(1), threads,
+    })) seconds.push(m.seconds);
+    ours[caseName] = { value: seconds[1], unit: 's/round', threads, batch: round.batch, lowerIsBetter: true };
+  }
+}
 // The peer, in the same command.
 let peer = {};
 let peerNote = '';
 if (existsSync(PYTHON)) {
   // OpenBLAS and OpenMP start their own thread pools, which torch.set_num_threads does not bound:
-  // pin them to the case's thread count or the "1-thread" peer would use every core.
-  const threads = String(Math.max(...cases.map((c) => c.threads)));
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
-  const r = spawnSync(PYTHON, [join(root, 'bench', 'peer_torch.py')], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 24, env });
-  if (r.status === 0) peer = JSON.parse(r.stdout);
-  else peerNote = `peer failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`;
+  // run the peer once per thread count with those pools pinned, or a "1-thread" peer would use
+  // every core.
+  for (const threads of [...new Set(cases.map((c) => c.threads))]) {
+    const group = cases.filter((c) => c.threads === threads);
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+    const r = spawnSync(PYTHON, [join(root, 'bench', 'peer_torch.py')], { input: JSON.stringify(group), encoding: 'utf8', maxBuffer: 1 << 24, env });
+    if (r.status === 0) Object.assign(peer, JSON.parse(r.stdout));
+    else peerNote = `peer failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`;
+  }
 } else {
   peerNote = `peer not run: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
 }
 
+backend.dispose();
 const peak = await simdPeak();
 const results = [{ name: 'wasm_simd_peak', unit: 'GFLOP/s', ours: peak, peer: null, ratio: null, threads: 1, batch: null }];
 for (const c of cases) {
   const o = ours[c.name];
-  const p = peer[c.name]?.value ?? null;
+  const p = peer[c.name] ? (ours[c.name].lowerIsBetter ? peer[c.name].median_s : peer[c.name].value) : null;
   results.push({
-    name: c.name, unit: o.unit, ours: o.value, peer: p, ratio: p ? o.value / p : null, threads: o.threads, batch: o.batch,
+    // Throughputs: ours/peer (> 1 is better). Times (lower is better): peer/ours, so > 1 is better too.
+    name: c.name, unit: o.unit, ours: o.value, peer: p, ratio: p ? (o.lowerIsBetter ? p / o.value : o.value / p) : null, threads: o.threads, batch: o.batch,
     ...(o.flops ? { of_simd_peak: o.value / peak } : {}),
   });
 }
@@ -130,7 +160,7 @@ const out = {
 writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(out, null, 2)}\n`);
 
 const fmt = (v) => (v === null || v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
-console.log('| name | unit | ours | peer (PyTorch) | ours/peer | of SIMD peak |');
+console.log('| name | unit | ours | peer (PyTorch) | speed-up vs peer | of SIMD peak |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: |');
 for (const r of results) console.log(`| ${r.name} | ${r.unit} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${fmt(r.ratio)} | ${r.of_simd_peak ? `${(100 * r.of_simd_peak).toFixed(0)} %` : '—'} |`);
 for (const n of out.notes) console.log(`note: ${n}`);

@@ -8,3 +8,7 @@ declare module '*.wasm' {
   const url: URL;
   export default url;
 }
+declare module 'feddip:worker-url' {
+  const url: URL;
+  export default url;
+}

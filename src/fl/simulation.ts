@@ -8,7 +8,7 @@ import type { ModelDef } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { maskSparsity } from '../sparse/masks.ts';
 import type { Rng } from '../util/rng.ts';
-import { BatchBuffers, type ClientData, trainClient } from './client.ts';
+import { type ClientPool, InProcessPool, WorkerPool } from './pool.ts';
 import { evaluate, type EvalData } from './evaluate.ts';
 import type { Strategy } from './strategy.ts';
 import type { ClientFailure, ClientResult, ClientTask } from './types.ts';
@@ -27,7 +27,9 @@ export interface SimulationSetup {
   rng: Rng;
   /** Send values as fp16 on the wire. */
   fp16?: boolean;
-  /** Called after every local step of every client (for progress bars). */
+  /** Clients trained at once: 1 trains them in this thread, more start that many workers. */
+  threads?: number;
+  /** Progress: called after every local step (1 thread) or every finished client (workers). */
   onStep?: () => void;
 }
 
@@ -77,8 +79,12 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
   const selection = setup.rng.fork('selection');
   let bytesDownTotal = 0;
   let bytesUpTotal = 0;
-  const buffers = new Map<number, BatchBuffers>();
+  const data = { images: setup.train.images, labels: setup.train.labels, sampleSize };
+  const threads = setup.threads ?? 1;
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new InvalidArgumentError(`simulate: threads must be a positive integer, got ${threads}`);
+  let pool: ClientPool | undefined;
   try {
+    pool = threads > 1 ? await WorkerPool.create(threads, model, setup.backend.name, data) : new InProcessPool(model, setup.backend, data);
     for (let round = 0; round < setup.rounds; round++) {
       const t0 = now();
       const plan = strategy.configureRound(round, partitions.length, selection);
@@ -97,33 +103,26 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
       codecTime += now() - c0;
       const bytesDown = down.length * plan.clients.length;
 
+      const t1 = now();
+      const outcomes = await pool.run(plan.clients.map((clientId) => ({
+        clientId, indices: partitions[clientId]!, task,
+        rng: setup.rng.fork(`client-${clientId}-round-${round}`).getState(),
+      })), setup.onStep);
+      trainTime += now() - t1;
       const results: ClientResult[] = [];
       const failures: ClientFailure[] = [];
       let bytesUp = 0;
-      for (const clientId of plan.clients) {
-        const indices = partitions[clientId]!;
-        const data: ClientData = { images: setup.train.images, labels: setup.train.labels, sampleSize, indices };
-        let batch = buffers.get(config.batch);
-        if (!batch) buffers.set(config.batch, (batch = new BatchBuffers(config.batch, sampleSize)));
-        try {
-          if (indices.length === 0) throw new Error('client has no training samples');
-          const t1 = now();
-          const result = await trainClient(task, {
-            clientId, net, data, buffers: batch, onStep: setup.onStep,
-            rng: setup.rng.fork(`client-${clientId}-round-${round}`),
-          });
-          trainTime += now() - t1;
-          // Uplink through the wire format, exactly as a networked client would send it.
-          c0 = now();
-          const up = encodeFrame(result.update, { kind: 'update', round, layoutHash: hash, segmentSizes, sent: result.sent, fp16: setup.fp16 });
-          const decoded = decodeFrame(up, { kind: 'update', layoutHash: hash, length: layout.size });
-          codecTime += now() - c0;
-          bytesUp += up.length;
-          results.push({ ...result, update: decoded.values, sent: decoded.sent });
-        } catch (error) {
-          failures.push({ clientId, reason: (error as Error).message });
-        }
-      }
+      outcomes.forEach((outcome, k) => {
+        const clientId = plan.clients[k]!;
+        if (outcome instanceof Error) { failures.push({ clientId, reason: outcome.message }); return; }
+        // Uplink through the wire format, exactly as a networked client would send it.
+        c0 = now();
+        const up = encodeFrame(outcome.update, { kind: 'update', round, layoutHash: hash, segmentSizes, sent: outcome.sent, fp16: setup.fp16 });
+        const decoded = decodeFrame(up, { kind: 'update', layoutHash: hash, length: layout.size });
+        codecTime += now() - c0;
+        bytesUp += up.length;
+        results.push({ ...outcome, update: decoded.values, sent: decoded.sent });
+      });
 
       const a0 = now();
       strategy.aggregate(round, results, failures);
@@ -166,6 +165,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
       };
     }
   } finally {
+    await pool?.close();
     net.dispose();
   }
 }

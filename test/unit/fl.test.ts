@@ -20,14 +20,14 @@ let backend: Backend;
 beforeAll(async () => { backend = await createBackend('wasm'); });
 afterAll(() => backend.dispose());
 
-async function run(strategy: fl.Strategy, seed: number, rounds: number, clients = 4) {
+async function run(strategy: fl.Strategy, seed: number, rounds: number, clients = 4, threads = 1) {
   const model = mlp();
   const train = synthetic(400, 1);
   const test = { ...synthetic(200, 2), sampleSize: 784 };
   const metrics: fl.RoundMetrics[] = [];
   for await (const m of fl.simulate({
     model, backend, strategy, initial: initParameters(model.layout, (() => { const r = new Rng(seed); return () => r.uniform(); })()),
-    train, test, partitions: split(400, clients), rounds, rng: new Rng(seed),
+    train, test, partitions: split(400, clients), rounds, rng: new Rng(seed), threads,
   })) metrics.push(m);
   return metrics;
 }
@@ -108,6 +108,13 @@ describe('federated learning', () => {
     expect(a[0]!.bytes_up).toBeGreaterThan(0);
     const c = await run(fl.feddip({ rounds: 3, fraction: 0.5, localEpochs: 1, batch: 32, sparsity: 0.8 }), 8, 3);
     expect(c.map((m) => m.test_loss)).not.toEqual(a.map((m) => m.test_loss));
+  });
+
+  it('trains clients on two workers with exactly the numbers of one thread', async () => {
+    const strip = (m: fl.RoundMetrics) => ({ ...m, seconds: 0, seconds_train: 0, seconds_codec: 0, seconds_aggregate: 0, seconds_eval: 0 });
+    const one = await run(fl.feddip({ rounds: 2, fraction: 0.5, localEpochs: 1, batch: 32, sparsity: 0.8 }), 9, 2, 4, 1);
+    const two = await run(fl.feddip({ rounds: 2, fraction: 0.5, localEpochs: 1, batch: 32, sparsity: 0.8 }), 9, 2, 4, 2);
+    expect(two.map(strip)).toEqual(one.map(strip));
   });
 
   it('rejects impossible options with messages that name the option', () => {

@@ -1,0 +1,44 @@
+// The client-training worker: started by WorkerPool, it builds its own backend and Network for the
+// named model and trains the jobs it is sent, one at a time.
+import { createBackend } from '../backend/registry.ts';
+import type { BackendName } from '../backend/backend.ts';
+import { modelByName } from '../nn/models.ts';
+import { Network } from '../nn/network.ts';
+import { parentPort } from '../platform/worker.ts';
+import { Rng } from '../util/rng.ts';
+import { BatchBuffers, trainClient } from './client.ts';
+import type { ClientJob } from './pool.ts';
+
+interface Init { type: 'init'; model: string; classes: number; backend: BackendName; images: Float32Array; labels: Int32Array; sampleSize: number }
+
+const port = await parentPort();
+let state: { net: Network; data: Init; buffers: Map<number, BatchBuffers> } | undefined;
+
+port.onMessage(async (m) => {
+  const msg = m as Init | { type: 'train'; id: number; job: ClientJob };
+  if (msg.type === 'init') {
+    try {
+      const backend = await createBackend(msg.backend);
+      state = { net: new Network(modelByName(msg.model, msg.classes), backend), data: msg, buffers: new Map() };
+      port.post({ type: 'ready' });
+    } catch (error) {
+      port.post({ type: 'init-error', message: (error as Error).message });
+    }
+    return;
+  }
+  const { id, job } = msg;
+  try {
+    if (!state) throw new Error('worker used before init');
+    if (job.indices.length === 0) throw new Error('client has no training samples');
+    const batch = job.task.config.batch;
+    let buffers = state.buffers.get(batch);
+    if (!buffers) state.buffers.set(batch, (buffers = new BatchBuffers(batch, state.data.sampleSize)));
+    const result = await trainClient(job.task, {
+      clientId: job.clientId, net: state.net, buffers, rng: Rng.fromState(job.rng),
+      data: { images: state.data.images, labels: state.data.labels, sampleSize: state.data.sampleSize, indices: job.indices },
+    });
+    port.post({ type: 'result', id, result }, [result.update.buffer, result.sent.buffer]);
+  } catch (error) {
+    port.post({ type: 'error', id, message: (error as Error).message });
+  }
+});

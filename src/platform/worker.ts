@@ -1,0 +1,74 @@
+// Module workers in every runtime, behind one small interface: Node's worker_threads, and the web
+// Worker that Deno and browsers share. Only this file knows which is which.
+import { importDynamic, runtimeName } from './runtime.ts';
+
+export interface WorkerHandle {
+  post(message: unknown, transfer?: Transferable[]): void;
+  onMessage(handler: (message: unknown) => void): void;
+  onError(handler: (error: Error) => void): void;
+  terminate(): Promise<void>;
+}
+
+interface NodeWorker {
+  postMessage(m: unknown, t?: readonly unknown[]): void;
+  on(event: 'message' | 'error' | 'exit', h: (v: never) => void): void;
+  terminate(): Promise<number>;
+  unref(): void;
+}
+
+/** Starts the module at `url` in a worker. */
+export async function spawnWorker(url: URL): Promise<WorkerHandle> {
+  if (runtimeName() === 'node') {
+    const { Worker } = await importDynamic<{ Worker: new (u: URL, o?: object) => NodeWorker }>('node:worker_threads');
+    const w = new Worker(url);
+    return {
+      post: (m, t) => w.postMessage(m, t),
+      onMessage: (h) => w.on('message', h as (v: never) => void),
+      onError: (h) => {
+        w.on('error', h as (v: never) => void);
+        w.on('exit', ((code: number) => { if (code !== 0) h(new Error(`worker exited with code ${code}`)); }) as (v: never) => void);
+      },
+      terminate: async () => { await w.terminate(); },
+    };
+  }
+  const WebWorker = (globalThis as { Worker?: new (u: URL, o: { type: 'module' }) => Worker }).Worker;
+  if (!WebWorker) throw new Error('this runtime has no Worker');
+  const w = new WebWorker(url, { type: 'module' });
+  return {
+    post: (m, t) => w.postMessage(m, t ?? []),
+    onMessage: (h) => w.addEventListener('message', (e) => h((e as MessageEvent).data)),
+    onError: (h) => w.addEventListener('error', (e) => { e.preventDefault?.(); h(new Error((e as ErrorEvent).message || 'worker error')); }),
+    terminate: async () => { w.terminate(); },
+  };
+}
+
+export interface ParentPort {
+  post(message: unknown, transfer?: Transferable[]): void;
+  onMessage(handler: (message: unknown) => void): void;
+}
+
+/** Inside a worker: the channel to the thread that started it. */
+export async function parentPort(): Promise<ParentPort> {
+  if (runtimeName() === 'node') {
+    const { parentPort: port } = await importDynamic<{ parentPort: { postMessage(m: unknown, t?: readonly unknown[]): void; on(e: 'message', h: (m: unknown) => void): void } | null }>('node:worker_threads');
+    if (!port) throw new Error('parentPort() called outside a worker');
+    return { post: (m, t) => port.postMessage(m, t), onMessage: (h) => port.on('message', h) };
+  }
+  const scope = globalThis as unknown as { postMessage(m: unknown, t?: Transferable[]): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void };
+  return { post: (m, t) => scope.postMessage(m, t ?? []), onMessage: (h) => scope.addEventListener('message', (e) => h(e.data)) };
+}
+
+/** Whether memory can be shared with workers here (browsers need cross-origin isolation). */
+export function canShareMemory(): boolean {
+  return typeof SharedArrayBuffer === 'function'
+    && (runtimeName() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true);
+}
+
+/** Number of logical CPUs (hardwareConcurrency in Deno and browsers, availableParallelism in Node). */
+export async function cpuCount(): Promise<number> {
+  if (runtimeName() === 'node') {
+    const os = await importDynamic<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+}
