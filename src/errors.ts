@@ -9,7 +9,8 @@ export type FeddipErrorCode =
   | 'FOREIGN_TENSOR'
   | 'OUT_OF_MEMORY'
   | 'GPU_ERROR'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'DATA_ERROR';
 
 export class FeddipError extends Error {
   readonly code: FeddipErrorCode;
