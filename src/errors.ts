@@ -10,7 +10,8 @@ export type FeddipErrorCode =
   | 'OUT_OF_MEMORY'
   | 'GPU_ERROR'
   | 'IO_ERROR'
-  | 'CODEC_ERROR';
+  | 'CODEC_ERROR'
+  | 'DATA_ERROR';
 
 export class FeddipError extends Error {
   readonly code: FeddipErrorCode;

@@ -19,6 +19,7 @@ export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels
 export type { ApplyMaskArgs } from './kernels/mask.ts';
 export * as reference from './kernels/reference.ts';
 export * as sparse from './sparse/index.ts';
+export * as data from './data/index.ts';
 export { Rng, type RngState } from './util/rng.ts';
 export * from './nn/index.ts';
 export * as codec from './codec/index.ts';

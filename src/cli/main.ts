@@ -1,6 +1,7 @@
 // The `feddip` command. Each subcommand is a small function; exit codes: 0 success, 1 the work
 // failed, 2 the command line was wrong.
 import { backends } from '../backend/registry.ts';
+import { cmdData } from './data.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -12,12 +13,14 @@ Usage: feddip <command> [options]
 
 Commands:
   backends [--json]   list the compute backends and whether each runs here (and why not)
+  data <command>      find or download the data sets (see feddip data help)
   help                show this help
   version             print the version
 
 Examples:
   feddip backends
   feddip backends --json
+  feddip data fetch fashion-mnist
 `;
 
 async function cmdBackends(args: string[], io: Io): Promise<number> {
@@ -57,6 +60,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 0;
     case 'backends':
       return cmdBackends(rest, io);
+    case 'data':
+      return cmdData(rest, io);
     default:
       io.err(`feddip: unknown command '${command}' (try 'feddip help')`);
       return 2;

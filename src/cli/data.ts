@@ -1,0 +1,133 @@
+// `feddip data …`: list the known data sets and where they are, show where one is found (or why
+// not), and download one into the user cache.
+import { DatasetNotFoundError } from '../data/errors.ts';
+import { fetchDataset, type FetchProgress } from '../data/fetch.ts';
+import { datasetSpec, defaultCacheDir, listDatasets, locateDataset } from '../data/registry.ts';
+import { FeddipError } from '../errors.ts';
+
+interface Io { out(line: string): void; err(line: string): void }
+
+export const DATA_HELP = `Usage: feddip data <list | where NAME | fetch NAME> [options]
+
+  list                      the known data sets and where each is found here
+  where NAME                the folder NAME is loaded from, or every place looked in
+  fetch NAME                download NAME into the user cache (resumable; verified)
+
+Options:
+  --data-dir DIR            list/where: look in DIR/NAME/ and DIR first
+  --cache-dir DIR           fetch: cache root (default $XDG_CACHE_HOME/feddip or ~/.cache/feddip)
+  --base-url URL            fetch: download every file from URL/<file> (a mirror)
+  --force                   fetch: download again even if the files are there
+
+Data sets: ${listDatasets().join(', ')}`;
+
+/** Splits `args` into positionals and --key value / --flag options; unknown options are errors. */
+function parseArgs(args: string[], valued: string[], flags: string[]): { positional: string[]; options: Record<string, string | true> } | string {
+  const positional: string[] = [];
+  const options: Record<string, string | true> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    const [key, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (flags.includes(key)) { options[key] = true; continue; }
+    if (!valued.includes(key)) return `unknown option ${a}`;
+    const value = inline ?? args[++i];
+    if (value === undefined || value === '') return `option --${key} needs a value`;
+    options[key] = value;
+  }
+  return { positional, options };
+}
+
+function progressPrinter(io: Io): (p: FetchProgress) => void {
+  let file = '';
+  let lastStep = -1;
+  return (p) => {
+    if (p.file !== file) { file = p.file; lastStep = -1; }
+    // One line per tenth of a file (or per 10 MB when the size is unknown) keeps logs readable.
+    const step = p.total ? Math.floor((10 * p.bytes) / p.total) : Math.floor(p.bytes / 10_000_000);
+    if (step === lastStep) return;
+    lastStep = step;
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    io.err(`  ${p.file}: ${mb(p.bytes)}${p.total ? ` / ${mb(p.total)} MB (${Math.round((100 * p.bytes) / p.total)}%)` : ' MB'}`);
+  };
+}
+
+export async function cmdData(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    io.out(DATA_HELP);
+    return 0;
+  }
+  const parsed = parseArgs(rest, ['data-dir', 'cache-dir', 'base-url'], ['force']);
+  if (typeof parsed === 'string') {
+    io.err(`feddip data ${sub}: ${parsed} (try 'feddip data help')`);
+    return 2;
+  }
+  const { positional, options } = parsed;
+  const str = (k: string) => (typeof options[k] === 'string' ? options[k] as string : undefined);
+  const needName = () => {
+    if (positional.length !== 1) {
+      io.err(`feddip data ${sub}: give one data set name (${listDatasets().join(', ')})`);
+      return undefined;
+    }
+    try {
+      return datasetSpec(positional[0]!).name;
+    } catch (error) {
+      io.err(`feddip data ${sub}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  try {
+    switch (sub) {
+      case 'list': {
+        if (positional.length) { io.err('feddip data list: takes no data set name'); return 2; }
+        for (const name of listDatasets()) {
+          try {
+            const found = await locateDataset(name, { dataDir: str('data-dir') });
+            io.out(`${name.padEnd(14)} ${found.dir} (${found.source})`);
+          } catch (error) {
+            if (!(error instanceof DatasetNotFoundError)) throw error;
+            io.out(`${name.padEnd(14)} not found (feddip data where ${name} says where it looked)`);
+          }
+        }
+        return 0;
+      }
+      case 'where': {
+        const name = needName();
+        if (!name) return 2;
+        try {
+          const found = await locateDataset(name, { dataDir: str('data-dir') });
+          io.out(found.dir);
+          return 0;
+        } catch (error) {
+          if (!(error instanceof DatasetNotFoundError)) throw error;
+          io.err(error.message);
+          return 1;
+        }
+      }
+      case 'fetch': {
+        const name = needName();
+        if (!name) return 2;
+        const cacheDir = str('cache-dir') ?? defaultCacheDir();
+        if (cacheDir) io.err(`fetching ${name} into ${cacheDir}/${name}`);
+        const result = await fetchDataset(name, {
+          cacheDir, baseUrl: str('base-url'), force: options.force === true, onProgress: progressPrinter(io),
+        });
+        io.err(result.downloaded.length
+          ? `done: ${result.downloaded.length} file(s), ${(result.bytesReceived / 1e6).toFixed(1)} MB received`
+          : 'already there: nothing to download');
+        io.out(result.dir);
+        return 0;
+      }
+      default:
+        io.err(`feddip data: unknown subcommand '${sub}' (try 'feddip data help')`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof FeddipError) {
+      io.err(`feddip data ${sub}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
