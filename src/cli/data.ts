@@ -38,7 +38,8 @@ function parseArgs(args: string[], valued: string[], flags: string[]): { positio
   return { positional, options };
 }
 
-function progressPrinter(io: Io): (p: FetchProgress) => void {
+/** Download progress on stderr: one line per tenth of a file. */
+export function progressPrinter(io: Io): (p: FetchProgress) => void {
   let file = '';
   let lastStep = -1;
   return (p) => {

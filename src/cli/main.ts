@@ -2,22 +2,35 @@
 // failed, 2 the command line was wrong.
 import { backends } from '../backend/registry.ts';
 import { cmdData } from './data.ts';
+import { FeddipError } from '../errors.ts';
+import type { RunFiles } from './io.ts';
+import { runSimulate, SIMULATE_HELP } from './simulate.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
 import { VERSION } from '../version.ts';
 
-interface Io { out(line: string): void; err(line: string): void }
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** File access for commands that write results (absent in contexts that only list or help). */
+  files?: RunFiles;
+  stopRequested?: () => boolean;
+}
 
 const HELP = `feddip ${VERSION} — federated learning with extreme dynamic pruning
 
 Usage: feddip <command> [options]
 
 Commands:
+  simulate [options]  run a federated simulation (FedDIP and baselines) on a data set
   backends [--json]   list the compute backends and whether each runs here (and why not)
   data <command>      find or download the data sets (see feddip data help)
   help                show this help
   version             print the version
 
+Run 'feddip <command> --help' for a command's options.
+
 Examples:
+  feddip simulate --rounds 30 --sparsity 0.95
   feddip backends
   feddip backends --json
   feddip data fetch fashion-mnist
@@ -62,8 +75,29 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return cmdBackends(rest, io);
     case 'data':
       return cmdData(rest, io);
+    case 'simulate':
+      if (rest.includes('--help') || rest.includes('-h')) { io.out(SIMULATE_HELP); return 0; }
+      if (!io.files) { io.err('feddip simulate: no file access in this context'); return 1; }
+      return guarded('simulate', io, () => runSimulate(rest, { ...io, files: io.files!, stopRequested: io.stopRequested ?? (() => false) }));
     default:
       io.err(`feddip: unknown command '${command}' (try 'feddip help')`);
       return 2;
+  }
+}
+
+/** Runs a command, turning its errors into a message and an exit code (2: bad usage, 1: failure). */
+async function guarded(command: string, io: Io, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof FeddipError) {
+      io.err(`feddip ${command}: ${error.message}`);
+      return error.code === 'INVALID_ARGUMENT' || error.code === 'SHAPE_MISMATCH' ? 2 : 1;
+    }
+    if (error instanceof SyntaxError) {
+      io.err(`feddip ${command}: ${error.message}`);
+      return 2;
+    }
+    throw error;
   }
 }

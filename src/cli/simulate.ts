@@ -1,0 +1,172 @@
+// `feddip simulate`: a whole federated run in this process — data, partition, strategy, rounds —
+// writing config.json, metrics.jsonl (one line per round, as it happens), summary.json and the
+// final model frame to --out. Ctrl-C finishes the round in flight, writes what was done, exits 130.
+import { createBackend } from '../backend/registry.ts';
+import type { BackendName } from '../backend/backend.ts';
+import { encodeFrame } from '../codec/frame.ts';
+import { DatasetNotFoundError, fetchDataset, loadDataset, partition, partitionSummary, formatPartitionSummary } from '../data/index.ts';
+import { cpuCount } from '../platform/worker.ts';
+import { progressPrinter } from './data.ts';
+import { createStrategy, METHODS } from '../fl/methods.ts';
+import { simulate, type RoundMetrics } from '../fl/simulation.ts';
+import { initParameters } from '../nn/init.ts';
+import { modelByName, MODELS } from '../nn/models.ts';
+import { Rng } from '../util/rng.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { formatOptions, parseOptions, type Schema } from './args.ts';
+import type { RunFiles } from './io.ts';
+
+export const SIMULATE_OPTIONS: Schema = {
+  dataset: { type: 'string', default: 'fashion-mnist', help: 'data set', choices: ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] },
+  model: { type: 'string', default: 'lenet5', help: 'model', choices: Object.keys(MODELS) },
+  method: { type: 'string', default: 'feddip', help: 'federated method', choices: Object.keys(METHODS) },
+  clients: { type: 'integer', default: 50, help: 'number of clients N' },
+  fraction: { type: 'number', default: 0.1, help: 'fraction C of clients selected per round' },
+  'local-epochs': { type: 'integer', default: 5, help: 'local epochs E' },
+  batch: { type: 'integer', default: 128, help: 'local minibatch size B' },
+  lr: { type: 'number', default: 0.1, help: 'initial learning rate η0' },
+  'lr-decay': { type: 'number', default: 0.998, help: 'learning-rate decay γ per round' },
+  'weight-decay': { type: 'number', default: 5e-4, help: 'weight decay' },
+  rounds: { type: 'integer', default: 200, help: 'rounds T (the sparsity schedule spans them)' },
+  sparsity: { type: 'number', default: 0.9, help: 'target sparsity s_p' },
+  'init-sparsity': { type: 'number', default: 0.5, help: 'initial sparsity s_0' },
+  reconfig: { type: 'integer', default: 5, help: 'mask reconfiguration period R' },
+  'lambda-max': { type: 'number', default: 1e-3, help: 'incremental regularisation λmax' },
+  'lambda0': { type: 'number', default: 5e-4, help: 'incremental regularisation λ0' },
+  partition: { type: 'string', default: 'iid', help: 'iid | dirichlet:<alpha> | pathological:<k>' },
+  seed: { type: 'integer', default: 1, help: 'run seed (fixes every random choice)' },
+  backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
+  threads: { type: 'integer', help: 'clients trained at once, one worker each (default: the number of cores)' },
+  fp16: { type: 'boolean', default: false, help: 'send values as fp16 on the wire' },
+  out: { type: 'string', help: 'output folder (default runs/<method>-<dataset>-<timestamp>)' },
+  'data-dir': { type: 'string', help: 'folder holding the data set files' },
+  config: { type: 'string', help: 'JSON file of options (flags win)' },
+  quiet: { type: 'boolean', default: false, help: 'no progress output' },
+};
+
+export const SIMULATE_HELP = `feddip simulate — run a federated simulation in this process
+
+Usage: feddip simulate [options]
+
+Options:
+${formatOptions(SIMULATE_OPTIONS)}
+
+Examples:
+  feddip simulate --rounds 30 --sparsity 0.95
+  feddip simulate --method fedavg --partition dirichlet:0.5 --out runs/fedavg
+  feddip simulate --config run.json --seed 3
+`;
+
+export interface SimulateIo {
+  out(line: string): void;
+  err(line: string): void;
+  files: RunFiles;
+  /** True once the user asked to stop (Ctrl-C). */
+  stopRequested(): boolean;
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+const duration = (s: number) => (s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(1)}s`);
+
+export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
+  let configFile: Record<string, unknown> = {};
+  const configAt = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  if (configAt >= 0) {
+    const path = argv[configAt]!.includes('=') ? argv[configAt]!.split('=')[1]! : argv[configAt + 1];
+    if (!path) throw new InvalidArgumentError('--config needs a file');
+    configFile = JSON.parse(await io.files.readText(path)) as Record<string, unknown>;
+  }
+  const { options: o, positional } = parseOptions(SIMULATE_OPTIONS, argv, configFile);
+  if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
+  const say = (line: string) => { if (!o.quiet) io.out(line); };
+  const perRound = Math.max(1, Math.round((o.fraction as number) * (o.clients as number)));
+  const threads = Math.min((o.threads as number | undefined) ?? await cpuCount(), perRound);
+  if (!(threads >= 1)) throw new InvalidArgumentError(`--threads must be at least 1, got ${o.threads}`);
+
+  let dataset;
+  try {
+    dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined });
+  } catch (error) {
+    // Not on this machine: download it into the user cache (as `feddip data fetch` would); offline,
+    // the error lists every place looked in and every way to get the files.
+    if (!(error instanceof DatasetNotFoundError) || o.dataDir) throw error;
+    say(`${o.dataset} not found locally; downloading it into the user cache`);
+    try {
+      await fetchDataset(o.dataset as string, { onProgress: o.quiet ? undefined : progressPrinter(io) });
+    } catch (fetchError) {
+      throw new DatasetNotFoundError(o.dataset as string, error.searched, `${error.message}\n(the download failed too: ${(fetchError as Error).message})`);
+    }
+    dataset = await loadDataset(o.dataset as string);
+  }
+  const model = modelByName(o.model as string, dataset.train.classes);
+  const inShape = model.inputShape.join('×');
+  if (dataset.train.shape.join('×') !== inShape) {
+    throw new InvalidArgumentError(`${model.name} takes ${inShape} inputs but ${o.dataset} images are ${dataset.train.shape.join('×')}`);
+  }
+  const rng = new Rng(o.seed as number);
+  const parts = partition(dataset.train.labels, o.clients as number, o.partition as string, rng.fork('partition'));
+  const backend = await createBackend(o.backend as BackendName | 'auto');
+  const strategy = createStrategy(o.method as string, {
+    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
+    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
+    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number,
+    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number,
+  });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const outDir = io.files.resolve((o.out as string | undefined) ?? io.files.join('runs', `${o.method}-${o.dataset}-${stamp}`));
+  await io.files.mkdir(outDir);
+  const config = { ...o, threads, config: undefined, out: outDir, model: model.name, parameters: model.layout.size, layoutHash: model.layout.hash(), backendDescription: backend.description };
+  await io.files.writeText(io.files.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const metricsPath = io.files.join(outDir, 'metrics.jsonl');
+  await io.files.writeText(metricsPath, '');
+
+  say(`feddip simulate: ${o.method} on ${o.dataset} (${dataset.train.size} train / ${dataset.test.size} test), ${model.name} with ${model.layout.size.toLocaleString('en')} parameters`);
+  say(`  ${o.clients} clients, ${o.partition} partition, ${o.rounds} rounds, C=${o.fraction}, E=${o.localEpochs}, B=${o.batch}, target sparsity ${o.sparsity}, seed ${o.seed}`);
+  say(`  backend: ${backend.description}; ${threads} client${threads > 1 ? 's' : ''} trained at once${threads > 1 ? ' on worker threads' : ''}`);
+  // The per-client table, cut short for large federations (the header, five clients, the totals).
+  const table = formatPartitionSummary(partitionSummary(dataset.train.labels, parts, dataset.train.classes)).split('\n');
+  say((table.length > 9 ? [...table.slice(0, 6), `   … ${table.length - 7} more clients`, table[table.length - 1]!] : table).join('\n'));
+  say(`  writing to ${outDir}`);
+
+  const started = performance.now() / 1000;
+  const history: RoundMetrics[] = [];
+  let interrupted = false;
+  try {
+    for await (const m of simulate({
+      model, backend, strategy, rounds: o.rounds as number, rng, fp16: o.fp16 as boolean, threads,
+      initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
+      train: dataset.train, test: { images: dataset.test.images, labels: dataset.test.labels, sampleSize: dataset.test.images.length / dataset.test.size },
+      partitions: parts,
+    })) {
+      history.push(m);
+      await io.files.appendText(metricsPath, `${JSON.stringify(m)}\n`);
+      const elapsed = performance.now() / 1000 - started;
+      const eta = (elapsed / history.length) * ((o.rounds as number) - history.length);
+      say(`round ${String(m.round + 1).padStart(String(o.rounds).length)}/${o.rounds}  acc ${(100 * m.test_acc).toFixed(2)} %  loss ${m.test_loss.toFixed(4)}  sparsity ${(100 * m.sparsity).toFixed(1)} %  ↓${mb(m.bytes_down)} ↑${mb(m.bytes_up)}  ${duration(m.seconds)}  ETA ${duration(eta)}`);
+      if (io.stopRequested()) { interrupted = true; break; }
+    }
+  } finally {
+    backend.dispose();
+  }
+
+  const last = history[history.length - 1];
+  const best = history.reduce<RoundMetrics | undefined>((b, m) => (!b || m.test_acc > b.test_acc ? m : b), undefined);
+  const summary = {
+    method: o.method, dataset: o.dataset, model: model.name, seed: o.seed, interrupted,
+    rounds_completed: history.length, rounds_planned: o.rounds,
+    final_acc: last?.test_acc ?? null, final_loss: last?.test_loss ?? null,
+    best_acc: best?.test_acc ?? null, best_round: best?.round ?? null,
+    final_sparsity: last?.sparsity ?? null, final_sparsity_all: last?.sparsity_all ?? null,
+    bytes_down_total: last?.bytes_down_total ?? 0, bytes_up_total: last?.bytes_up_total ?? 0,
+    seconds: performance.now() / 1000 - started,
+  };
+  await io.files.writeText(io.files.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const deployed = strategy.deployed();
+  await io.files.writeBytes(io.files.join(outDir, 'model.fdip'), encodeFrame(deployed.weights, {
+    kind: 'model', round: history.length, layoutHash: model.layout.hash(), segmentSizes: model.layout.segments.map((s) => s.size),
+    sent: deployed.mask ?? new Uint8Array(model.layout.size).fill(1),
+  }));
+  say(`${interrupted ? 'stopped' : 'done'} after ${history.length} rounds in ${duration(summary.seconds)}: final accuracy ${last ? (100 * last.test_acc).toFixed(2) : '—'} %, best ${best ? (100 * best.test_acc).toFixed(2) : '—'} % (round ${best ? best.round + 1 : '—'}), sparsity ${last ? (100 * last.sparsity).toFixed(1) : '—'} %, ${mb(summary.bytes_down_total + summary.bytes_up_total)} on the wire`);
+  say(`results: ${outDir} (config.json, metrics.jsonl, summary.json, model.fdip)`);
+  return interrupted ? 130 : 0;
+}

@@ -1,0 +1,66 @@
+// `feddip simulate` end to end on the real Fashion-MNIST (Debian's dataset-fashion-mnist; CI
+// installs it): outputs written as documented, Ctrl-C stops cleanly, bad input exits 2.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { nodeFiles } from '../../src/cli/io.ts';
+
+const haveData = existsSync('/usr/share/datasets/fashion-mnist');
+const dir = mkdtempSync(join(tmpdir(), 'feddip-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[], stop = () => false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: await nodeFiles(), stopRequested: stop });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const small = ['--clients', '100', '--fraction', '0.02', '--local-epochs', '1', '--threads', '1', '--quiet'];
+
+describe('feddip simulate', () => {
+  it('writes config, one metrics line per round, a summary and the model', async (ctx) => {
+    if (!haveData) return ctx.skip('Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)');
+    const out = join(dir, 'run');
+    const r = await run(['simulate', ...small, '--rounds', '2', '--out', out, '--seed', '3']);
+    expect(r.code, r.err).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ method: 'feddip', dataset: 'fashion-mnist', model: 'lenet5', clients: 100, rounds: 2, seed: 3, parameters: 61706 });
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((m) => m.round)).toEqual([0, 1]);
+    for (const m of lines) {
+      for (const key of ['test_acc', 'test_loss', 'train_loss', 'sparsity', 'sparsity_all', 'bytes_down', 'bytes_up', 'seconds', 'clients_ok', 'clients_failed']) {
+        expect(m[key], key).toEqual(expect.any(Number));
+      }
+      expect(m.clients_ok).toBe(2);
+    }
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ rounds_completed: 2, interrupted: false, final_acc: lines[1].test_acc });
+    expect(readFileSync(join(out, 'model.fdip')).subarray(0, 4).toString()).toBe('FDIP');
+  }, 120_000);
+
+  it('stops after the round in flight when asked (Ctrl-C) and says so in the summary', async (ctx) => {
+    if (!haveData) return ctx.skip('Fashion-MNIST not installed');
+    const out = join(dir, 'stopped');
+    const r = await run(['simulate', ...small, '--rounds', '10', '--out', out], () => true);
+    expect(r.code).toBe(130);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ rounds_completed: 1, rounds_planned: 10, interrupted: true });
+  }, 120_000);
+
+  it('exits 2 with a message that names the option on bad input', async () => {
+    expect((await run(['simulate', '--rounds', 'many'])).err).toMatch(/--rounds expects a number, got 'many'/);
+    expect((await run(['simulate', '--method', 'fedprox'])).code).toBe(2);
+    expect((await run(['simulate', '--bogus', '1'])).err).toMatch(/unknown option --bogus/);
+    expect((await run(['simulate', '--sparsity', '1.5', '--data-dir', dir])).code).toBe(2);
+  });
+
+  it('prints help with examples', async () => {
+    const r = await run(['simulate', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/--local-epochs <n>/);
+    expect(r.out).toMatch(/Examples:/);
+  });
+});
