@@ -3,7 +3,8 @@
 import { DatasetNotFoundError } from '../data/errors.ts';
 import { fetchDataset, type FetchProgress } from '../data/fetch.ts';
 import { datasetSpec, defaultCacheDir, listDatasets, locateDataset } from '../data/registry.ts';
-import { FeddipError } from '../errors.ts';
+import { FeddipError, InvalidArgumentError } from '../errors.ts';
+import { parseOptions, type Schema } from './args.ts';
 
 interface Io { out(line: string): void; err(line: string): void }
 
@@ -21,22 +22,12 @@ Options:
 
 Data sets: ${listDatasets().join(', ')}`;
 
-/** Splits `args` into positionals and --key value / --flag options; unknown options are errors. */
-function parseArgs(args: string[], valued: string[], flags: string[]): { positional: string[]; options: Record<string, string | true> } | string {
-  const positional: string[] = [];
-  const options: Record<string, string | true> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const [key, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (flags.includes(key)) { options[key] = true; continue; }
-    if (!valued.includes(key)) return `unknown option ${a}`;
-    const value = inline ?? args[++i];
-    if (value === undefined || value === '') return `option --${key} needs a value`;
-    options[key] = value;
-  }
-  return { positional, options };
-}
+const DATA_OPTIONS: Schema = {
+  'data-dir': { type: 'string', help: 'list/where: look in DIR/NAME/ and DIR first' },
+  'cache-dir': { type: 'string', help: 'fetch: cache root' },
+  'base-url': { type: 'string', help: 'fetch: download every file from URL/<file> (a mirror)' },
+  force: { type: 'boolean', default: false, help: 'fetch: download again even if the files are there' },
+};
 
 /** Download progress on stderr: one line per tenth of a file. */
 export function progressPrinter(io: Io): (p: FetchProgress) => void {
@@ -59,13 +50,16 @@ export async function cmdData(args: string[], io: Io): Promise<number> {
     io.out(DATA_HELP);
     return 0;
   }
-  const parsed = parseArgs(rest, ['data-dir', 'cache-dir', 'base-url'], ['force']);
-  if (typeof parsed === 'string') {
-    io.err(`feddip data ${sub}: ${parsed} (try 'feddip data help')`);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(DATA_OPTIONS, rest);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    io.err(`feddip data ${sub}: ${error.message} (try 'feddip data help')`);
     return 2;
   }
   const { positional, options } = parsed;
-  const str = (k: string) => (typeof options[k] === 'string' ? options[k] as string : undefined);
+  const str = (k: 'dataDir' | 'cacheDir' | 'baseUrl') => (typeof options[k] === 'string' ? options[k] as string : undefined);
   const needName = () => {
     if (positional.length !== 1) {
       io.err(`feddip data ${sub}: give one data set name (${listDatasets().join(', ')})`);
@@ -84,7 +78,7 @@ export async function cmdData(args: string[], io: Io): Promise<number> {
         if (positional.length) { io.err('feddip data list: takes no data set name'); return 2; }
         for (const name of listDatasets()) {
           try {
-            const found = await locateDataset(name, { dataDir: str('data-dir') });
+            const found = await locateDataset(name, { dataDir: str('dataDir') });
             io.out(`${name.padEnd(14)} ${found.dir} (${found.source})`);
           } catch (error) {
             if (!(error instanceof DatasetNotFoundError)) throw error;
@@ -97,7 +91,7 @@ export async function cmdData(args: string[], io: Io): Promise<number> {
         const name = needName();
         if (!name) return 2;
         try {
-          const found = await locateDataset(name, { dataDir: str('data-dir') });
+          const found = await locateDataset(name, { dataDir: str('dataDir') });
           io.out(found.dir);
           return 0;
         } catch (error) {
@@ -109,10 +103,10 @@ export async function cmdData(args: string[], io: Io): Promise<number> {
       case 'fetch': {
         const name = needName();
         if (!name) return 2;
-        const cacheDir = str('cache-dir') ?? defaultCacheDir();
+        const cacheDir = str('cacheDir') ?? defaultCacheDir();
         if (cacheDir) io.err(`fetching ${name} into ${cacheDir}/${name}`);
         const result = await fetchDataset(name, {
-          cacheDir, baseUrl: str('base-url'), force: options.force === true, onProgress: progressPrinter(io),
+          cacheDir, baseUrl: str('baseUrl'), force: options.force === true, onProgress: progressPrinter(io),
         });
         io.err(result.downloaded.length
           ? `done: ${result.downloaded.length} file(s), ${(result.bytesReceived / 1e6).toFixed(1)} MB received`
