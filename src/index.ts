@@ -24,4 +24,5 @@ export { Rng, type RngState } from './util/rng.ts';
 export * from './nn/index.ts';
 export * as codec from './codec/index.ts';
 export * as fl from './fl/index.ts';
+export * as report from './report/index.ts';
 export { VERSION } from './version.ts';

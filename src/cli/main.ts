@@ -5,6 +5,7 @@ import { cmdData } from './data.ts';
 import { FeddipError } from '../errors.ts';
 import type { RunFiles } from './io.ts';
 import { runSimulate, SIMULATE_HELP } from './simulate.ts';
+import { REPORT_HELP, runReport } from './report.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -23,6 +24,7 @@ Usage: feddip <command> [options]
 Commands:
   simulate [options]  run a federated simulation (FedDIP and baselines) on a data set
   backends [--json]   list the compute backends and whether each runs here (and why not)
+  report <run-dir>... plots (SVG) and a markdown table comparing runs
   data <command>      find or download the data sets (see feddip data help)
   help                show this help
   version             print the version
@@ -75,6 +77,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return cmdBackends(rest, io);
     case 'data':
       return cmdData(rest, io);
+    case 'report':
+      if (rest.includes('--help') || rest.includes('-h')) { io.out(REPORT_HELP); return 0; }
+      if (!io.files) { io.err('feddip report: no file access in this context'); return 1; }
+      return guarded('report', io, () => runReport(rest, { ...io, files: io.files! }));
     case 'simulate':
       if (rest.includes('--help') || rest.includes('-h')) { io.out(SIMULATE_HELP); return 0; }
       if (!io.files) { io.err('feddip simulate: no file access in this context'); return 1; }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The federated benchmark runs of issue 4 (Fashion-MNIST, LeNet-5, 50 clients, C 0.1, E 5, B 128, IID).
+# Each writes config.json, metrics.jsonl and summary.json under bench/fl/<name>/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+run() { name=$1; shift; node "${FEDDIP_CLI:-dist/cli.js}" simulate --out "bench/fl/$name" "$@"; rm -f "bench/fl/$name/model.fdip"; }
+run feddip-s0.95-r200 --method feddip --sparsity 0.95 --rounds 200 --seed 1
+run fedavg-r200       --method fedavg --rounds 200 --seed 1
