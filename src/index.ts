@@ -24,5 +24,6 @@ export { Rng, type RngState } from './util/rng.ts';
 export * from './nn/index.ts';
 export * as codec from './codec/index.ts';
 export * as fl from './fl/index.ts';
+export * as transport from './transport/index.ts';
 export * as report from './report/index.ts';
 export { VERSION } from './version.ts';

@@ -6,6 +6,7 @@ import { FeddipError } from '../errors.ts';
 import type { RunFiles } from './io.ts';
 import { runSimulate, SIMULATE_HELP } from './simulate.ts';
 import { REPORT_HELP, runReport } from './report.ts';
+import { JOIN_HELP, runJoin, runServe, SERVE_HELP } from './serve.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -23,6 +24,8 @@ Usage: feddip <command> [options]
 
 Commands:
   simulate [options]  run a federated simulation (FedDIP and baselines) on a data set
+  serve [options]     run the aggregator of a federation over HTTP
+  join <url> [opts]   train as one client of a federation over HTTP
   backends [--json]   list the compute backends and whether each runs here (and why not)
   report <run-dir>... plots (SVG) and a markdown table comparing runs
   data <command>      find or download the data sets (see feddip data help)
@@ -85,6 +88,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (rest.includes('--help') || rest.includes('-h')) { io.out(SIMULATE_HELP); return 0; }
       if (!io.files) { io.err('feddip simulate: no file access in this context'); return 1; }
       return guarded('simulate', io, () => runSimulate(rest, { ...io, files: io.files!, stopRequested: io.stopRequested ?? (() => false) }));
+    case 'serve':
+    case 'join': {
+      if (rest.includes('--help') || rest.includes('-h')) { io.out(command === 'serve' ? SERVE_HELP : JOIN_HELP); return 0; }
+      if (!io.files) { io.err(`feddip ${command}: no file access in this context`); return 1; }
+      const netIo = { ...io, files: io.files, stopRequested: io.stopRequested ?? (() => false) };
+      return guarded(command, io, () => (command === 'serve' ? runServe : runJoin)(rest, netIo));
+    }
     default:
       io.err(`feddip: unknown command '${command}' (try 'feddip help')`);
       return 2;

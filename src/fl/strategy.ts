@@ -24,6 +24,21 @@ export interface Strategy {
   aggregate(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): void;
   /** The model a user would deploy now (M⊙W for pruned methods), and its mask. */
   deployed(): { weights: Float32Array; mask: Uint8Array | null };
+  /** Everything aggregate() has accumulated, for a checkpoint; arrays are copies. */
+  exportState(): StrategyState;
+  /** Restores exportState()'s result; initialize() must have run (it fixes the layout). */
+  importState(state: StrategyState): void;
+}
+
+/**
+ * A strategy's state as a checkpoint stores it: JSON-safe scalars, and the big vectors apart as
+ * typed arrays so they are written as raw bytes rather than JSON numbers.
+ */
+export interface StrategyState {
+  /** The strategy's name, so a checkpoint is never loaded into another method. */
+  name: string;
+  json: Record<string, unknown>;
+  arrays: Record<string, Float32Array | Uint8Array>;
 }
 
 /** m = max(1, round(C·N)) clients drawn uniformly without replacement, in ascending order. */
