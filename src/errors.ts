@@ -11,7 +11,9 @@ export type FeddipErrorCode =
   | 'GPU_ERROR'
   | 'IO_ERROR'
   | 'CODEC_ERROR'
-  | 'DATA_ERROR';
+  | 'DATA_ERROR'
+  /** The clients a method cannot do without all failed (e.g. every client asked for SNIP's sensitivity). */
+  | 'CLIENT_ERROR';
 
 export class FeddipError extends Error {
   readonly code: FeddipErrorCode;

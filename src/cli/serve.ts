@@ -76,7 +76,7 @@ function strategyOptions(o: Record<string, unknown>) {
   return {
     rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
     weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
-    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number,
+    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
     lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number,
   };
 }

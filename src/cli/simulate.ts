@@ -30,7 +30,7 @@ export const SIMULATE_OPTIONS: Schema = {
   rounds: { type: 'integer', default: 200, help: 'rounds T (the sparsity schedule spans them)' },
   sparsity: { type: 'number', default: 0.9, help: 'target sparsity s_p' },
   'init-sparsity': { type: 'number', default: 0.5, help: 'initial sparsity s_0' },
-  reconfig: { type: 'integer', default: 5, help: 'mask reconfiguration period R' },
+  reconfig: { type: 'integer', help: "mask reconfiguration period R (default: the method's, 5 for FedDIP, 20 for PruneFL and FedDST)" },
   'lambda-max': { type: 'number', default: 1e-3, help: 'incremental regularisation λmax' },
   'lambda0': { type: 'number', default: 5e-4, help: 'incremental regularisation λ0' },
   partition: { type: 'string', default: 'iid', help: 'iid | dirichlet:<alpha> | pathological:<k>' },
@@ -106,16 +106,19 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const rng = new Rng(o.seed as number);
   const parts = partition(dataset.train.labels, o.clients as number, o.partition as string, rng.fork('partition'));
   const backend = await createBackend(o.backend as BackendName | 'auto');
-  const strategy = createStrategy(o.method as string, {
+  const given = {
     rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
     weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
-    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number,
+    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
     lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number,
-  });
+  };
+  // Options left unset fall to the method's own defaults (e.g. R differs between methods).
+  const strategy = createStrategy(o.method as string, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const outDir = io.files.resolve((o.out as string | undefined) ?? io.files.join('runs', `${o.method}-${o.dataset}-${stamp}`));
   await io.files.mkdir(outDir);
-  const config = { ...o, threads, config: undefined, out: outDir, model: model.name, parameters: model.layout.size, layoutHash: model.layout.hash(), backendDescription: backend.description };
+  const methodOptions = (strategy as { options?: object }).options;
+  const config = { ...o, threads, config: undefined, out: outDir, ...(methodOptions ? { method_options: methodOptions } : {}), model: model.name, parameters: model.layout.size, layoutHash: model.layout.hash(), backendDescription: backend.description };
   await io.files.writeText(io.files.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const metricsPath = io.files.join(outDir, 'metrics.jsonl');
   await io.files.writeText(metricsPath, '');

@@ -45,7 +45,8 @@ export const FEDDIP_DEFAULTS: FedDipOptions = {
   lambdaSegments: 20, prune: true, regularize: true, uplink: 'topk',
 };
 
-function checkOptions(o: FedDipOptions): void {
+/** Validates the options every method shares; messages name the option. */
+export function checkFedDipOptions(o: FedDipOptions): void {
   const bad = (what: string) => { throw new InvalidArgumentError(what); };
   if (!Number.isSafeInteger(o.rounds) || o.rounds < 1) bad(`rounds must be a positive integer, got ${o.rounds}`);
   if (!(o.fraction > 0 && o.fraction <= 1)) bad(`fraction must be in (0, 1], got ${o.fraction}`);
@@ -70,7 +71,7 @@ export class FedDip implements Strategy {
   constructor(name: string, options: Partial<FedDipOptions> = {}) {
     this.name = name;
     this.options = { ...FEDDIP_DEFAULTS, ...options };
-    checkOptions(this.options);
+    checkFedDipOptions(this.options);
   }
 
   initialize(layout: ParamLayout, initial: Float32Array): void {

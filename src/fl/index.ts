@@ -1,7 +1,14 @@
-export type { LocalConfig, ClientTask, ClientResult, ClientFailure } from './types.ts';
-export { type Strategy, type StrategyState, type RoundPlan, selectClients, applyWeightedUpdates } from './strategy.ts';
+export type { LocalConfig, ClientTask, ClientResult, ClientFailure, ClientState, ClientExtras } from './types.ts';
+export { type Strategy, type StrategyState, type RoundPlan, type ReferenceBits, selectClients, applyWeightedUpdates } from './strategy.ts';
 export { FedDip, feddip, feddipNoIr, fedavg, FEDDIP_DEFAULTS, type FedDipOptions } from './feddip.ts';
-export { trainClient, BatchBuffers, type ClientData, type TrainOptions } from './client.ts';
+export { METHOD_DEFAULTS, type MethodOptions } from './methods/common.ts';
+export { FedDipReference, feddipReference, referenceModelBits } from './methods/feddip-reference.ts';
+export { Snip, snip } from './methods/snip.ts';
+export { PruneFl, prunefl, importanceMask } from './methods/prunefl.ts';
+export { FedDst, feddst } from './methods/feddst.ts';
+export { PruneTrain, prunetrain } from './methods/prunetrain.ts';
+export { TopkEf, topkEf } from './methods/topk-ef.ts';
+export { trainClient, trainingMask, BatchBuffers, type ClientData, type TrainOptions } from './client.ts';
 export { evaluate, type EvalData, type EvalResult } from './evaluate.ts';
 export { simulate, type SimulationSetup, type RoundMetrics } from './simulation.ts';
 export { METHODS, createStrategy, type MethodName } from './methods.ts';

@@ -10,8 +10,8 @@ import { maskSparsity } from '../sparse/masks.ts';
 import type { Rng } from '../util/rng.ts';
 import { type ClientPool, InProcessPool, WorkerPool } from './pool.ts';
 import { evaluate, type EvalData } from './evaluate.ts';
-import type { Strategy } from './strategy.ts';
-import type { ClientFailure, ClientResult, ClientTask } from './types.ts';
+import type { RoundPlan, Strategy } from './strategy.ts';
+import type { ClientExtras, ClientFailure, ClientResult, ClientTask } from './types.ts';
 
 export interface SimulationSetup {
   model: ModelDef;
@@ -60,7 +60,17 @@ export interface RoundMetrics {
   clients: number[];
   clients_ok: number;
   clients_failed: number;
+  /**
+   * For methods that report it (feddip-reference): the round's communication as the public FedDIP
+   * code counts it, 32·(1−s)·n bits per model with n the parameter count, no index cost, the
+   * download at the scheduled s_t. Beside, not instead of, the measured bytes above.
+   */
+  reference_bits_down?: number;
+  reference_bits_up?: number;
 }
+
+/** A strategy asking for more setup exchanges than this in one round is taken to be stuck. */
+const MAX_SETUP_STEPS = 1000;
 
 const now = () => performance.now() / 1000;
 
@@ -85,48 +95,71 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
   let pool: ClientPool | undefined;
   try {
     pool = threads > 1 ? await WorkerPool.create(threads, model, setup.backend.name, data) : new InProcessPool(model, setup.backend, data);
+    const clientPool = pool;
     for (let round = 0; round < setup.rounds; round++) {
       const t0 = now();
-      const plan = strategy.configureRound(round, partitions.length, selection);
-      const { config } = plan.task;
+      let plan = strategy.configureRound(round, partitions.length, selection);
       let codecTime = 0;
       let trainTime = 0;
-
-      // Downlink: one model frame, sent to every selected client.
-      let c0 = now();
-      const down = encodeFrame(plan.task.weights, {
-        kind: 'model', round, layoutHash: hash, segmentSizes, fp16: setup.fp16,
-        sent: plan.task.mask ?? new Uint8Array(layout.size).fill(1),
-      });
-      const received = decodeFrame(down, { kind: 'model', layoutHash: hash, length: layout.size });
-      const task: ClientTask = { config, weights: received.values, mask: plan.task.mask ? received.sent : null };
-      codecTime += now() - c0;
-      const bytesDown = down.length * plan.clients.length;
-
-      const t1 = now();
-      const outcomes = await pool.run(plan.clients.map((clientId) => ({
-        clientId, indices: partitions[clientId]!, task,
-        rng: setup.rng.fork(`client-${clientId}-round-${round}`).getState(),
-      })), setup.onStep);
-      trainTime += now() - t1;
-      const results: ClientResult[] = [];
-      const failures: ClientFailure[] = [];
+      let bytesDown = 0;
       let bytesUp = 0;
-      outcomes.forEach((outcome, k) => {
-        const clientId = plan.clients[k]!;
-        if (outcome instanceof Error) { failures.push({ clientId, reason: outcome.message }); return; }
-        // Uplink through the wire format, exactly as a networked client would send it.
-        c0 = now();
-        const up = encodeFrame(outcome.update, { kind: 'update', round, layoutHash: hash, segmentSizes, sent: outcome.sent, fp16: setup.fp16 });
-        const decoded = decodeFrame(up, { kind: 'update', layoutHash: hash, length: layout.size });
+
+      // One exchange: the task's model frame down to every client, training, each result's frames up.
+      const exchange = async (clients: readonly number[], planned: ClientTask, states: RoundPlan['states'], stream: (clientId: number) => string) => {
+        // Downlink: one model frame, sent to every selected client.
+        let c0 = now();
+        const down = encodeFrame(planned.weights, {
+          kind: 'model', round, layoutHash: hash, segmentSizes, fp16: setup.fp16,
+          sent: planned.mask ?? new Uint8Array(layout.size).fill(1),
+        });
+        const received = decodeFrame(down, { kind: 'model', layoutHash: hash, length: layout.size });
+        const task: ClientTask = { config: planned.config, weights: received.values, mask: planned.mask ? received.sent : null };
         codecTime += now() - c0;
-        bytesUp += up.length;
-        results.push({ ...outcome, update: decoded.values, sent: decoded.sent });
-      });
+        bytesDown += down.length * clients.length;
+
+        const t1 = now();
+        const outcomes = await clientPool.run(clients.map((clientId) => {
+          // Client memory rides along with the task but not on the wire: a real client keeps it.
+          const state = states?.get(clientId);
+          return { clientId, indices: partitions[clientId]!, task: state ? { ...task, state } : task, rng: setup.rng.fork(stream(clientId)).getState() };
+        }), setup.onStep);
+        trainTime += now() - t1;
+        const results: ClientResult[] = [];
+        const failures: ClientFailure[] = [];
+        outcomes.forEach((outcome, k) => {
+          const clientId = clients[k]!;
+          if (outcome instanceof Error) { failures.push({ clientId, reason: outcome.message }); return; }
+          // Uplink through the wire format, exactly as a networked client would send it.
+          c0 = now();
+          const up = encodeFrame(outcome.update, { kind: 'update', round, layoutHash: hash, segmentSizes, sent: outcome.sent, fp16: setup.fp16 });
+          const decoded = decodeFrame(up, { kind: 'update', layoutHash: hash, length: layout.size });
+          bytesUp += up.length;
+          let extras: ClientExtras | undefined;
+          for (const [name, values] of Object.entries(outcome.extras ?? {}) as Array<[keyof ClientExtras, Float32Array]>) {
+            // Statistics always go as fp32: squared gradients of ~1e-8 would flush to zero in fp16.
+            const frame = encodeFrame(values, { kind: 'update', round, layoutHash: hash, segmentSizes });
+            (extras ??= {})[name] = decodeFrame(frame, { kind: 'update', layoutHash: hash, length: layout.size }).values;
+            bytesUp += frame.length;
+          }
+          codecTime += now() - c0;
+          results.push({ ...outcome, update: decoded.values, sent: decoded.sent, ...(extras ? { extras } : {}) });
+        });
+        return { results, failures };
+      };
+
+      for (let step = 0; plan.setup; step++) {
+        if (!strategy.afterSetup) throw new InvalidArgumentError(`simulate: ${strategy.name} asks for a setup exchange but has no afterSetup()`);
+        if (step >= MAX_SETUP_STEPS) throw new InvalidArgumentError(`simulate: ${strategy.name} asked for more than ${MAX_SETUP_STEPS} setup exchanges in round ${round}`);
+        const exchanged = await exchange(plan.setup.clients, plan.setup.task, plan.states, (id) => `client-${id}-round-${round}-setup-${step}`);
+        plan = strategy.afterSetup(round, exchanged.results, exchanged.failures);
+      }
+      const { config } = plan.task;
+      const { results, failures } = await exchange(plan.clients, plan.task, plan.states, (id) => `client-${id}-round-${round}`);
 
       const a0 = now();
       strategy.aggregate(round, results, failures);
       const aggregateTime = now() - a0;
+      const referenceBits = strategy.referenceBits?.(round);
 
       const e0 = now();
       const deployed = strategy.deployed();
@@ -162,6 +195,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
         clients: plan.clients,
         clients_ok: results.length,
         clients_failed: failures.length,
+        ...(referenceBits ? { reference_bits_down: referenceBits.down, reference_bits_up: referenceBits.up } : {}),
       };
     }
   } finally {

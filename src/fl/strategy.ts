@@ -3,7 +3,7 @@
 // method is one class implementing this interface.
 import type { ParamLayout } from '../nn/layout.ts';
 import type { Rng } from '../util/rng.ts';
-import type { ClientFailure, ClientResult, ClientTask } from './types.ts';
+import type { ClientFailure, ClientResult, ClientState, ClientTask } from './types.ts';
 
 export interface RoundPlan {
   /** Clients chosen for this round (ids in 0 … clients−1). */
@@ -12,6 +12,20 @@ export interface RoundPlan {
   task: ClientTask;
   /** The sparsity the schedule asks for this round (0 for dense methods). */
   targetSparsity: number;
+  /** Per-client memory handed over with the task (`task.state`), by client id; never on the wire. */
+  states?: ReadonlyMap<number, ClientState>;
+  /**
+   * An exchange to run before this round's training: `task` is sent to `clients`, their results go
+   * to the strategy's afterSetup, which returns the plan that replaces this one (and may ask for
+   * another exchange). E.g. SNIP's one-batch sensitivity or PruneFL's initial pruning on one client.
+   */
+  setup?: { clients: number[]; task: ClientTask };
+}
+
+/** What one round cost as the public FedDIP code counts it (spec §4), in bits. */
+export interface ReferenceBits {
+  down: number;
+  up: number;
 }
 
 export interface Strategy {
@@ -24,10 +38,17 @@ export interface Strategy {
   aggregate(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): void;
   /** The model a user would deploy now (M⊙W for pruned methods), and its mask. */
   deployed(): { weights: Float32Array; mask: Uint8Array | null };
-  /** Everything aggregate() has accumulated, for a checkpoint; arrays are copies. */
-  exportState(): StrategyState;
+  /** Called with the results of a plan's `setup` exchange; returns the plan that replaces it. */
+  afterSetup?(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): RoundPlan;
+  /** The communication of the round just aggregated as the reference code accounts it, if the method reports it. */
+  referenceBits?(round: number): ReferenceBits;
+  /**
+   * Everything aggregate() has accumulated, for a checkpoint (arrays are copies). Methods that
+   * implement it (and importState) can run behind a resumable HTTP aggregator.
+   */
+  exportState?(): StrategyState;
   /** Restores exportState()'s result; initialize() must have run (it fixes the layout). */
-  importState(state: StrategyState): void;
+  importState?(state: StrategyState): void;
 }
 
 /**

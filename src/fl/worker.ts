@@ -8,8 +8,15 @@ import { parentPort } from '../platform/worker.ts';
 import { Rng } from '../util/rng.ts';
 import { BatchBuffers, trainClient } from './client.ts';
 import type { ClientJob } from './pool.ts';
+import type { ClientResult } from './types.ts';
 
 interface Init { type: 'init'; model: string; classes: number; backend: BackendName; images: Float32Array; labels: Int32Array; sampleSize: number }
+
+/** Every buffer of a result, once each (a buffer listed twice makes postMessage throw). */
+function transferables(r: ClientResult): ArrayBuffer[] {
+  const arrays = [r.update, r.sent, ...Object.values(r.extras ?? {}), ...Object.values(r.state ?? {})];
+  return [...new Set(arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer))];
+}
 
 const port = await parentPort();
 let state: { net: Network; data: Init; buffers: Map<number, BatchBuffers> } | undefined;
@@ -37,7 +44,7 @@ port.onMessage(async (m) => {
       clientId: job.clientId, net: state.net, buffers, rng: Rng.fromState(job.rng),
       data: { images: state.data.images, labels: state.data.labels, sampleSize: state.data.sampleSize, indices: job.indices },
     });
-    port.post({ type: 'result', id, result }, [result.update.buffer, result.sent.buffer]);
+    port.post({ type: 'result', id, result }, transferables(result));
   } catch (error) {
     port.post({ type: 'error', id, message: (error as Error).message });
   }

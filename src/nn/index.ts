@@ -5,6 +5,6 @@ export {
 } from './layers.ts';
 export { BasicBlock } from './resnet.ts';
 export { lenet5, mlp, alexnetCifar, resnet18Cifar, modelByName, MODELS, type ModelDef } from './models.ts';
-export { Network, type NetworkOptions, type StepOptions, type LossParts } from './network.ts';
+export { Network, type NetworkOptions, type StepOptions, type LossParts, type Lambda } from './network.ts';
 export { LayerHarness, type LayerHarnessOptions } from './harness.ts';
 export { initParameters, fanIn } from './init.ts';

@@ -20,9 +20,15 @@ import { ParameterStore } from './parameters.ts';
 export interface StepOptions {
   lr: number;
   weightDecay?: number;
-  /** Incremental regularisation coefficient λ_t (0 = none). */
-  lambda?: number;
+  /**
+   * Penalty coefficient: one λ_t for every prunable layer (FedDIP's incremental regularisation,
+   * 0 = none), or one per prunable segment in flat order (e.g. a group lasso on some layers only).
+   */
+  lambda?: Lambda;
 }
+
+/** λ for all prunable layers, or one per prunable segment (flat order). */
+export type Lambda = number | readonly number[];
 
 export interface NetworkOptions {
   /**
@@ -33,10 +39,10 @@ export interface NetworkOptions {
 }
 
 export interface LossParts {
-  /** ce + λ·reg */
+  /** ce + λ·reg (per-layer λ: ce + Σ_l λ_l·‖M_l⊙W_l‖₂) */
   loss: number;
   ce: number;
-  /** Σ_l ‖M_l⊙W_l‖₂ over the prunable layers (computed when λ > 0). */
+  /** Σ_l ‖M_l⊙W_l‖₂ over the penalised prunable layers (those with λ_l ≠ 0; 0 without a penalty). */
   reg: number;
 }
 
@@ -62,7 +68,7 @@ export class Network {
   readonly #params: ParameterStore;
   readonly #sumSquares = new Map<string, Tensor>();
   readonly #bindings = new Map<number, Binding>();
-  #lastLambda = 0;
+  #lastLambda: Lambda = 0;
   #lastBinding: Binding | undefined;
   #lastTrainBinding: Binding | undefined;
 
@@ -112,6 +118,14 @@ export class Network {
     return this.backend.read(b.layers[b.layers.length - 1]!.output) as Promise<Float32Array>;
   }
 
+  /**
+   * Hard pruning: W ← M⊙W, so the dense weights themselves lose what the mask prunes (methods
+   * without error feedback call it after every step; pruned weights then stay exactly 0).
+   */
+  zeroMaskedWeights(): void {
+    this.#params.zeroMasked();
+  }
+
   /** One local step: loss and gradients at M⊙W, then W ← W − lr·(g + wd·W). */
   trainStep(x: Float32Array, labels: Int32Array, options: StepOptions): void {
     this.computeGradients(x, labels, options.lambda ?? 0);
@@ -122,7 +136,8 @@ export class Network {
    * Loss and gradients at the pruned point: ∂(CE + λ·Σ_l‖M_l⊙W_l‖₂)/∂(M⊙W), for every parameter
    * (masked coordinates get their CE gradient too: that is the error feedback).
    */
-  computeGradients(x: Float32Array, labels: Int32Array, lambda = 0): void {
+  computeGradients(x: Float32Array, labels: Int32Array, lambda: Lambda = 0): void {
+    const perLayer = this.#checkLambda(lambda);
     const b = this.#binding(labels.length);
     this.#checkInput(x, labels.length);
     this.backend.write(b.x, x);
@@ -136,11 +151,14 @@ export class Network {
       b.layers[i]!.backward(dy);
       dy = b.layers[i]!.inputGrad;
     }
-    if (lambda !== 0) {
+    if (perLayer || lambda !== 0) {
+      let l = 0;
       for (const [name, w] of this.#params.effective) {
+        const coefficient = perLayer ? perLayer[l++]! : lambda as number;
+        if (coefficient === 0) continue;
         const ss = this.#sumSquares.get(name)!;
         this.backend.sumSquares({ x: w, out: ss });
-        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#params.grads.get(name)!, lambda });
+        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#params.grads.get(name)!, lambda: coefficient });
       }
     }
     this.#lastLambda = lambda;
@@ -169,11 +187,25 @@ export class Network {
     const b = this.#lastTrainBinding;
     if (!b) throw new InvalidArgumentError('lastLoss: no training step has run yet');
     const ce = (await this.backend.read(b.loss))[0]!;
+    const lambda = this.#lastLambda;
     let reg = 0;
-    if (this.#lastLambda !== 0) {
-      for (const ss of this.#sumSquares.values()) reg += Math.sqrt((await this.backend.read(ss))[0]!);
+    if (typeof lambda === 'number') {
+      if (lambda !== 0) {
+        for (const ss of this.#sumSquares.values()) reg += Math.sqrt((await this.backend.read(ss))[0]!);
+      }
+      return { loss: ce + lambda * reg, ce, reg };
     }
-    return { loss: ce + this.#lastLambda * reg, ce, reg };
+    // Layers without a penalty skipped sumSquares, so their slots hold stale values: read only the others.
+    let penalty = 0;
+    let l = 0;
+    for (const ss of this.#sumSquares.values()) {
+      const coefficient = lambda[l++]!;
+      if (coefficient === 0) continue;
+      const norm = Math.sqrt((await this.backend.read(ss))[0]!);
+      reg += norm;
+      penalty += coefficient * norm;
+    }
+    return { loss: ce + penalty, ce, reg };
   }
 
   dispose(): void {
@@ -192,6 +224,22 @@ export class Network {
       layer.forward(x, training);
       x = layer.output;
     }
+  }
+
+  /** Per-layer coefficients as an array (validated), or null for one λ for all layers. */
+  #checkLambda(lambda: Lambda): readonly number[] | null {
+    if (typeof lambda === 'number') {
+      if (!Number.isFinite(lambda)) throw new InvalidArgumentError(`${this.model.name}: lambda must be finite, got ${lambda}`);
+      return null;
+    }
+    const count = this.#sumSquares.size;
+    if (!Array.isArray(lambda) || lambda.length !== count) {
+      throw new InvalidArgumentError(`${this.model.name}: per-layer lambda needs one coefficient per prunable segment (${count}), got ${Array.isArray(lambda) ? `${lambda.length} entries` : String(lambda)}`);
+    }
+    lambda.forEach((c, l) => {
+      if (typeof c !== 'number' || !Number.isFinite(c)) throw new InvalidArgumentError(`${this.model.name}: lambda[${l}] must be a finite number, got ${String(c)}`);
+    });
+    return lambda;
   }
 
   #checkInput(x: Float32Array, batch: number): void {

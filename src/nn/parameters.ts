@@ -77,6 +77,18 @@ export class ParameterStore {
     }
   }
 
+  /**
+   * W ← M⊙W for the prunable weights. The product goes through M⊙W (applyMask may not write in
+   * place), which is then also up to date.
+   */
+  zeroMasked(): void {
+    for (const [name, eff] of this.effective) {
+      const w = this.dense.get(name)!;
+      this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
+      this.backend.copy({ x: eff, y: w });
+    }
+  }
+
   /** W ← W − lr·(g + wd·W) for every trainable segment; buffers are not the optimiser's. */
   sgdStep(lr: number, weightDecay: number): void {
     for (const [name, grad] of this.grads) this.backend.sgdStep({ param: this.dense.get(name)!, grad, lr, weightDecay });

@@ -3,7 +3,7 @@
 export { layoutSegments, checkSegments, prunableSize, type Segment, type SegmentSpec } from './layout.ts';
 export { roundHalfEven, prunedCount } from './round.ts';
 export {
-  globalMagnitudeMask, layerwiseMagnitudeMask, keepLargestPerLayer, randomMask, erkDensities, maskSparsity,
+  globalMagnitudeMask, layerwiseMagnitudeMask, keepLargestPerLayer, dropAndGrow, randomMask, erkDensities, maskSparsity,
   type ErkResult, type SparsityReport,
 } from './masks.ts';
 export { cubicSparsity, incrementalLambda, learningRate, isReconfigRound, type IncrementalLambdaOptions } from './schedules.ts';

@@ -156,6 +156,72 @@ export function keepLargestPerLayer(values: Float32Array, segments: readonly Seg
   return mask;
 }
 
+// ---- drop and grow ----
+
+/**
+ * The k of `candidates` (flat indices, ascending) with the smallest or the largest |value|, in the
+ * order the magnitude masks use: magnitude first, and among equal magnitudes the lower flat index
+ * counts as the larger (it is the one a magnitude mask keeps). The k-th key is found by sorting a
+ * copy of the candidates' keys (a native numeric sort of a Uint32Array), then one pass picks.
+ */
+function pickByMagnitude(bits: Uint32Array, candidates: Int32Array, k: number, which: 'smallest' | 'largest'): Int32Array {
+  const c = candidates.length;
+  if (k <= 0) return new Int32Array(0);
+  if (k >= c) return candidates.slice();
+  const keys = new Uint32Array(c);
+  for (let j = 0; j < c; j++) keys[j] = bits[candidates[j]!]! & ABS;
+  const sorted = keys.slice().sort();
+  const out = new Int32Array(k);
+  let n = 0;
+  if (which === 'largest') {
+    const cut = sorted[c - k]!;
+    for (let j = 0; j < c; j++) if (keys[j]! > cut) out[n++] = candidates[j]!;
+    for (let j = 0; j < c && n < k; j++) if (keys[j] === cut) out[n++] = candidates[j]!;
+  } else {
+    const cut = sorted[k - 1]!;
+    for (let j = 0; j < c; j++) if (keys[j]! < cut) out[n++] = candidates[j]!;
+    for (let j = c - 1; j >= 0 && n < k; j--) if (keys[j] === cut) out[n++] = candidates[j]!;
+  }
+  return out;
+}
+
+/**
+ * One dynamic-sparse-training readjustment (RigL; FedDST's client step), per prunable segment:
+ * drop d_l = ⌈fraction·a_l⌉ of its a_l active entries, those of smallest |weight|, then grow d_l
+ * entries of largest |score| (e.g. the gradient) among those inactive after the drop — a just
+ * dropped entry may be grown again, as in RigL. Every segment keeps exactly its active count, so
+ * per-layer budgets (ERK) hold. Ties follow the magnitude masks (the lower flat index is kept, and
+ * grown first). Returns a new mask; entries outside prunable segments are 1.
+ */
+export function dropAndGrow(weights: Float32Array, scores: Float32Array, mask: Uint8Array, segments: readonly Segment[], fraction: number): Uint8Array {
+  const fn = 'dropAndGrow';
+  const wBits = bitsOf(fn, weights);
+  const sBits = bitsOf(fn, scores);
+  if (scores.length !== weights.length || !(mask instanceof Uint8Array) || mask.length !== weights.length) {
+    throw new InvalidArgumentError(`${fn}: weights (${weights.length}), scores (${scores.length}) and mask (${mask?.length}) must have the same length, and the mask must be a Uint8Array`);
+  }
+  if (!(typeof fraction === 'number' && fraction >= 0 && fraction <= 1)) throw new InvalidArgumentError(`${fn}: fraction must be in [0, 1], got ${String(fraction)}`);
+  const prunable = checkSegments(fn, segments, weights.length).filter((s) => s.prunable);
+  const out = new Uint8Array(weights.length).fill(1);
+  for (const seg of prunable) {
+    const end = seg.offset + seg.size;
+    let active = 0;
+    for (let i = seg.offset; i < end; i++) {
+      out[i] = mask[i] ? 1 : 0;
+      active += out[i]!;
+    }
+    const d = Math.min(active, Math.ceil(fraction * active));
+    if (d === 0) continue;
+    const on = new Int32Array(active);
+    for (let i = seg.offset, j = 0; i < end; i++) if (out[i]) on[j++] = i;
+    for (const i of pickByMagnitude(wBits, on, d, 'smallest')) out[i] = 0;
+    const off = new Int32Array(seg.size - active + d);
+    for (let i = seg.offset, j = 0; i < end; i++) if (!out[i]) off[j++] = i;
+    for (const i of pickByMagnitude(sBits, off, d, 'largest')) out[i] = 1;
+  }
+  return out;
+}
+
 // ---- random masks ----
 
 /**

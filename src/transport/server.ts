@@ -483,7 +483,7 @@ export class Aggregator {
   async #checkpoint(): Promise<void> {
     const store = this.#o.store;
     if (!store) return;
-    const state = this.#o.strategy.exportState();
+    const state = this.#o.strategy.exportState!(); // checked in createAggregator
     const arrays: Record<string, CheckpointArray> = {};
     for (const [k, a] of Object.entries(state.arrays)) arrays[`strategy.${k}`] = a;
     await store.write(CHECKPOINT_FILE, encodeCheckpoint({
@@ -509,7 +509,7 @@ export class Aggregator {
     const strategyArrays: Record<string, Float32Array | Uint8Array> = {};
     for (const [k, a] of Object.entries(arrays)) if (k.startsWith('strategy.')) strategyArrays[k.slice(9)] = a;
     try {
-      this.#o.strategy.importState({ name: strategy.name, json: strategy.json, arrays: strategyArrays });
+      this.#o.strategy.importState!({ name: strategy.name, json: strategy.json, arrays: strategyArrays });
       this.#rng = Rng.fromState(j.rng as RngState);
     } catch (error) {
       if (error instanceof FeddipError) bad(error.message);
@@ -546,6 +546,9 @@ function safePath(request: Request): string {
  * without it, an existing checkpoint is an error (rather than silently overwritten).
  */
 export async function createAggregator(options: AggregatorOptions): Promise<Aggregator> {
+  if (options.store && (!options.strategy.exportState || !options.strategy.importState)) {
+    throw new InvalidArgumentError(`method '${options.strategy.name}' cannot save and restore its state yet, so it cannot run behind a checkpointing aggregator; use feddip, feddip-noir or fedavg`);
+  }
   const aggregator = new Aggregator(options);
   const store = options.store;
   if (store) {

@@ -340,13 +340,13 @@ describe('federation over HTTP (loopback)', () => {
     const roundsBefore = agg.metrics().length;
     await agg.dispose();
     // The dense W: the mask of a round that had opened is recomputed from W when it reopens.
-    const weightsBefore = first.exportState().arrays.weights;
+    const weightsBefore = first.exportState!().arrays.weights;
     await expect(createAggregator(options({ ...base, strategy: strategy() }))).rejects.toThrow(/already holds a checkpoint/);
     first = strategy();
     agg = await createAggregator(options({ ...base, strategy: first, resume: true }));
     expect(agg.metrics().length).toBe(roundsBefore);
     expect(agg.round).toBe(roundsBefore);
-    expect(first.exportState().arrays.weights).toEqual(weightsBefore);
+    expect(first.exportState!().arrays.weights).toEqual(weightsBefore);
     server = await serveHttp(agg.handle, { port });
     try {
       const summaries = await clients;

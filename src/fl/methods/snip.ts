@@ -1,0 +1,89 @@
+// SNIP, federated (spec §5): a one-shot mask before any training, then FedAvg under it.
+//
+// Before round 0's training the first selected client computes the connection sensitivity
+// |∂L/∂m| = |g⊙w| of the initial weights on its first minibatch (its seeded shuffle) and reports
+// it; the server keeps the global top-(1−s_p) as the mask for the whole run. Clients then train
+// with the mask enforced after every local step (pruned weights are exactly 0, no error feedback)
+// and upload the update inside the mask; the server averages. Should the probed client fail, the
+// next selected client is asked instead.
+import { FeddipError, InvalidArgumentError } from '../../errors.ts';
+import type { ParamLayout } from '../../nn/layout.ts';
+import { globalMagnitudeMask } from '../../sparse/masks.ts';
+import type { Rng } from '../../util/rng.ts';
+import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import type { ClientFailure, ClientResult, ClientTask } from '../types.ts';
+import { applyMaskInPlace, baseConfig, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+
+export class Snip implements Strategy {
+  readonly name = 'snip';
+  readonly options: MethodOptions;
+  #layout: ParamLayout | undefined;
+  /** Global weights; zero outside the mask once it exists. */
+  #weights = new Float32Array(0);
+  #mask: Uint8Array | null = null;
+  /** Round 0's selection while the mask is being computed: the clients still to ask, in order. */
+  #probe: { clients: number[]; candidates: number[] } | undefined;
+
+  constructor(options: Partial<MethodOptions> = {}) {
+    this.options = methodOptions(options);
+  }
+
+  initialize(layout: ParamLayout, initial: Float32Array): void {
+    layout.checkVector(initial, 'initial weights');
+    this.#layout = layout;
+    this.#weights = initial.slice();
+    this.#mask = null;
+    this.#probe = undefined;
+  }
+
+  configureRound(round: number, clientCount: number, rng: Rng): RoundPlan {
+    requireLayout(this.name, this.#layout);
+    const clients = selectClients(clientCount, this.options.fraction, rng);
+    if (this.#mask) return this.#plan(round, clients);
+    this.#probe = { clients, candidates: [...clients] };
+    return this.#probePlan(round);
+  }
+
+  afterSetup(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): RoundPlan {
+    const layout = requireLayout(this.name, this.#layout);
+    const probe = this.#probe;
+    if (!probe) throw new InvalidArgumentError(`${this.name}: afterSetup() without a pending sensitivity probe`);
+    const scores = results[0]?.extras?.sensitivity;
+    if (!scores) {
+      probe.candidates.shift();
+      if (!probe.candidates.length) throw new FeddipError('CLIENT_ERROR', `${this.name}: none of round ${round}'s clients could report its sensitivity (last: ${failures.map((f) => `client ${f.clientId}: ${f.reason}`).join('; ') || 'no result'})`);
+      return this.#probePlan(round);
+    }
+    layout.checkVector(scores, 'sensitivity');
+    this.#mask = globalMagnitudeMask(scores, layout.segments, this.options.sparsity);
+    applyMaskInPlace(this.#weights, this.#mask);
+    this.#probe = undefined;
+    return this.#plan(round, probe.clients);
+  }
+
+  #probePlan(round: number): RoundPlan {
+    const task: ClientTask = { config: { ...baseConfig(this.options, round), mode: 'sensitivity' }, weights: this.#weights.slice(), mask: null };
+    // `task` stands in until afterSetup returns the round's real plan.
+    return { clients: this.#probe!.clients, task, targetSparsity: this.options.sparsity, setup: { clients: [this.#probe!.candidates[0]!], task } };
+  }
+
+  #plan(round: number, clients: number[]): RoundPlan {
+    const config = { ...baseConfig(this.options, round), hardMask: true, uplink: 'masked' as const };
+    return { clients, task: { config, ...this.deployed() }, targetSparsity: this.options.sparsity };
+  }
+
+  aggregate(_round: number, results: readonly ClientResult[], _failures: readonly ClientFailure[] = []): void {
+    applyWeightedUpdates(this.#weights, results);
+  }
+
+  deployed(): { weights: Float32Array; mask: Uint8Array | null } {
+    return { weights: this.#weights.slice(), mask: this.#mask?.slice() ?? null };
+  }
+
+  /** The one-shot mask (a copy), or null before it is computed. */
+  mask(): Uint8Array | null {
+    return this.#mask?.slice() ?? null;
+  }
+}
+
+export const snip = (o: Partial<MethodOptions> = {}) => new Snip(o);
