@@ -26,7 +26,8 @@ const onwarn = (warning, warn) => {
 
 export default [
   {
-    input: { feddip: 'src/index.ts', cli: 'src/cli/bin.ts' },
+    // The dashboard shares the library's chunks, worker and wasm: dist/ is the site it is served from.
+    input: { feddip: 'src/index.ts', cli: 'src/cli/bin.ts', 'web/dashboard': 'src/web/main.ts' },
     onwarn,
     output: {
       dir: 'dist',
