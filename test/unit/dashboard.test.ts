@@ -22,9 +22,11 @@ import { parseTokens } from '../../src/transport/tokens.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { densityColour, maskDensityRows } from '../../src/web/heatmap.ts';
 import { syntheticDataset } from '../../src/web/synthetic.ts';
+import { IDX_FILES, idxFromFiles, idxFromUrl, limit } from '../../src/web/sources.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = join(root, 'build', 'test');
+const built = existsSync(join(root, 'dist', 'web', 'dashboard.js'));
 const tmp = mkdtempSync(join(tmpdir(), 'feddip-dashboard-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -73,6 +75,51 @@ describe('dashboard: synthetic data', () => {
   it('rejects bad sizes', () => {
     expect(() => syntheticDataset({ train: 0 })).toThrow(/train must be a positive integer, got 0/);
     expect(() => syntheticDataset({ noise: -1 })).toThrow(/noise must be ≥ 0/);
+  });
+});
+
+describe('dashboard: IDX files by URL or picked', () => {
+  const idx = (dims: number[], data: number[]) => {
+    const out = new Uint8Array(4 + 4 * dims.length + data.length);
+    out.set([0, 0, 8, dims.length]);
+    const view = new DataView(out.buffer);
+    dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+    out.set(data, 4 + 4 * dims.length);
+    return out;
+  };
+  const files = {
+    [IDX_FILES.trainImages]: idx([3, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4, 9, 9, 9, 9]),
+    [IDX_FILES.trainLabels]: idx([3], [1, 2, 3]),
+    [IDX_FILES.testImages]: idx([1, 2, 2], [255, 255, 255, 255]),
+    [IDX_FILES.testLabels]: idx([1], [9]),
+  };
+  const folder = join(tmp, 'idx');
+  mkdirSync(folder, { recursive: true });
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(folder, name), bytes);
+
+  it('fetches the four files from a folder URL (falling back from .gz to raw names)', async () => {
+    const h = staticHandler({ '/data/': folder }, { anyType: true });
+    const requested: string[] = [];
+    const fetchFn = (async (u: URL) => { requested.push(u.pathname); return h(new Request(u)); }) as typeof fetch;
+    const d = await idxFromUrl('data', 'http://127.0.0.1:1/web/../', fetchFn);
+    expect(d.train.size).toBe(3);
+    expect(d.train.shape).toEqual([1, 2, 2]);
+    expect(Array.from(d.train.labels)).toEqual([1, 2, 3]);
+    expect(d.train.images[1]).toBe(1);
+    expect(Array.from(d.test.labels)).toEqual([9]);
+    expect(requested).toContain('/data/train-images-idx3-ubyte.gz');
+    expect(requested).toContain('/data/train-images-idx3-ubyte');
+    await expect(idxFromUrl('nowhere/', 'http://127.0.0.1:1/', fetchFn)).rejects.toThrow(/not found: tried http:\/\/127\.0\.0\.1:1\/nowhere\/train-images-idx3-ubyte\.gz \(HTTP 404\)/);
+  });
+
+  it('recognises picked files by name and says which are missing', async () => {
+    const picked = Object.entries(files).map(([name, bytes]) => new File([bytes], name));
+    const d = await idxFromFiles(picked);
+    expect(d.test.size).toBe(1);
+    await expect(idxFromFiles(picked.slice(1))).rejects.toThrow(/train-images-idx3-ubyte.*missing: pick the four files/);
+    const cut = limit(d, 2, 5, new Rng(1));
+    expect(cut.train.size).toBe(2);
+    expect(cut.test).toBe(d.test);
   });
 });
 
@@ -164,6 +211,33 @@ describe('dashboard: static files and routing', () => {
     expect((await get(h, '/v1x')).status).not.toBe(418);
   });
 
+  it('`feddip dashboard` serves the built page until asked to stop', async () => {
+    const out: string[] = [];
+    let stop = false;
+    const running = main(['dashboard', '--port', '0', '--data-dir', tmp], {
+      out: (l) => out.push(l), err: (l) => out.push(l), files: await nodeFiles(), stopRequested: () => stop,
+    });
+    try {
+      for (let i = 0; i < 100 && !out.length; i++) await new Promise((r) => setTimeout(r, 20));
+      const url = /open (http:\/\/127\.0\.0\.1:\d+)\//.exec(out[0] ?? '')?.[1];
+      expect(url, out.join('\n')).toBeDefined();
+      const home = await fetch(`${url}/`, { redirect: 'manual' });
+      expect(home.status).toBe(302);
+      expect(home.headers.get('location')).toBe('/web/?data=%2Fdata%2F');
+      const data = await fetch(`${url}/data/secret.txt`);
+      expect(await data.text()).toBe('no');
+      if (built) {
+        const page = await fetch(`${url}/web/`);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+        expect(await page.text()).toMatch(/<script type="module" src="dashboard.js">/);
+      }
+    } finally {
+      stop = true;
+    }
+    expect(await running).toBe(0);
+  });
+
   it('`feddip dashboard --help` and bad usage', async () => {
     const out: string[] = [];
     const err: string[] = [];
@@ -178,7 +252,6 @@ describe('dashboard: static files and routing', () => {
 // ------------------------------------------------------------------ in headless Chromium
 
 const chromium = existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium');
-const built = existsSync(join(root, 'dist', 'web', 'dashboard.js'));
 
 async function withPage<T>(url: string, body: (page: import('playwright-core').Page, errors: string[]) => Promise<T>): Promise<T> {
   // @ts-expect-error: a plain JavaScript helper shared with the browser test driver
