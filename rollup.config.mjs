@@ -1,6 +1,6 @@
-// dist/feddip.js (the library) and dist/cli.js (the `feddip` command) as ES modules for Node, Deno
-// and browsers, with the wasm module emitted beside them; build/test/ holds the conformance suite
-// compiled for the browser run.
+// dist/feddip.js (the library), dist/cli.js (the `feddip` command) and dist/web/ (the dashboard
+// page) as ES modules for Node, Deno and browsers, with the wasm module and the training worker
+// emitted beside them; build/test/ holds the conformance suite compiled for the browser run.
 import typescript from '@rollup/plugin-typescript';
 import { feddipAssets } from './scripts/asset-plugin.mjs';
 
@@ -26,7 +26,8 @@ const onwarn = (warning, warn) => {
 
 export default [
   {
-    input: { feddip: 'src/index.ts', cli: 'src/cli/bin.ts' },
+    // The dashboard shares the library's chunks, worker and wasm: dist/ is the site it is served from.
+    input: { feddip: 'src/index.ts', cli: 'src/cli/bin.ts', 'web/dashboard': 'src/web/main.ts' },
     onwarn,
     output: {
       dir: 'dist',

@@ -3,25 +3,40 @@
 // through import.meta.url; under vitest it is the file in build/wasm/.
 // `feddip:worker-url` is the URL of the client-training worker script: in the bundle, the emitted
 // dist/worker.js; under vitest the built dist/worker.js too (workers run JavaScript, not sources).
+// `feddip:dashboard-url` is the URL of the dashboard page, dist/web/index.html: importing it emits
+// the page's static files (src/web/*.html, *.css) next to the dashboard.js entry.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKER_ID = '\0feddip-worker-url';
+const DASHBOARD_ID = '\0feddip-dashboard-url';
+const WEB_STATIC = ['index.html', 'dashboard.css'];
 
 export function feddipAssets({ emitWasm }) {
   return {
     name: 'feddip-assets',
     enforce: 'pre',
     resolveId(id) {
-      return id === 'feddip:worker-url' ? WORKER_ID : null;
+      if (id === 'feddip:worker-url') return WORKER_ID;
+      if (id === 'feddip:dashboard-url') return DASHBOARD_ID;
+      return null;
     },
     load(id) {
       if (id === WORKER_ID) {
         if (!emitWasm) return `export default new URL(${JSON.stringify(pathToFileURL(join(root, 'dist', 'worker.js')).href)});`;
         const ref = this.emitFile({ type: 'chunk', id: join(root, 'src', 'fl', 'worker.ts'), fileName: 'worker.js' });
         return `export default new URL(import.meta.ROLLUP_FILE_URL_${ref});`;
+      }
+      if (id === DASHBOARD_ID) {
+        if (!emitWasm) return `export default new URL(${JSON.stringify(pathToFileURL(join(root, 'dist', 'web', 'index.html')).href)});`;
+        const refs = WEB_STATIC.map((name) => {
+          const file = join(root, 'src', 'web', name);
+          this.addWatchFile?.(file);
+          return this.emitFile({ type: 'asset', fileName: `web/${name}`, source: readFileSync(file) });
+        });
+        return `export default new URL(import.meta.ROLLUP_FILE_URL_${refs[0]});`;
       }
       const file = id.split('?')[0];
       if (file.endsWith('.wgsl')) {

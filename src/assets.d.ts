@@ -12,3 +12,7 @@ declare module 'feddip:worker-url' {
   const url: URL;
   export default url;
 }
+declare module 'feddip:dashboard-url' {
+  const url: URL;
+  export default url;
+}

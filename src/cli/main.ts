@@ -7,6 +7,7 @@ import type { RunFiles } from './io.ts';
 import { runSimulate, SIMULATE_HELP } from './simulate.ts';
 import { REPORT_HELP, runReport } from './report.ts';
 import { JOIN_HELP, runJoin, runServe, SERVE_HELP } from './serve.ts';
+import { DASHBOARD_HELP, runDashboard } from './dashboard.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -26,6 +27,7 @@ Commands:
   simulate [options]  run a federated simulation (FedDIP and baselines) on a data set
   serve [options]     run the aggregator of a federation over HTTP
   join <url> [opts]   train as one client of a federation over HTTP
+  dashboard [--port]  serve the browser dashboard (simulate in the page, or watch an aggregator)
   backends [--json]   list the compute backends and whether each runs here (and why not)
   report <run-dir>... plots (SVG) and a markdown table comparing runs
   data <command>      find or download the data sets (see feddip data help)
@@ -38,6 +40,7 @@ Examples:
   feddip simulate --rounds 30 --sparsity 0.95
   feddip backends
   feddip backends --json
+  feddip dashboard
   feddip data fetch fashion-mnist
 `;
 
@@ -89,11 +92,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (!io.files) { io.err('feddip simulate: no file access in this context'); return 1; }
       return guarded('simulate', io, () => runSimulate(rest, { ...io, files: io.files!, stopRequested: io.stopRequested ?? (() => false) }));
     case 'serve':
-    case 'join': {
-      if (rest.includes('--help') || rest.includes('-h')) { io.out(command === 'serve' ? SERVE_HELP : JOIN_HELP); return 0; }
+    case 'join':
+    case 'dashboard': {
+      const help = { serve: SERVE_HELP, join: JOIN_HELP, dashboard: DASHBOARD_HELP }[command];
+      if (rest.includes('--help') || rest.includes('-h')) { io.out(help); return 0; }
       if (!io.files) { io.err(`feddip ${command}: no file access in this context`); return 1; }
       const netIo = { ...io, files: io.files, stopRequested: io.stopRequested ?? (() => false) };
-      return guarded(command, io, () => (command === 'serve' ? runServe : runJoin)(rest, netIo));
+      return guarded(command, io, () => ({ serve: runServe, join: runJoin, dashboard: runDashboard }[command])(rest, netIo));
     }
     default:
       io.err(`feddip: unknown command '${command}' (try 'feddip help')`);

@@ -17,6 +17,7 @@ import { parseTokens } from '../transport/tokens.ts';
 import { Rng } from '../util/rng.ts';
 import { formatOptions, parseOptions, type Schema } from './args.ts';
 import { SIMULATE_OPTIONS } from './simulate.ts';
+import { dashboardSite } from './dashboard.ts';
 import type { RunFiles } from './io.ts';
 
 export interface NetIo {
@@ -102,9 +103,10 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
     onRound: (r) => say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
       + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`),
   });
-  const server = await serveHttp(aggregator.handle, { port: o.port as number, hostname: o.host as string });
+  // The dashboard rides along on the same origin; every /v1 request still goes to the aggregator.
+  const server = await serveHttp(dashboardSite({ api: aggregator.handle }), { port: o.port as number, hostname: o.host as string });
   say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds from round ${aggregator.round + 1}`);
-  say(`  listening on ${server.url} (API under /v1), checkpoint in ${dir}`);
+  say(`  listening on ${server.url} (API under /v1, dashboard at /), checkpoint in ${dir}`);
   let stopped = false;
   try {
     await Promise.race([aggregator.done, new Promise<void>((resolve) => {

@@ -29,6 +29,11 @@ export interface SimulationSetup {
   fp16?: boolean;
   /** Clients trained at once: 1 trains them in this thread, more start that many workers. */
   threads?: number;
+  /**
+   * Train in workers even with one thread, keeping this thread free between rounds' evaluations:
+   * what a web page needs so that it stays responsive while clients train.
+   */
+  workers?: boolean;
   /** Progress: called after every local step (1 thread) or every finished client (workers). */
   onStep?: () => void;
 }
@@ -94,7 +99,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
   if (!Number.isSafeInteger(threads) || threads < 1) throw new InvalidArgumentError(`simulate: threads must be a positive integer, got ${threads}`);
   let pool: ClientPool | undefined;
   try {
-    pool = threads > 1 ? await WorkerPool.create(threads, model, setup.backend.name, data) : new InProcessPool(model, setup.backend, data);
+    pool = threads > 1 || setup.workers ? await WorkerPool.create(threads, model, setup.backend.name, data) : new InProcessPool(model, setup.backend, data);
     const clientPool = pool;
     for (let round = 0; round < setup.rounds; round++) {
       const t0 = now();

@@ -13,6 +13,8 @@ export interface ChartOptions {
   /** Format of y tick labels (e.g. percent). */
   yFormat?: (v: number) => string;
   xFormat?: (v: number) => string;
+  /** x counts something (rounds): only whole-number ticks, never "1.2". */
+  xInteger?: boolean;
   /** Force the y range (e.g. [0, 1] for accuracy) — by default it fits the data. */
   yRange?: [number, number];
   width?: number;
@@ -51,7 +53,7 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
   // A little headroom so lines do not run along the frame.
   if (!o.yRange) { const pad = 0.04 * (y1 - y0); y0 -= pad; y1 += pad; }
-  const xt = niceTicks(x0, x1);
+  const xt = o.xInteger ? niceTicks(x0, x1).filter(Number.isInteger) : niceTicks(x0, x1);
   const yt = niceTicks(y0, y1);
   x0 = Math.min(x0, xt[0]!); x1 = Math.max(x1, xt[xt.length - 1]!);
   if (!o.yRange) { y0 = Math.min(y0, yt[0]!); y1 = Math.max(y1, yt[yt.length - 1]!); }

@@ -6,4 +6,5 @@ export {
 } from './checkpoint.ts';
 export { TokenSet, parseTokens, MIN_TOKEN_LENGTH } from './tokens.ts';
 export { serveHttp, type HttpServer, type Handler, type ServeOptions } from '../platform/http.ts';
+export { staticHandler, ISOLATION_HEADERS, type StaticOptions } from '../platform/static.ts';
 export * from './protocol.ts';
