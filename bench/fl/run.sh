@@ -6,3 +6,4 @@ cd "$(dirname "$0")/../.."
 run() { name=$1; shift; node "${FEDDIP_CLI:-dist/cli.js}" simulate --out "bench/fl/$name" "$@"; rm -f "bench/fl/$name/model.fdip"; }
 run feddip-s0.95-r200 --method feddip --sparsity 0.95 --rounds 200 --seed 1
 run fedavg-r200       --method fedavg --rounds 200 --seed 1
+run feddip-reference-s0.90-r50 --method feddip-reference --sparsity 0.9 --rounds 50 --seed 1
