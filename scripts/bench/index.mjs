@@ -1,0 +1,6 @@
+// The bench suites, in the order they run. A suite exports `name` and `run(ctx)`; see ../bench.mjs.
+import * as kernels from './kernels.mjs';
+import * as lenet5 from './lenet5.mjs';
+import * as flRound from './fl-round.mjs';
+
+export const suites = [kernels, lenet5, flRound];
