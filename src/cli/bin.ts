@@ -5,10 +5,17 @@ import { main } from './main.ts';
 const proc = (globalThis as unknown as {
   process: {
     argv: string[]; exitCode?: number; exit(code: number): never;
-    stdout: { write(s: string): void }; stderr: { write(s: string): void };
+    stdout: { write(s: string): void; on(event: 'error', handler: (e: { code?: string }) => void): void };
+    stderr: { write(s: string): void };
     on(signal: 'SIGINT', handler: () => void): void;
   };
 }).process;
+
+// Output piped into a reader that stopped early (`feddip repro --dry-run | head`) is not an error.
+proc.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') proc.exit(proc.exitCode ?? 0);
+  throw e;
+});
 
 // The first Ctrl-C asks the running command to stop at a safe point; a second one aborts.
 let stop = false;

@@ -6,6 +6,7 @@ import { FeddipError } from '../errors.ts';
 import type { RunFiles } from './io.ts';
 import { runSimulate, SIMULATE_HELP } from './simulate.ts';
 import { REPORT_HELP, runReport } from './report.ts';
+import { REPRO_HELP, runRepro } from './repro.ts';
 import { JOIN_HELP, runJoin, runServe, SERVE_HELP } from './serve.ts';
 import { DASHBOARD_HELP, runDashboard } from './dashboard.ts';
 import { runtimeDescription } from '../platform/runtime.ts';
@@ -30,6 +31,7 @@ Commands:
   dashboard [--port]  serve the browser dashboard (simulate in the page, or watch an aggregator)
   backends [--json]   list the compute backends and whether each runs here (and why not)
   report <run-dir>... plots (SVG) and a markdown table comparing runs
+  repro [options]     the paper's Fashion-MNIST / LeNet-5 comparison grid (resumable) and its report
   data <command>      find or download the data sets (see feddip data help)
   help                show this help
   version             print the version
@@ -87,6 +89,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (rest.includes('--help') || rest.includes('-h')) { io.out(REPORT_HELP); return 0; }
       if (!io.files) { io.err('feddip report: no file access in this context'); return 1; }
       return guarded('report', io, () => runReport(rest, { ...io, files: io.files! }));
+    case 'repro':
+      if (rest.includes('--help') || rest.includes('-h')) { io.out(REPRO_HELP); return 0; }
+      if (!io.files) { io.err('feddip repro: no file access in this context'); return 1; }
+      return guarded('repro', io, () => runRepro(rest, { ...io, files: io.files!, stopRequested: io.stopRequested ?? (() => false) }));
     case 'simulate':
       if (rest.includes('--help') || rest.includes('-h')) { io.out(SIMULATE_HELP); return 0; }
       if (!io.files) { io.err('feddip simulate: no file access in this context'); return 1; }

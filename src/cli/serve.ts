@@ -3,7 +3,7 @@
 import { createBackend } from '../backend/registry.ts';
 import type { BackendName } from '../backend/backend.ts';
 import { encodeFrame } from '../codec/frame.ts';
-import { datasetSpec, loadDataset, partition } from '../data/index.ts';
+import { datasetSpec, loadDataset, partition, prepareForTraining } from '../data/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { createStrategy, METHODS } from '../fl/methods.ts';
 import { initParameters } from '../nn/init.ts';
@@ -139,6 +139,8 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   if (!(index >= 0 && index < clients)) throw new InvalidArgumentError(`--client-index must be in 0 … ${clients - 1}, got ${index}`);
   const say = (line: string) => { if (!o.quiet) io.out(line); };
   const dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined });
+  // The same preparation as feddip simulate (CIFAR: normalised and augmented), so results compare.
+  const { augmentation } = prepareForTraining(dataset);
   const model = modelByName(o.model as string, dataset.train.classes);
   // Every client cuts the data set the same way (same seed and spec), then keeps its own share.
   const parts = partition(dataset.train.labels, clients, o.partition as string, new Rng(o.seed as number).fork('partition'));
@@ -150,7 +152,7 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   try {
     const summary = await runClient(url, {
       token, model, backend, seed: (o.seed as number) * 100_003 + index, fp16: o.fp16 as boolean, signal: controller.signal, log: io.err,
-      data: { images: dataset.train.images, labels: dataset.train.labels, sampleSize: dataset.train.images.length / dataset.train.size, indices },
+      data: { images: dataset.train.images, labels: dataset.train.labels, sampleSize: dataset.train.images.length / dataset.train.size, indices, augment: augmentation },
       onRound: (e) => say(`round ${e.round + 1}: ${e.accepted ? 'update accepted' : `update refused (${e.reason})`}, local loss ${e.trainLoss.toFixed(4)}`),
     });
     say(`done: ${summary.roundsTrained} rounds trained, ${summary.accepted} accepted, ${summary.refused} refused`);

@@ -4,7 +4,7 @@
 import { createBackend } from '../backend/registry.ts';
 import type { BackendName } from '../backend/backend.ts';
 import { encodeFrame } from '../codec/frame.ts';
-import { DatasetNotFoundError, fetchDataset, loadDataset, partition, partitionSummary, formatPartitionSummary } from '../data/index.ts';
+import { type AugmentChoice, DatasetNotFoundError, fetchDataset, loadDataset, partition, partitionSummary, formatPartitionSummary, prepareForTraining } from '../data/index.ts';
 import { cpuCount } from '../platform/worker.ts';
 import { progressPrinter } from './data.ts';
 import { createStrategy, METHODS } from '../fl/methods.ts';
@@ -37,9 +37,11 @@ export const SIMULATE_OPTIONS: Schema = {
   seed: { type: 'integer', default: 1, help: 'run seed (fixes every random choice)' },
   backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
   threads: { type: 'integer', help: 'clients trained at once, one worker each (default: the number of cores)' },
+  augment: { type: 'string', default: 'auto', help: 'random crop (4-pixel padding) and flip of training images; auto: for CIFAR', choices: ['auto', 'on', 'off'] },
   fp16: { type: 'boolean', default: false, help: 'send values as fp16 on the wire' },
   out: { type: 'string', help: 'output folder (default runs/<method>-<dataset>-<timestamp>)' },
   'data-dir': { type: 'string', help: 'folder holding the data set files' },
+  'allow-subset': { type: 'boolean', default: false, help: 'accept data files with fewer images than the standard set (your own subset)' },
   config: { type: 'string', help: 'JSON file of options (flags win)' },
   quiet: { type: 'boolean', default: false, help: 'no progress output' },
 };
@@ -85,7 +87,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
 
   let dataset;
   try {
-    dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined });
+    dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined, allowSubset: o.allowSubset as boolean });
   } catch (error) {
     // Not on this machine: download it into the user cache (as `feddip data fetch` would); offline,
     // the error lists every place looked in and every way to get the files.
@@ -98,6 +100,8 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     }
     dataset = await loadDataset(o.dataset as string);
   }
+  // CIFAR: per-channel normalisation (training-split statistics) and crop-and-flip augmentation.
+  const prepared = prepareForTraining(dataset, o.augment as AugmentChoice);
   const model = modelByName(o.model as string, dataset.train.classes);
   const inShape = model.inputShape.join('×');
   if (dataset.train.shape.join('×') !== inShape) {
@@ -118,13 +122,15 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const outDir = io.files.resolve((o.out as string | undefined) ?? io.files.join('runs', `${o.method}-${o.dataset}-${stamp}`));
   await io.files.mkdir(outDir);
   const methodOptions = (strategy as { options?: object }).options;
-  const config = { ...o, threads, config: undefined, out: outDir, ...(methodOptions ? { method_options: methodOptions } : {}), model: model.name, parameters: model.layout.size, layoutHash: model.layout.hash(), backendDescription: backend.description };
+  const config = { ...o, threads, config: undefined, out: outDir, ...(methodOptions ? { method_options: methodOptions } : {}), model: model.name, parameters: model.layout.parameterCount, layoutHash: model.layout.hash(), backendDescription: backend.description };
   await io.files.writeText(io.files.join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const metricsPath = io.files.join(outDir, 'metrics.jsonl');
   await io.files.writeText(metricsPath, '');
 
-  say(`feddip simulate: ${o.method} on ${o.dataset} (${dataset.train.size} train / ${dataset.test.size} test), ${model.name} with ${model.layout.size.toLocaleString('en')} parameters`);
+  say(`feddip simulate: ${o.method} on ${o.dataset} (${dataset.train.size} train / ${dataset.test.size} test), ${model.name} with ${model.layout.parameterCount.toLocaleString('en')} parameters`);
   say(`  ${o.clients} clients, ${o.partition} partition, ${o.rounds} rounds, C=${o.fraction}, E=${o.localEpochs}, B=${o.batch}, target sparsity ${o.sparsity}, seed ${o.seed}`);
+  if (prepared.normalization) say(`  normalised per channel (mean ${prepared.normalization.mean.map((v) => v.toFixed(3)).join(', ')}; std ${prepared.normalization.std.map((v) => v.toFixed(3)).join(', ')})${prepared.augmentation ? '; training batches randomly cropped (padding 4) and flipped' : ''}`);
+  else if (prepared.augmentation) say('  training batches randomly cropped (padding 4) and flipped');
   say(`  backend: ${backend.description}; ${threads} client${threads > 1 ? 's' : ''} trained at once${threads > 1 ? ' on worker threads' : ''}`);
   // The per-client table, cut short for large federations (the header, five clients, the totals).
   const table = formatPartitionSummary(partitionSummary(dataset.train.labels, parts, dataset.train.classes)).split('\n');
@@ -138,7 +144,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     for await (const m of simulate({
       model, backend, strategy, rounds: o.rounds as number, rng, fp16: o.fp16 as boolean, threads,
       initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
-      train: dataset.train, test: { images: dataset.test.images, labels: dataset.test.labels, sampleSize: dataset.test.images.length / dataset.test.size },
+      train: { images: dataset.train.images, labels: dataset.train.labels, augment: prepared.augmentation }, test: { images: dataset.test.images, labels: dataset.test.labels, sampleSize: dataset.test.images.length / dataset.test.size },
       partitions: parts,
     })) {
       history.push(m);

@@ -22,6 +22,7 @@ export {
   type PartitionSpec, type PartitionOptions, type PartitionSummary,
   partition, parsePartitionSpec, formatPartitionSpec, partitionSummary, formatPartitionSummary, dirichlet, logGamma,
 } from './partition.ts';
+export { type Augmentation, type AugmentChoice, type PreparedData, prepareForTraining } from './prepare.ts';
 export { readTar, type TarEntry, type TarVisitor } from './tar.ts';
 export { isGzip, gunzip, maybeGunzip, sha256Hex } from './bytes.ts';
 export { DataError, ChecksumError, DatasetNotFoundError, DownloadError } from './errors.ts';

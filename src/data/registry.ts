@@ -342,6 +342,11 @@ export interface LoadOptions extends LocateOptions {
   verify?: boolean;
   /** CIFAR-100: fine (100 classes, default) or coarse (20 superclasses) labels. */
   label?: CifarLabel;
+  /**
+   * Accept files holding fewer images than the standard set (a subset of your own, a test file).
+   * Default false: a short file is taken for a broken download.
+   */
+  allowSubset?: boolean;
 }
 
 async function readMember(path: string, member: string, spec: DatasetSpec, verify: boolean): Promise<Uint8Array> {
@@ -357,14 +362,15 @@ async function readMember(path: string, member: string, spec: DatasetSpec, verif
   return bytes;
 }
 
-function checkSize(ds: Dataset, expected: number, split: string, where: string): void {
+function checkSize(ds: Dataset, expected: number, split: string, where: string, allowSubset: boolean): void {
+  if (allowSubset && ds.size > 0 && ds.size <= expected) return;
   if (expected && ds.size !== expected) {
     throw new DataError(where, `the ${split} split has ${ds.size} images, ${ds.name} has ${expected}: incomplete or different files`);
   }
 }
 
 /** Loads the files of a located data set (see locateDataset) into train and test splits. */
-export async function loadLocated(located: LocatedDataset, options: Pick<LoadOptions, 'verify' | 'label'> = {}): Promise<DataSplits> {
+export async function loadLocated(located: LocatedDataset, options: Pick<LoadOptions, 'verify' | 'label' | 'allowSubset'> = {}): Promise<DataSplits> {
   const { spec, files } = located;
   const verify = options.verify ?? true;
   if (options.label !== undefined && spec.format !== 'cifar100') {
@@ -388,7 +394,7 @@ export async function loadLocated(located: LocatedDataset, options: Pick<LoadOpt
         variant: spec.format, label, name: label === 'coarse' ? `${spec.name}-coarse` : spec.name,
       });
     }
-    checkSize(ds, split === 'train' ? spec.trainSize : spec.testSize, split, located.dir);
+    checkSize(ds, split === 'train' ? spec.trainSize : spec.testSize, split, located.dir, options.allowSubset === true);
     splits[split] = ds;
   }
   return splits as DataSplits;

@@ -8,6 +8,8 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { ParamLayout } from '../nn/layout.ts';
 import type { Network } from '../nn/network.ts';
 import { dropAndGrow, erkDensities, globalMagnitudeMask, randomMask } from '../sparse/masks.ts';
+import { augmentBatch } from '../data/dataset.ts';
+import type { Augmentation } from '../data/prepare.ts';
 import type { Rng } from '../util/rng.ts';
 import type { ClientResult, ClientState, ClientTask } from './types.ts';
 
@@ -20,6 +22,8 @@ export interface ClientData {
   sampleSize: number;
   /** This client's samples. */
   indices: Int32Array;
+  /** Augment every training batch so (CIFAR); absent: train on the images as they are. */
+  augment?: Augmentation | null;
 }
 
 /** Preallocated minibatch buffers, reused across steps, epochs and clients. */
@@ -90,6 +94,9 @@ export async function trainClient(task: ClientTask, o: TrainOptions): Promise<Cl
 
   const lambda = config.layerLambdas ?? config.lambda;
   const squares = config.gradSquares ? new Float32Array(layout.size) : null;
+  // Crops and flips come from a stream of their own: adding augmentation leaves shuffles unchanged.
+  const augment = data.augment ?? null;
+  const augmentRng = augment ? rng.fork('augment') : null;
   let lossSum = 0;
   let steps = 0;
   for (let epoch = 0; epoch < config.localEpochs; epoch++) {
@@ -97,6 +104,7 @@ export async function trainClient(task: ClientTask, o: TrainOptions): Promise<Cl
     for (let from = 0; from < n; from += config.batch) {
       const count = Math.min(config.batch, n - from);
       const batch = gather(data, order, from, count, o.buffers);
+      if (augment) augmentBatch(batch.images, augment.shape, augmentRng!, augment);
       net.trainStep(batch.images, batch.labels, { lr: config.lr, weightDecay: config.weightDecay, lambda });
       if (hard) net.zeroMaskedWeights();
       lossSum += (await net.lastLoss()).loss;

@@ -9,12 +9,14 @@ import { canShareMemory, spawnWorker, type WorkerHandle } from '../platform/work
 import { Rng, type RngState } from '../util/rng.ts';
 import { BatchBuffers, trainClient } from './client.ts';
 import type { ClientResult, ClientTask } from './types.ts';
+import type { Augmentation } from '../data/prepare.ts';
 import workerUrl from 'feddip:worker-url';
 
 export interface TrainingData {
   images: Float32Array;
   labels: Int32Array;
   sampleSize: number;
+  augment?: Augmentation | null;
 }
 
 export interface ClientJob {
@@ -114,7 +116,7 @@ export class WorkerPool implements ClientPool {
           p?.resolve(msg.type === 'result' ? msg.result! : new Error(msg.message));
         }
       });
-      w.post({ type: 'init', model: model.name, classes: model.classes, backend, images, labels, sampleSize: data.sampleSize });
+      w.post({ type: 'init', model: model.name, classes: model.classes, backend, images, labels, sampleSize: data.sampleSize, augment: data.augment ?? null });
     }))).catch(async (error) => {
       await pool.close();
       throw error;

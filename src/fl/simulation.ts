@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { ModelDef } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { maskSparsity } from '../sparse/masks.ts';
+import type { Augmentation } from '../data/prepare.ts';
 import type { Rng } from '../util/rng.ts';
 import { type ClientPool, InProcessPool, WorkerPool } from './pool.ts';
 import { evaluate, type EvalData } from './evaluate.ts';
@@ -19,7 +20,7 @@ export interface SimulationSetup {
   strategy: Strategy;
   /** Initial global weights (e.g. initParameters). */
   initial: Float32Array;
-  train: { images: Float32Array; labels: Int32Array };
+  train: { images: Float32Array; labels: Int32Array; augment?: Augmentation | null };
   test: EvalData;
   /** Each client's training-sample indices. */
   partitions: readonly Int32Array[];
@@ -94,7 +95,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
   const selection = setup.rng.fork('selection');
   let bytesDownTotal = 0;
   let bytesUpTotal = 0;
-  const data = { images: setup.train.images, labels: setup.train.labels, sampleSize };
+  const data = { images: setup.train.images, labels: setup.train.labels, sampleSize, augment: setup.train.augment ?? null };
   const threads = setup.threads ?? 1;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new InvalidArgumentError(`simulate: threads must be a positive integer, got ${threads}`);
   let pool: ClientPool | undefined;

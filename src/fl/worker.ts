@@ -9,8 +9,9 @@ import { Rng } from '../util/rng.ts';
 import { BatchBuffers, trainClient } from './client.ts';
 import type { ClientJob } from './pool.ts';
 import type { ClientResult } from './types.ts';
+import type { Augmentation } from '../data/prepare.ts';
 
-interface Init { type: 'init'; model: string; classes: number; backend: BackendName; images: Float32Array; labels: Int32Array; sampleSize: number }
+interface Init { type: 'init'; model: string; classes: number; backend: BackendName; images: Float32Array; labels: Int32Array; sampleSize: number; augment: Augmentation | null }
 
 /** Every buffer of a result, once each (a buffer listed twice makes postMessage throw). */
 function transferables(r: ClientResult): ArrayBuffer[] {
@@ -42,7 +43,7 @@ port.onMessage(async (m) => {
     if (!buffers) state.buffers.set(batch, (buffers = new BatchBuffers(batch, state.data.sampleSize)));
     const result = await trainClient(job.task, {
       clientId: job.clientId, net: state.net, buffers, rng: Rng.fromState(job.rng),
-      data: { images: state.data.images, labels: state.data.labels, sampleSize: state.data.sampleSize, indices: job.indices },
+      data: { images: state.data.images, labels: state.data.labels, sampleSize: state.data.sampleSize, indices: job.indices, augment: state.data.augment },
     });
     port.post({ type: 'result', id, result }, transferables(result));
   } catch (error) {

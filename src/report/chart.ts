@@ -24,6 +24,9 @@ export interface ChartOptions {
 // A palette that stays distinguishable for colour-blind readers (Okabe–Ito).
 const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
 
+// Past the eight colours, lines repeat them dashed, then dotted, so that every line stays distinct.
+const DASHES = ['', ' stroke-dasharray="7 4"', ' stroke-dasharray="2 3"'];
+
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** About `count` round-number ticks covering [lo, hi] (1, 2 or 5 times a power of ten apart). */
@@ -79,14 +82,15 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   parts.push(`<text transform="translate(16 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(o.yLabel)}</text>`);
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
+    const dash = DASHES[Math.floor(i / COLOURS.length) % DASHES.length]!;
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (pts.length) {
       const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x).toFixed(1)},${py(Math.min(y1, Math.max(y0, y))).toFixed(1)}`).join('');
-      parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.8"><title>${escape(s.label)}</title></path>`);
+      parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.8"${dash}><title>${escape(s.label)}</title></path>`);
     }
     const ly = m.top + 10 + i * 18;
     const lx = m.left + plotW + 14;
-    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
+    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"${dash}/>`);
     parts.push(`<text x="${lx + 24}" y="${ly + 4}">${escape(s.label)}</text>`);
   });
   parts.push('</svg>');
