@@ -11,6 +11,7 @@ import { createStrategy, METHODS } from '../fl/methods.ts';
 import { simulate, type RoundMetrics } from '../fl/simulation.ts';
 import { initParameters } from '../nn/init.ts';
 import { modelByName, MODELS } from '../nn/models.ts';
+import { buildReport } from '../report/index.ts';
 import { Rng } from '../util/rng.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { formatOptions, parseOptions, type Schema } from './args.ts';
@@ -176,6 +177,14 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     sent: deployed.mask ?? new Uint8Array(model.layout.size).fill(1),
   }));
   say(`${interrupted ? 'stopped' : 'done'} after ${history.length} rounds in ${duration(summary.seconds)}: final accuracy ${last ? (100 * last.test_acc).toFixed(2) : '—'} %, best ${best ? (100 * best.test_acc).toFixed(2) : '—'} % (round ${best ? best.round + 1 : '—'}), sparsity ${last ? (100 * last.sparsity).toFixed(1) : '—'} %, ${mb(summary.bytes_down_total + summary.bytes_up_total)} on the wire`);
-  say(`results: ${outDir} (config.json, metrics.jsonl, summary.json, model.fdip)`);
+  // The run's own plots, so that a first run shows its curves without a second command.
+  let plots = '';
+  if (history.length) {
+    const report = buildReport([{ name: `${o.method}`, rounds: history }]);
+    for (const [file, svg] of Object.entries(report.plots)) await io.files.writeText(io.files.join(outDir, file), svg);
+    await io.files.writeText(io.files.join(outDir, 'report.md'), report.markdown);
+    plots = `, report.md and plots ${Object.keys(report.plots).join(', ')}`;
+  }
+  say(`results: ${outDir} (config.json, metrics.jsonl, summary.json, model.fdip${plots})`);
   return interrupted ? 130 : 0;
 }

@@ -39,6 +39,9 @@ describe('feddip simulate', () => {
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ rounds_completed: 2, interrupted: false, final_acc: lines[1].test_acc });
     expect(readFileSync(join(out, 'model.fdip')).subarray(0, 4).toString()).toBe('FDIP');
+    // Its plots and table, without a separate report command.
+    expect(readFileSync(join(out, 'accuracy.svg'), 'utf8')).toMatch(/<svg[^]*<path d="M/);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('| feddip | 2 |');
   }, 120_000);
 
   it('stops after the round in flight when asked (Ctrl-C) and says so in the summary', async (ctx) => {
