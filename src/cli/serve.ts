@@ -15,7 +15,7 @@ import { runClient } from '../transport/client.ts';
 import { createAggregator } from '../transport/server.ts';
 import { parseTokens } from '../transport/tokens.ts';
 import { Rng } from '../util/rng.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import { SIMULATE_OPTIONS } from './simulate.ts';
 import { dashboardSite } from './dashboard.ts';
 import type { RunFiles } from './io.ts';
@@ -40,7 +40,7 @@ export const SERVE_OPTIONS: Schema = {
   'round-timeout': { type: 'number', default: 600, help: 'seconds a round stays open (extended once if short of updates)' },
   'over-select': { type: 'number', default: 1.3, help: 'select this many times the clients a round needs' },
   ...pick('dataset', 'model', 'method', 'fraction', 'local-epochs', 'batch', 'lr', 'lr-decay', 'weight-decay', 'rounds',
-    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'quiet'),
+    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'config', 'quiet'),
 };
 
 export const SERVE_HELP = `feddip serve — run the aggregator of a federation over HTTP
@@ -53,13 +53,16 @@ ${formatOptions(SERVE_OPTIONS)}
 Examples:
   feddip serve --dir runs/fed --tokens tokens.txt --rounds 100 --min-clients 5
   feddip serve --dir runs/fed --tokens tokens.txt --rounds 100 --resume
+  feddip serve --config federation.json --port 9000
+
+${EXIT_CODES_HELP}
 `;
 
 export const JOIN_OPTIONS: Schema = {
   token: { type: 'string', help: 'this client\'s bearer token (default: $FEDDIP_TOKEN, which keeps it out of the process list)' },
   'client-index': { type: 'integer', default: 0, help: 'which share of the data set this client trains (0-based)' },
   clients: { type: 'integer', default: 1, help: 'number of shares the data set is cut into' },
-  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'fp16', 'data-dir', 'quiet'),
+  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'fp16', 'data-dir', 'config', 'quiet'),
 };
 
 export const JOIN_HELP = `feddip join — train as one client of a federation
@@ -71,6 +74,9 @@ ${formatOptions(JOIN_OPTIONS)}
 
 Examples:
   FEDDIP_TOKEN=… feddip join http://127.0.0.1:8787 --client-index 3 --clients 10
+  feddip join http://10.0.0.5:8787 --config client.json --client-index 0
+
+${EXIT_CODES_HELP}
 `;
 
 function strategyOptions(o: Record<string, unknown>) {
@@ -83,13 +89,19 @@ function strategyOptions(o: Record<string, unknown>) {
 }
 
 export async function runServe(argv: string[], io: NetIo): Promise<number> {
-  const { options: o, positional } = parseOptions(SERVE_OPTIONS, argv);
+  const { options: o, positional } = await parseCommandLine(SERVE_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
   if (!o.dir) throw new InvalidArgumentError('--dir is required (the checkpoint goes there)');
   if (!o.tokens) throw new InvalidArgumentError('--tokens is required (a file of client tokens)');
   if (!(Number(o.roundTimeout) > 0)) throw new InvalidArgumentError(`--round-timeout must be positive, got ${o.roundTimeout}`);
   const say = (line: string) => { if (!o.quiet) io.out(line); };
-  const tokens = parseTokens(await io.files.readText(o.tokens as string));
+  let tokenText: string;
+  try {
+    tokenText = await io.files.readText(o.tokens as string);
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the tokens file '${o.tokens}' (${(error as Error).message}); --tokens needs a file with one client token per line`);
+  }
+  const tokens = parseTokens(tokenText);
   const model = modelByName(o.model as string, datasetSpec(o.dataset as string).classes);
   const rng = new Rng(o.seed as number);
   const dir = io.files.resolve(o.dir as string);
@@ -127,7 +139,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
 }
 
 export async function runJoin(argv: string[], io: NetIo): Promise<number> {
-  const { options: o, positional } = parseOptions(JOIN_OPTIONS, argv);
+  const { options: o, positional } = await parseCommandLine(JOIN_OPTIONS, argv, io.files.readText);
   if (positional.length !== 1) throw new InvalidArgumentError('give exactly one aggregator URL, e.g. feddip join http://127.0.0.1:8787');
   const url = positional[0]!;
   if (!/^https?:\/\//.test(url)) throw new InvalidArgumentError(`'${url}' is not an http(s) URL`);

@@ -13,7 +13,7 @@ import { initParameters } from '../nn/init.ts';
 import { modelByName, MODELS } from '../nn/models.ts';
 import { Rng } from '../util/rng.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { RunFiles } from './io.ts';
 
 export const SIMULATE_OPTIONS: Schema = {
@@ -55,6 +55,8 @@ Examples:
   feddip simulate --rounds 30 --sparsity 0.95
   feddip simulate --method fedavg --partition dirichlet:0.5 --out runs/fedavg
   feddip simulate --config run.json --seed 3
+
+${EXIT_CODES_HELP}
 `;
 
 export interface SimulateIo {
@@ -69,14 +71,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 const duration = (s: number) => (s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(1)}s`);
 
 export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
-  let configFile: Record<string, unknown> = {};
-  const configAt = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
-  if (configAt >= 0) {
-    const path = argv[configAt]!.includes('=') ? argv[configAt]!.split('=')[1]! : argv[configAt + 1];
-    if (!path) throw new InvalidArgumentError('--config needs a file');
-    configFile = JSON.parse(await io.files.readText(path)) as Record<string, unknown>;
-  }
-  const { options: o, positional } = parseOptions(SIMULATE_OPTIONS, argv, configFile);
+  const { options: o, positional } = await parseCommandLine(SIMULATE_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
   const say = (line: string) => { if (!o.quiet) io.out(line); };
   const perRound = Math.max(1, Math.round((o.fraction as number) * (o.clients as number)));
