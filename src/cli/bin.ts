@@ -6,7 +6,7 @@ import { EXIT } from './args.ts';
 const proc = (globalThis as unknown as {
   process: {
     argv: string[]; exitCode?: number; exit(code: number): never;
-    stdout: { write(s: string): void }; stderr: { write(s: string): void };
+    stdout: { write(s: string): void }; stderr: { write(s: string): void; isTTY?: boolean; columns?: number };
     on(signal: 'SIGINT', handler: () => void): void;
   };
 }).process;
@@ -30,6 +30,7 @@ main(proc.argv.slice(2), {
   err: (line) => proc.stderr.write(`${line}\n`),
   files: await nodeFiles(),
   stopRequested: () => stop,
+  progress: proc.stderr,
 }).then(
   (code) => { proc.exitCode = code; },
   (error: unknown) => {

@@ -6,6 +6,7 @@ import { BENCH_HELP, runBench } from './bench.ts';
 import { cmdData } from './data.ts';
 import { FeddipError } from '../errors.ts';
 import type { RunFiles } from './io.ts';
+import type { TerminalStream } from './progress.ts';
 import { runSimulate, SIMULATE_HELP } from './simulate.ts';
 import { REPORT_HELP, runReport } from './report.ts';
 import { JOIN_HELP, runJoin, runServe, SERVE_HELP } from './serve.ts';
@@ -19,6 +20,8 @@ export interface Io {
   /** File access for commands that write results (absent in contexts that only list or help). */
   files?: RunFiles;
   stopRequested?: () => boolean;
+  /** The terminal stream progress bars are drawn on (stderr); none are drawn when it is not a TTY. */
+  progress?: TerminalStream;
 }
 
 const HELP = `feddip ${VERSION} — federated learning with extreme dynamic pruning

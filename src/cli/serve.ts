@@ -19,12 +19,15 @@ import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from '.
 import { SIMULATE_OPTIONS } from './simulate.ts';
 import { dashboardSite } from './dashboard.ts';
 import type { RunFiles } from './io.ts';
+import { ProgressDisplay, type TerminalStream } from './progress.ts';
 
 export interface NetIo {
   out(line: string): void;
   err(line: string): void;
   files: RunFiles;
   stopRequested(): boolean;
+  /** Where progress bars go (stderr); bars are drawn only when it is a TTY. */
+  progress?: TerminalStream;
 }
 
 const pick = (...names: string[]): Schema => Object.fromEntries(names.map((n) => [n, SIMULATE_OPTIONS[n]!]));
@@ -94,7 +97,8 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
   if (!o.dir) throw new InvalidArgumentError('--dir is required (the checkpoint goes there)');
   if (!o.tokens) throw new InvalidArgumentError('--tokens is required (a file of client tokens)');
   if (!(Number(o.roundTimeout) > 0)) throw new InvalidArgumentError(`--round-timeout must be positive, got ${o.roundTimeout}`);
-  const say = (line: string) => { if (!o.quiet) io.out(line); };
+  const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
+  const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
   let tokenText: string;
   try {
     tokenText = await io.files.readText(o.tokens as string);
@@ -111,14 +115,20 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
     initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
     tokens, rounds: o.rounds as number, minClients: o.minClients as number, minAvailable: o.minAvailable as number | undefined,
     roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number,
-    store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: io.err,
-    onRound: (r) => say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
-      + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`),
+    store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: (line) => display.log(() => io.err(line)),
+    onRound: (r) => {
+      // The bar first: printing the line redraws the bars as they now stand.
+      display.set('rounds', { label: 'rounds', done: r.round + 1, total: o.rounds as number, unit: 'round' });
+      say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
+        + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`);
+    },
   });
   // The dashboard rides along on the same origin; every /v1 request still goes to the aggregator.
   const server = await serveHttp(dashboardSite({ api: aggregator.handle }), { port: o.port as number, hostname: o.host as string });
   say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds from round ${aggregator.round + 1}`);
   say(`  listening on ${server.url} (API under /v1, dashboard at /), checkpoint in ${dir}`);
+  // Rate and ETA count from this start: rounds done before a --resume are not this run's pace.
+  display.set('rounds', { label: 'rounds', done: aggregator.round, total: o.rounds as number, unit: 'round' });
   let stopped = false;
   try {
     await Promise.race([aggregator.done, new Promise<void>((resolve) => {
@@ -126,6 +136,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
       void aggregator.done.then(() => clearInterval(poll));
     })]);
   } finally {
+    display.close();
     await server.close();
     await aggregator.dispose();
   }
@@ -149,7 +160,8 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   const index = o.clientIndex as number;
   if (!(clients >= 1)) throw new InvalidArgumentError(`--clients must be at least 1, got ${clients}`);
   if (!(index >= 0 && index < clients)) throw new InvalidArgumentError(`--client-index must be in 0 … ${clients - 1}, got ${index}`);
-  const say = (line: string) => { if (!o.quiet) io.out(line); };
+  const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
+  const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
   const dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined });
   const model = modelByName(o.model as string, dataset.train.classes);
   // Every client cuts the data set the same way (same seed and spec), then keeps its own share.
@@ -161,9 +173,10 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   say(`feddip join: ${url} as share ${index + 1}/${clients} of ${o.dataset} (${indices.length} samples), ${model.name}, backend ${backend.description}`);
   try {
     const summary = await runClient(url, {
-      token, model, backend, seed: (o.seed as number) * 100_003 + index, fp16: o.fp16 as boolean, signal: controller.signal, log: io.err,
+      token, model, backend, seed: (o.seed as number) * 100_003 + index, fp16: o.fp16 as boolean, signal: controller.signal, log: (line) => display.log(() => io.err(line)),
       data: { images: dataset.train.images, labels: dataset.train.labels, sampleSize: dataset.train.images.length / dataset.train.size, indices },
       onRound: (e) => say(`round ${e.round + 1}: ${e.accepted ? 'update accepted' : `update refused (${e.reason})`}, local loss ${e.trainLoss.toFixed(4)}`),
+      onProgress: display.enabled ? (e) => display.set('train', { label: `round ${e.round + 1} training`, done: e.samples, total: e.total, unit: 'sample', restart: e.samples === 0 }) : undefined,
     });
     say(`done: ${summary.roundsTrained} rounds trained, ${summary.accepted} accepted, ${summary.refused} refused`);
     return 0;
@@ -171,6 +184,7 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
     if (controller.signal.aborted) { say('stopped'); return 130; }
     throw error;
   } finally {
+    display.close();
     clearInterval(poll);
     backend.dispose();
   }
