@@ -6,7 +6,9 @@
 // Suites live in scripts/bench/*.mjs (listed in scripts/bench/index.mjs). A suite calls
 // `add(case, ours)`: `case` is {name, kind, threads, ...shape} and is sent to bench/peer_torch.py
 // unless `peer: false`; `ours` is {value, unit, batch, flops?, lowerIsBetter?}. With --only, the
-// entries of the other suites already in results.json are kept.
+// entries of the other suites already in results.json are kept. --list prints the suites.
+// The first Ctrl-C (SIGINT) stops after the suite in flight and writes what was measured, exit
+// 130; a second one aborts. `feddip bench` runs this file (it ships with the package).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,6 +26,16 @@ const flagValue = (flag) => { const i = argv.indexOf(flag); return i >= 0 ? argv
 const only = flagValue('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
 const outPath = flagValue('--out') ?? join(root, 'bench', 'results.json');
 
+if (argv.includes('--list')) {
+  for (const s of suites) console.log(s.name);
+  process.exit(0);
+}
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  console.error('\nbench: stopping after the suite in flight (Ctrl-C again to abort)');
+});
 if (only) {
   const unknown = only.filter((n) => !suites.some((s) => s.name === n));
   if (unknown.length) {
@@ -37,7 +49,14 @@ const cases = [];
 const ours = {};
 const notes = [];
 
+// The suites time synchronous loops, so a SIGINT is only handled on a turn of the event loop:
+// take one before each suite and after the last.
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const ran = [];
 for (const suite of selected) {
+  await turn();
+  if (interrupted) break;
+  ran.push(suite);
   const t0 = performance.now();
   await suite.run({
     feddip, quick, timed, rand, root,
@@ -50,6 +69,7 @@ for (const suite of selected) {
   });
   console.error(`bench: ${suite.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
+await turn();
 
 // The peer, in the same command.
 const peer = {};
@@ -72,7 +92,12 @@ if (peerCases.length && existsSync(PYTHON)) {
 
 // The machine's WASM SIMD ceiling: a register-only multiply-add loop (assembly/bench/peak.ts).
 async function simdPeak() {
-  const bytes = readFileSync(join(root, 'build', 'wasm', 'peak.wasm'));
+  const file = join(root, 'build', 'wasm', 'peak.wasm');
+  if (!existsSync(file)) {
+    notes.push(`wasm_simd_peak not measured: ${file} is missing (npm run build:wasm makes it)`);
+    return null;
+  }
+  const bytes = readFileSync(file);
   const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {} } });
   const iters = 2_000_000;
   const s = timed(() => instance.exports.simdPeak(iters, 1));
@@ -80,7 +105,7 @@ async function simdPeak() {
 }
 const peak = await simdPeak();
 
-const fresh = [{ name: 'wasm_simd_peak', unit: 'GFLOP/s', ours: peak, peer: null, ratio: null, threads: 1, batch: null }];
+const fresh = peak === null ? [] : [{ name: 'wasm_simd_peak', unit: 'GFLOP/s', ours: peak, peer: null, ratio: null, threads: 1, batch: null }];
 for (const c of cases) {
   const o = ours[c.name];
   const p = peer[c.name] ? (o.lowerIsBetter ? peer[c.name].median_s : peer[c.name].value) : null;
@@ -88,24 +113,26 @@ for (const c of cases) {
     // Throughputs: ours/peer (> 1 is better). Times (lower is better): peer/ours, so > 1 is better too.
     name: c.name, suite: c.suite, unit: o.unit, ours: o.value, peer: p ?? null, ratio: p ? (o.lowerIsBetter ? p / o.value : o.value / p) : null,
     threads: o.threads, batch: o.batch ?? null,
-    ...(o.flops ? { of_simd_peak: o.value / peak } : {}),
+    ...(o.flops && peak !== null ? { of_simd_peak: o.value / peak } : {}),
     ...(o.extra ?? {}),
   });
 }
 
-// With --only, keep what the other suites measured before (their own date stays in `measured`).
+// With --only, or when stopped early, keep what the suites not run measured before (their own date
+// stays in `measured`).
+const partial = only || ran.length < suites.length;
 let previous = { results: [], notes: [] };
-if (only && existsSync(outPath)) previous = JSON.parse(readFileSync(outPath, 'utf8'));
+if (partial && existsSync(outPath)) previous = JSON.parse(readFileSync(outPath, 'utf8'));
 const now = new Date().toISOString();
 const freshNames = new Set(fresh.map((r) => r.name));
-const kept = (previous.results ?? []).filter((r) => !freshNames.has(r.name) && !selected.some((s) => s.name === r.suite));
+const kept = (previous.results ?? []).filter((r) => !freshNames.has(r.name) && !ran.some((s) => s.name === r.suite));
 const results = [...kept.map((r) => ({ measured: previous.date, ...r })), ...fresh.map((r) => ({ ...r, measured: now }))];
 
 mkdirSync(dirname(outPath), { recursive: true });
 const out = {
   date: now,
   machine: { runtime: `node ${process.versions.node}`, cpus: cpus()[0]?.model ?? 'unknown', cores: cpus().length, peer: 'PyTorch (Debian python3-torch) on the CPU' },
-  notes: [...new Set([...(only ? previous.notes ?? [] : []), ...notes, ...(peerNote ? [peerNote] : [])])],
+  notes: [...new Set([...(partial ? previous.notes ?? [] : []), ...notes, ...(peerNote ? [peerNote] : [])])],
   results,
 };
 writeFileSync(outPath, `${JSON.stringify(out, null, 2)}\n`);
@@ -116,3 +143,7 @@ console.log('| --- | --- | ---: | ---: | ---: | ---: |');
 for (const r of results) console.log(`| ${r.name} | ${r.unit} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${fmt(r.ratio)} | ${r.of_simd_peak ? `${(100 * r.of_simd_peak).toFixed(0)} %` : '—'} |`);
 for (const n of out.notes) console.log(`note: ${n}`);
 console.log(`written: ${outPath}`);
+if (interrupted) {
+  console.error(`bench: interrupted; measured ${ran.map((s) => s.name).join(', ') || 'nothing'}${ran.length < selected.length ? `, not ${selected.filter((s) => !ran.includes(s)).map((s) => s.name).join(', ')}` : ''}`);
+  process.exit(130);
+}

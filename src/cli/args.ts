@@ -3,6 +3,19 @@
 // `--config file.json` values sit under the flags (flags win).
 import { InvalidArgumentError } from '../errors.ts';
 
+/**
+ * Exit statuses of every `feddip` command. Scripts branch on them, so they never change meaning:
+ * 130 is what shells report for a process ended by SIGINT (128 + 2).
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+/** The exit-code paragraph every command's --help ends with. */
+export const EXIT_CODES_HELP = `Exit codes:
+  0    done
+  1    the work failed (data, network, a backend, a file that could not be written)
+  2    bad command line or config file (the message names the option)
+  130  interrupted by Ctrl-C (what was done is written; a second Ctrl-C aborts at once)`;
+
 export type OptionType = 'string' | 'number' | 'integer' | 'boolean';
 
 export interface OptionSpec {
@@ -40,13 +53,20 @@ function convert(flag: string, spec: OptionSpec, raw: unknown): string | number 
  * Parses `argv` against `schema`. Keys of the result are camelCase (`--local-epochs` → localEpochs).
  * `config` holds values from a config file (kebab- or camelCase keys), applied before the flags.
  */
-export function parseOptions(schema: Schema, argv: readonly string[], config: Record<string, unknown> = {}): { options: Parsed; positional: string[] } {
+export function parseOptions(schema: Schema, argv: readonly string[], config: Record<string, unknown> = {}, configName = 'config file'): { options: Parsed; positional: string[] } {
   const options: Parsed = {};
   for (const [flag, spec] of Object.entries(schema)) options[camel(flag)] = spec.default;
+  // A config file naming another config file would make the order of precedence a puzzle.
+  const valid = Object.keys(schema).filter((f) => f !== 'config');
   for (const [key, value] of Object.entries(config)) {
-    const flag = Object.keys(schema).find((f) => f === key || camel(f) === key);
-    if (!flag) throw new InvalidArgumentError(`config file: unknown option '${key}' (known: ${Object.keys(schema).join(', ')})`);
-    options[camel(flag)] = convert(flag, schema[flag]!, value);
+    const flag = valid.find((f) => f === key || camel(f) === key);
+    if (!flag) throw new InvalidArgumentError(`${configName}: unknown option '${key}'; valid options: ${valid.join(', ')}`);
+    if (value === null || typeof value === 'object') throw new InvalidArgumentError(`${configName}: '${key}' must be a ${schema[flag]!.type}, got ${JSON.stringify(value)}`);
+    try {
+      options[camel(flag)] = convert(flag, schema[flag]!, value);
+    } catch (error) {
+      throw new InvalidArgumentError(`${configName}: ${(error as Error).message}`);
+    }
   }
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -68,6 +88,49 @@ export function parseOptions(schema: Schema, argv: readonly string[], config: Re
     options[camel(flag)] = convert(flag, spec, raw);
   }
   return { options, positional };
+}
+
+/** The value of `--config` on a command line (`--config f` or `--config=f`), if there is one. */
+export function configPath(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+    if (arg === '--config') {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new InvalidArgumentError('--config needs the path of a JSON file of options');
+      return next;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parses a command line whose options may also come from `--config file.json` (an object of
+ * options by their flag or camelCase name). Flags win over the file, the file over the defaults.
+ * Every problem with the file — unreadable, not JSON, not an object, an unknown key, a value of
+ * the wrong type — is a usage error naming the file and the key.
+ */
+export async function parseCommandLine(schema: Schema, argv: readonly string[], readText?: (path: string) => Promise<string>): Promise<{ options: Parsed; positional: string[] }> {
+  const path = configPath(argv);
+  if (path === undefined) return parseOptions(schema, argv);
+  if (!schema.config) throw new InvalidArgumentError('unknown option --config (this command takes none)');
+  if (!readText) throw new InvalidArgumentError('--config cannot be read here: this context has no file access');
+  let text: string;
+  try {
+    text = await readText(path);
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the config file '${path}' (${(error as Error).message}); give the path of a JSON file of options`);
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`config file '${path}' is not valid JSON: ${(error as Error).message}`);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new InvalidArgumentError(`config file '${path}' must hold one JSON object of options, e.g. {"rounds": 50}`);
+  }
+  return parseOptions(schema, argv, config as Record<string, unknown>, `config file '${path}'`);
 }
 
 /** Help text for a schema: one aligned line per option with its default. */

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import { type Handler, serveHttp } from '../platform/http.ts';
 import { staticHandler } from '../platform/static.ts';
 import { API_PREFIX } from '../transport/protocol.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { NetIo } from './serve.ts';
 
 export interface DashboardSiteOptions {
@@ -42,6 +42,7 @@ export const DASHBOARD_OPTIONS: Schema = {
   port: { type: 'integer', default: 8788, help: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', help: 'interface to listen on (0.0.0.0: every interface)' },
   'data-dir': { type: 'string', help: 'folder of IDX files (e.g. Fashion-MNIST) the page can load from /data/' },
+  config: { type: 'string', help: 'JSON file of options (flags win)' },
   quiet: { type: 'boolean', default: false, help: 'no output but errors' },
 };
 
@@ -58,10 +59,13 @@ The page trains in web workers on the WebAssembly (or WebGPU) backend. To watch 
 Examples:
   feddip dashboard
   feddip dashboard --port 9000 --data-dir /usr/share/datasets/fashion-mnist
+  feddip dashboard --host 0.0.0.0 --quiet
+
+${EXIT_CODES_HELP}
 `;
 
 export async function runDashboard(argv: string[], io: NetIo): Promise<number> {
-  const { options: o, positional } = parseOptions(DASHBOARD_OPTIONS, argv);
+  const { options: o, positional } = await parseCommandLine(DASHBOARD_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
   const dataDir = o.dataDir ? io.files.resolve(o.dataDir as string) : undefined;
   const server = await serveHttp(dashboardSite({ dataDir }), { port: o.port as number, hostname: o.host as string });

@@ -4,9 +4,10 @@ import { DatasetNotFoundError } from '../data/errors.ts';
 import { fetchDataset, type FetchProgress } from '../data/fetch.ts';
 import { datasetSpec, defaultCacheDir, listDatasets, locateDataset } from '../data/registry.ts';
 import { FeddipError, InvalidArgumentError } from '../errors.ts';
-import { parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, parseCommandLine, type Schema } from './args.ts';
+import type { RunFiles } from './io.ts';
 
-interface Io { out(line: string): void; err(line: string): void }
+interface Io { out(line: string): void; err(line: string): void; files?: RunFiles }
 
 export const DATA_HELP = `Usage: feddip data <list | where NAME | fetch NAME> [options]
 
@@ -19,14 +20,24 @@ Options:
   --cache-dir DIR           fetch: cache root (default $XDG_CACHE_HOME/feddip or ~/.cache/feddip)
   --base-url URL            fetch: download every file from URL/<file> (a mirror)
   --force                   fetch: download again even if the files are there
+  --config FILE             JSON file of these options (flags win)
 
-Data sets: ${listDatasets().join(', ')}`;
+Data sets: ${listDatasets().join(', ')}
+
+Examples:
+  feddip data list
+  feddip data where fashion-mnist --data-dir ~/datasets
+  feddip data fetch cifar10
+  feddip data fetch mnist --base-url https://mirror.example.org/mnist --cache-dir /srv/feddip
+
+${EXIT_CODES_HELP} (where: 1 when the data set is not found)`;
 
 const DATA_OPTIONS: Schema = {
   'data-dir': { type: 'string', help: 'list/where: look in DIR/NAME/ and DIR first' },
   'cache-dir': { type: 'string', help: 'fetch: cache root' },
   'base-url': { type: 'string', help: 'fetch: download every file from URL/<file> (a mirror)' },
   force: { type: 'boolean', default: false, help: 'fetch: download again even if the files are there' },
+  config: { type: 'string', help: 'JSON file of these options (flags win)' },
 };
 
 /** Download progress on stderr: one line per tenth of a file. */
@@ -46,13 +57,13 @@ export function progressPrinter(io: Io): (p: FetchProgress) => void {
 
 export async function cmdData(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h' || rest.includes('--help') || rest.includes('-h')) {
     io.out(DATA_HELP);
     return 0;
   }
-  let parsed: ReturnType<typeof parseOptions>;
+  let parsed: Awaited<ReturnType<typeof parseCommandLine>>;
   try {
-    parsed = parseOptions(DATA_OPTIONS, rest);
+    parsed = await parseCommandLine(DATA_OPTIONS, rest, io.files?.readText);
   } catch (error) {
     if (!(error instanceof InvalidArgumentError)) throw error;
     io.err(`feddip data ${sub}: ${error.message} (try 'feddip data help')`);

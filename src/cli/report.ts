@@ -1,13 +1,14 @@
 // `feddip report <run-dir>...`: plots (SVG) and a markdown table comparing runs.
 import { InvalidArgumentError } from '../errors.ts';
 import { buildReport, parseMetrics, type RunData } from '../report/index.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { RunFiles } from './io.ts';
 
 const REPORT_OPTIONS: Schema = {
   out: { type: 'string', default: 'report', help: 'folder for report.md and the SVG plots' },
   targets: { type: 'string', default: '0.8,0.85', help: 'accuracies to measure rounds and megabytes to' },
   names: { type: 'string', help: 'comma-separated labels for the runs (default: each folder name)' },
+  config: { type: 'string', help: 'JSON file of options (flags win)' },
 };
 
 export const REPORT_HELP = `feddip report — plots and a table from simulation runs
@@ -24,12 +25,15 @@ reach each target, final sparsity).
 Examples:
   feddip report runs/feddip runs/fedavg --out reports/compare
   feddip report bench/fl/* --targets 0.85,0.88 --names FedDIP,FedAvg
+  feddip report runs/a runs/b --config report.json --out reports/ab
+
+${EXIT_CODES_HELP}
 `;
 
 interface Io { out(line: string): void; err(line: string): void; files: RunFiles }
 
 export async function runReport(argv: string[], io: Io): Promise<number> {
-  const { options, positional } = parseOptions(REPORT_OPTIONS, argv);
+  const { options, positional } = await parseCommandLine(REPORT_OPTIONS, argv, io.files.readText);
   if (!positional.length) throw new InvalidArgumentError('report: give at least one run folder (one written by feddip simulate --out)');
   const targets = String(options.targets).split(',').map(Number);
   if (targets.some((t) => !(t > 0 && t <= 1))) throw new InvalidArgumentError(`--targets must be accuracies in (0, 1], got '${options.targets}'`);

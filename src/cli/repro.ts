@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import { runtimeDescription, importDynamic } from '../platform/runtime.ts';
 import { buildGroupReport, groupRuns, parseMetrics, type RunData } from '../report/index.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { RunFiles } from './io.ts';
 import { runSimulate, type SimulateIo } from './simulate.ts';
 
@@ -130,6 +130,8 @@ Examples:
   feddip repro --shard 1/2 & feddip repro --shard 2/2   # two processes sharing the grid
   feddip repro --dry-run                          # what is done, what is left
   feddip repro --report-only                      # rewrite the report from the finished runs
+
+${EXIT_CODES_HELP}
 `;
 
 export type ReproIo = SimulateIo;
@@ -172,14 +174,7 @@ export async function runRepro(argv: string[], io: ReproIo): Promise<number> {
   const dashdash = argv.indexOf('--');
   const extra = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
   const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
-  let configFile: Record<string, unknown> = {};
-  const configAt = own.findIndex((a) => a === '--config' || a.startsWith('--config='));
-  if (configAt >= 0) {
-    const path = own[configAt]!.includes('=') ? own[configAt]!.split('=')[1]! : own[configAt + 1];
-    if (!path) throw new InvalidArgumentError('--config needs a file');
-    configFile = JSON.parse(await io.files.readText(path)) as Record<string, unknown>;
-  }
-  const { options: o, positional } = parseOptions(REPRO_OPTIONS, own, configFile);
+  const { options: o, positional } = await parseCommandLine(REPRO_OPTIONS, own, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}' (simulate options go after --)`);
   const owned = ['--method', '--partition', '--seed', '--rounds', '--out', '--sparsity', '--dataset', '--model', '--config'];
   const clash = extra.find((a) => owned.includes(a.split('=')[0]!));

@@ -15,16 +15,19 @@ import { runClient } from '../transport/client.ts';
 import { createAggregator } from '../transport/server.ts';
 import { parseTokens } from '../transport/tokens.ts';
 import { Rng } from '../util/rng.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import { SIMULATE_OPTIONS } from './simulate.ts';
 import { dashboardSite } from './dashboard.ts';
 import type { RunFiles } from './io.ts';
+import { ProgressDisplay, type TerminalStream } from './progress.ts';
 
 export interface NetIo {
   out(line: string): void;
   err(line: string): void;
   files: RunFiles;
   stopRequested(): boolean;
+  /** Where progress bars go (stderr); bars are drawn only when it is a TTY. */
+  progress?: TerminalStream;
 }
 
 const pick = (...names: string[]): Schema => Object.fromEntries(names.map((n) => [n, SIMULATE_OPTIONS[n]!]));
@@ -40,7 +43,7 @@ export const SERVE_OPTIONS: Schema = {
   'round-timeout': { type: 'number', default: 600, help: 'seconds a round stays open (extended once if short of updates)' },
   'over-select': { type: 'number', default: 1.3, help: 'select this many times the clients a round needs' },
   ...pick('dataset', 'model', 'method', 'fraction', 'local-epochs', 'batch', 'lr', 'lr-decay', 'weight-decay', 'rounds',
-    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'quiet'),
+    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'config', 'quiet'),
 };
 
 export const SERVE_HELP = `feddip serve — run the aggregator of a federation over HTTP
@@ -53,13 +56,16 @@ ${formatOptions(SERVE_OPTIONS)}
 Examples:
   feddip serve --dir runs/fed --tokens tokens.txt --rounds 100 --min-clients 5
   feddip serve --dir runs/fed --tokens tokens.txt --rounds 100 --resume
+  feddip serve --config federation.json --port 9000
+
+${EXIT_CODES_HELP}
 `;
 
 export const JOIN_OPTIONS: Schema = {
   token: { type: 'string', help: 'this client\'s bearer token (default: $FEDDIP_TOKEN, which keeps it out of the process list)' },
   'client-index': { type: 'integer', default: 0, help: 'which share of the data set this client trains (0-based)' },
   clients: { type: 'integer', default: 1, help: 'number of shares the data set is cut into' },
-  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'fp16', 'data-dir', 'quiet'),
+  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'fp16', 'data-dir', 'config', 'quiet'),
 };
 
 export const JOIN_HELP = `feddip join — train as one client of a federation
@@ -71,6 +77,9 @@ ${formatOptions(JOIN_OPTIONS)}
 
 Examples:
   FEDDIP_TOKEN=… feddip join http://127.0.0.1:8787 --client-index 3 --clients 10
+  feddip join http://10.0.0.5:8787 --config client.json --client-index 0
+
+${EXIT_CODES_HELP}
 `;
 
 function strategyOptions(o: Record<string, unknown>) {
@@ -83,13 +92,20 @@ function strategyOptions(o: Record<string, unknown>) {
 }
 
 export async function runServe(argv: string[], io: NetIo): Promise<number> {
-  const { options: o, positional } = parseOptions(SERVE_OPTIONS, argv);
+  const { options: o, positional } = await parseCommandLine(SERVE_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
   if (!o.dir) throw new InvalidArgumentError('--dir is required (the checkpoint goes there)');
   if (!o.tokens) throw new InvalidArgumentError('--tokens is required (a file of client tokens)');
   if (!(Number(o.roundTimeout) > 0)) throw new InvalidArgumentError(`--round-timeout must be positive, got ${o.roundTimeout}`);
-  const say = (line: string) => { if (!o.quiet) io.out(line); };
-  const tokens = parseTokens(await io.files.readText(o.tokens as string));
+  const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
+  const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
+  let tokenText: string;
+  try {
+    tokenText = await io.files.readText(o.tokens as string);
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the tokens file '${o.tokens}' (${(error as Error).message}); --tokens needs a file with one client token per line`);
+  }
+  const tokens = parseTokens(tokenText);
   const model = modelByName(o.model as string, datasetSpec(o.dataset as string).classes);
   const rng = new Rng(o.seed as number);
   const dir = io.files.resolve(o.dir as string);
@@ -99,14 +115,20 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
     initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
     tokens, rounds: o.rounds as number, minClients: o.minClients as number, minAvailable: o.minAvailable as number | undefined,
     roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number,
-    store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: io.err,
-    onRound: (r) => say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
-      + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`),
+    store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: (line) => display.log(() => io.err(line)),
+    onRound: (r) => {
+      // The bar first: printing the line redraws the bars as they now stand.
+      display.set('rounds', { label: 'rounds', done: r.round + 1, total: o.rounds as number, unit: 'round' });
+      say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
+        + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`);
+    },
   });
   // The dashboard rides along on the same origin; every /v1 request still goes to the aggregator.
   const server = await serveHttp(dashboardSite({ api: aggregator.handle }), { port: o.port as number, hostname: o.host as string });
   say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds from round ${aggregator.round + 1}`);
   say(`  listening on ${server.url} (API under /v1, dashboard at /), checkpoint in ${dir}`);
+  // Rate and ETA count from this start: rounds done before a --resume are not this run's pace.
+  display.set('rounds', { label: 'rounds', done: aggregator.round, total: o.rounds as number, unit: 'round' });
   let stopped = false;
   try {
     await Promise.race([aggregator.done, new Promise<void>((resolve) => {
@@ -114,6 +136,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
       void aggregator.done.then(() => clearInterval(poll));
     })]);
   } finally {
+    display.close();
     await server.close();
     await aggregator.dispose();
   }
@@ -127,7 +150,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
 }
 
 export async function runJoin(argv: string[], io: NetIo): Promise<number> {
-  const { options: o, positional } = parseOptions(JOIN_OPTIONS, argv);
+  const { options: o, positional } = await parseCommandLine(JOIN_OPTIONS, argv, io.files.readText);
   if (positional.length !== 1) throw new InvalidArgumentError('give exactly one aggregator URL, e.g. feddip join http://127.0.0.1:8787');
   const url = positional[0]!;
   if (!/^https?:\/\//.test(url)) throw new InvalidArgumentError(`'${url}' is not an http(s) URL`);
@@ -137,7 +160,8 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   const index = o.clientIndex as number;
   if (!(clients >= 1)) throw new InvalidArgumentError(`--clients must be at least 1, got ${clients}`);
   if (!(index >= 0 && index < clients)) throw new InvalidArgumentError(`--client-index must be in 0 … ${clients - 1}, got ${index}`);
-  const say = (line: string) => { if (!o.quiet) io.out(line); };
+  const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
+  const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
   const dataset = await loadDataset(o.dataset as string, { dataDir: o.dataDir as string | undefined });
   // The same preparation as feddip simulate (CIFAR: normalised and augmented), so results compare.
   const { augmentation } = prepareForTraining(dataset);
@@ -151,9 +175,10 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   say(`feddip join: ${url} as share ${index + 1}/${clients} of ${o.dataset} (${indices.length} samples), ${model.name}, backend ${backend.description}`);
   try {
     const summary = await runClient(url, {
-      token, model, backend, seed: (o.seed as number) * 100_003 + index, fp16: o.fp16 as boolean, signal: controller.signal, log: io.err,
+      token, model, backend, seed: (o.seed as number) * 100_003 + index, fp16: o.fp16 as boolean, signal: controller.signal, log: (line) => display.log(() => io.err(line)),
       data: { images: dataset.train.images, labels: dataset.train.labels, sampleSize: dataset.train.images.length / dataset.train.size, indices, augment: augmentation },
       onRound: (e) => say(`round ${e.round + 1}: ${e.accepted ? 'update accepted' : `update refused (${e.reason})`}, local loss ${e.trainLoss.toFixed(4)}`),
+      onProgress: display.enabled ? (e) => display.set('train', { label: `round ${e.round + 1} training`, done: e.samples, total: e.total, unit: 'sample', restart: e.samples === 0 }) : undefined,
     });
     say(`done: ${summary.roundsTrained} rounds trained, ${summary.accepted} accepted, ${summary.refused} refused`);
     return 0;
@@ -161,6 +186,7 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
     if (controller.signal.aborted) { say('stopped'); return 130; }
     throw error;
   } finally {
+    display.close();
     clearInterval(poll);
     backend.dispose();
   }

@@ -14,8 +14,9 @@ import { modelByName, MODELS } from '../nn/models.ts';
 import { buildReport } from '../report/index.ts';
 import { Rng } from '../util/rng.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { formatOptions, parseOptions, type Schema } from './args.ts';
+import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { RunFiles } from './io.ts';
+import { formatDuration as duration, ProgressDisplay, type TerminalStream } from './progress.ts';
 
 export const SIMULATE_OPTIONS: Schema = {
   dataset: { type: 'string', default: 'fashion-mnist', help: 'data set', choices: ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] },
@@ -58,6 +59,8 @@ Examples:
   feddip simulate --rounds 30 --sparsity 0.95
   feddip simulate --method fedavg --partition dirichlet:0.5 --out runs/fedavg
   feddip simulate --config run.json --seed 3
+
+${EXIT_CODES_HELP}
 `;
 
 export interface SimulateIo {
@@ -66,22 +69,17 @@ export interface SimulateIo {
   files: RunFiles;
   /** True once the user asked to stop (Ctrl-C). */
   stopRequested(): boolean;
+  /** Where progress bars go (stderr); bars are drawn only when it is a TTY. */
+  progress?: TerminalStream;
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
-const duration = (s: number) => (s >= 90 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(1)}s`);
 
 export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
-  let configFile: Record<string, unknown> = {};
-  const configAt = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
-  if (configAt >= 0) {
-    const path = argv[configAt]!.includes('=') ? argv[configAt]!.split('=')[1]! : argv[configAt + 1];
-    if (!path) throw new InvalidArgumentError('--config needs a file');
-    configFile = JSON.parse(await io.files.readText(path)) as Record<string, unknown>;
-  }
-  const { options: o, positional } = parseOptions(SIMULATE_OPTIONS, argv, configFile);
+  const { options: o, positional } = await parseCommandLine(SIMULATE_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
-  const say = (line: string) => { if (!o.quiet) io.out(line); };
+  const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
+  const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
   const perRound = Math.max(1, Math.round((o.fraction as number) * (o.clients as number)));
   const threads = Math.min((o.threads as number | undefined) ?? await cpuCount(), perRound);
   if (!(threads >= 1)) throw new InvalidArgumentError(`--threads must be at least 1, got ${o.threads}`);
@@ -141,21 +139,32 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const started = performance.now() / 1000;
   const history: RoundMetrics[] = [];
   let interrupted = false;
+  const rounds = o.rounds as number;
+  // Two bars on a terminal: the rounds, and the selected clients' local epochs within the round.
+  const roundBar = (done: number) => display.set('rounds', { label: 'rounds  ', done, total: rounds, unit: 'round' });
+  roundBar(0);
   try {
     for await (const m of simulate({
-      model, backend, strategy, rounds: o.rounds as number, rng, fp16: o.fp16 as boolean, threads,
+      model, backend, strategy, rounds, rng, fp16: o.fp16 as boolean, threads,
       initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
       train: { images: dataset.train.images, labels: dataset.train.labels, augment: prepared.augmentation }, test: { images: dataset.test.images, labels: dataset.test.labels, sampleSize: dataset.test.images.length / dataset.test.size },
       partitions: parts,
+      onProgress: display.enabled ? (p) => display.set('train', {
+        label: p.phase === 'setup' ? 'setup   ' : 'training', done: p.samples, total: p.total, unit: 'sample',
+        restart: p.samples === 0 && p.clientsDone === 0,
+        note: p.phase === 'train' && p.clientsDone === p.clients ? 'evaluating' : `${p.clientsDone}/${p.clients} clients`,
+      }) : undefined,
     })) {
       history.push(m);
       await io.files.appendText(metricsPath, `${JSON.stringify(m)}\n`);
       const elapsed = performance.now() / 1000 - started;
-      const eta = (elapsed / history.length) * ((o.rounds as number) - history.length);
-      say(`round ${String(m.round + 1).padStart(String(o.rounds).length)}/${o.rounds}  acc ${(100 * m.test_acc).toFixed(2)} %  loss ${m.test_loss.toFixed(4)}  sparsity ${(100 * m.sparsity).toFixed(1)} %  ↓${mb(m.bytes_down)} ↑${mb(m.bytes_up)}  ${duration(m.seconds)}  ETA ${duration(eta)}`);
+      const eta = (elapsed / history.length) * (rounds - history.length);
+      roundBar(history.length); // before the line: printing it redraws the bars as they now stand
+      say(`round ${String(m.round + 1).padStart(String(rounds).length)}/${rounds}  acc ${(100 * m.test_acc).toFixed(2)} %  loss ${m.test_loss.toFixed(4)}  sparsity ${(100 * m.sparsity).toFixed(1)} %  ↓${mb(m.bytes_down)} ↑${mb(m.bytes_up)}  ${duration(m.seconds)}  ETA ${duration(eta)}`);
       if (io.stopRequested()) { interrupted = true; break; }
     }
   } finally {
+    display.close();
     backend.dispose();
   }
 

@@ -54,8 +54,22 @@ export interface TrainOptions {
   data: ClientData;
   rng: Rng;
   buffers: BatchBuffers;
-  /** Called after every local step (progress reporting). */
-  onStep?: () => void;
+  /** Called after every local step with the samples of its minibatch (progress reporting). */
+  onStep?: (samples: number) => void;
+}
+
+/**
+ * Least time between two progress messages of a training worker: a message per step would cost
+ * more than a small model's step, and a display cannot show more than a few frames a second.
+ */
+export const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Samples a task has the client process — its data E times, or the one minibatch SNIP's
+ * sensitivity needs — so progress can be told as a fraction before the client starts.
+ */
+export function taskSamples(config: ClientTask['config'], clientSamples: number): number {
+  return config.mode === 'sensitivity' ? Math.min(config.batch, clientSamples) : clientSamples * config.localEpochs;
 }
 
 /**
@@ -113,7 +127,7 @@ export async function trainClient(task: ClientTask, o: TrainOptions): Promise<Cl
         for (let i = 0; i < g.length; i++) squares[i] = squares[i]! + g[i]! * g[i]!;
       }
       steps++;
-      o.onStep?.();
+      o.onStep?.(count);
     }
   }
   if (squares && steps) for (let i = 0; i < squares.length; i++) squares[i] = squares[i]! / steps;

@@ -26,10 +26,20 @@ export interface ClientJob {
   rng: RngState;
 }
 
+/** What a pool tells while it trains; `job` is an index into the jobs given to run(). */
+export interface PoolEvents {
+  /** After every local step (in this thread) or every finished client (workers). */
+  onStep?: () => void;
+  /** Samples job `job` has processed so far; from workers at most every PROGRESS_INTERVAL_MS. */
+  onSamples?: (job: number, samples: number) => void;
+  /** Job `job` finished, trained or failed. */
+  onDone?: (job: number) => void;
+}
+
 export interface ClientPool {
   readonly threads: number;
   /** Trains the jobs (in parallel where the pool can) and returns results in job order. */
-  run(jobs: readonly ClientJob[], onStep?: () => void): Promise<Array<ClientResult | Error>>;
+  run(jobs: readonly ClientJob[], events?: PoolEvents): Promise<Array<ClientResult | Error>>;
   close(): Promise<void>;
 }
 
@@ -43,9 +53,15 @@ export class InProcessPool implements ClientPool {
     this.#net = new Network(model, backend);
   }
 
-  async run(jobs: readonly ClientJob[], onStep?: () => void): Promise<Array<ClientResult | Error>> {
+  async run(jobs: readonly ClientJob[], events: PoolEvents = {}): Promise<Array<ClientResult | Error>> {
     const out: Array<ClientResult | Error> = [];
-    for (const job of jobs) {
+    for (const [k, job] of jobs.entries()) {
+      let samples = 0;
+      const onStep = (count: number) => {
+        samples += count;
+        events.onSamples?.(k, samples);
+        events.onStep?.();
+      };
       let buffers = this.#buffers.get(job.task.config.batch);
       if (!buffers) this.#buffers.set(job.task.config.batch, (buffers = new BatchBuffers(job.task.config.batch, this.data.sampleSize)));
       try {
@@ -57,6 +73,7 @@ export class InProcessPool implements ClientPool {
       } catch (error) {
         out.push(error as Error);
       }
+      events.onDone?.(k);
     }
     return out;
   }
@@ -74,7 +91,7 @@ function shared<T extends Float32Array | Int32Array>(a: T): T {
   return copy;
 }
 
-interface Pending { resolve(r: ClientResult | Error): void }
+interface Pending { resolve(r: ClientResult | Error): void; progress(samples: number): void }
 
 /**
  * Workers, each with its own backend and Network of the named model; the training data is shared
@@ -107,8 +124,9 @@ export class WorkerPool implements ClientPool {
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
       w.onError((e) => { reject(e); pool.#failAll(e); });
       w.onMessage((m) => {
-        const msg = m as { type: string; id?: number; result?: ClientResult; message?: string };
+        const msg = m as { type: string; id?: number; result?: ClientResult; message?: string; samples?: number };
         if (msg.type === 'ready') resolve();
+        else if (msg.type === 'progress') pool.#pending.get(msg.id!)?.progress(msg.samples!);
         else if (msg.type === 'init-error') reject(new FeddipError('BACKEND_UNAVAILABLE', `training worker failed to start: ${msg.message}`));
         else if (msg.id !== undefined) {
           const p = pool.#pending.get(msg.id);
@@ -124,7 +142,7 @@ export class WorkerPool implements ClientPool {
     return pool;
   }
 
-  async run(jobs: readonly ClientJob[], onStep?: () => void): Promise<Array<ClientResult | Error>> {
+  async run(jobs: readonly ClientJob[], events: PoolEvents = {}): Promise<Array<ClientResult | Error>> {
     const results: Array<ClientResult | Error> = new Array(jobs.length);
     let cursor = 0;
     // Each worker takes the next job as soon as it is free; results keep job order.
@@ -134,10 +152,11 @@ export class WorkerPool implements ClientPool {
         const job = jobs[k]!;
         const id = this.#next++;
         results[k] = await new Promise<ClientResult | Error>((resolve) => {
-          this.#pending.set(id, { resolve });
+          this.#pending.set(id, { resolve, progress: (samples) => events.onSamples?.(k, samples) });
           w.post({ type: 'train', id, job });
         });
-        onStep?.();
+        events.onDone?.(k);
+        events.onStep?.();
       }
     };
     await Promise.all(this.#workers.map(lane));

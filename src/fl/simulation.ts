@@ -9,6 +9,7 @@ import { Network } from '../nn/network.ts';
 import { maskSparsity } from '../sparse/masks.ts';
 import type { Augmentation } from '../data/prepare.ts';
 import type { Rng } from '../util/rng.ts';
+import { taskSamples } from './client.ts';
 import { type ClientPool, InProcessPool, WorkerPool } from './pool.ts';
 import { evaluate, type EvalData } from './evaluate.ts';
 import type { RoundPlan, Strategy } from './strategy.ts';
@@ -37,6 +38,25 @@ export interface SimulationSetup {
   workers?: boolean;
   /** Progress: called after every local step (1 thread) or every finished client (workers). */
   onStep?: () => void;
+  /**
+   * Progress of the clients' local training in a round: once when an exchange starts (0 samples),
+   * as clients train (every step in this thread; from workers at most every 100 ms each), and as
+   * each client finishes.
+   */
+  onProgress?: (progress: TrainingProgress) => void;
+}
+
+/** Where the local training of a round stands, over all of the exchange's clients. */
+export interface TrainingProgress {
+  round: number;
+  /** 'setup': an exchange a method runs before the round proper (e.g. SNIP's sensitivity). */
+  phase: 'setup' | 'train';
+  /** Samples processed so far (each epoch counts a client's samples again). */
+  samples: number;
+  /** Samples the exchange processes when every client has finished. */
+  total: number;
+  clientsDone: number;
+  clients: number;
 }
 
 export interface RoundMetrics {
@@ -111,7 +131,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
       let bytesUp = 0;
 
       // One exchange: the task's model frame down to every client, training, each result's frames up.
-      const exchange = async (clients: readonly number[], planned: ClientTask, states: RoundPlan['states'], stream: (clientId: number) => string) => {
+      const exchange = async (clients: readonly number[], planned: ClientTask, states: RoundPlan['states'], stream: (clientId: number) => string, phase: TrainingProgress['phase']) => {
         // Downlink: one model frame, sent to every selected client.
         let c0 = now();
         const down = encodeFrame(planned.weights, {
@@ -124,11 +144,24 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
         bytesDown += down.length * clients.length;
 
         const t1 = now();
+        const totals = clients.map((clientId) => taskSamples(task.config, partitions[clientId]!.length));
+        const done = new Array<number>(clients.length).fill(0);
+        let clientsDone = 0;
+        const total = totals.reduce((a, b) => a + b, 0);
+        const report = setup.onProgress
+          ? () => setup.onProgress!({ round, phase, samples: done.reduce((a, b) => a + b, 0), total, clientsDone, clients: clients.length })
+          : undefined;
+        report?.();
         const outcomes = await clientPool.run(clients.map((clientId) => {
           // Client memory rides along with the task but not on the wire: a real client keeps it.
           const state = states?.get(clientId);
           return { clientId, indices: partitions[clientId]!, task: state ? { ...task, state } : task, rng: setup.rng.fork(stream(clientId)).getState() };
-        }), setup.onStep);
+        }), {
+          onStep: setup.onStep,
+          onSamples: report && ((k, samples) => { done[k] = Math.min(samples, totals[k]!); report(); }),
+          // A worker's last message may be older than its end: a finished client counts in full.
+          onDone: report && ((k) => { done[k] = totals[k]!; clientsDone++; report(); }),
+        });
         trainTime += now() - t1;
         const results: ClientResult[] = [];
         const failures: ClientFailure[] = [];
@@ -156,11 +189,11 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
       for (let step = 0; plan.setup; step++) {
         if (!strategy.afterSetup) throw new InvalidArgumentError(`simulate: ${strategy.name} asks for a setup exchange but has no afterSetup()`);
         if (step >= MAX_SETUP_STEPS) throw new InvalidArgumentError(`simulate: ${strategy.name} asked for more than ${MAX_SETUP_STEPS} setup exchanges in round ${round}`);
-        const exchanged = await exchange(plan.setup.clients, plan.setup.task, plan.states, (id) => `client-${id}-round-${round}-setup-${step}`);
+        const exchanged = await exchange(plan.setup.clients, plan.setup.task, plan.states, (id) => `client-${id}-round-${round}-setup-${step}`, 'setup');
         plan = strategy.afterSetup(round, exchanged.results, exchanged.failures);
       }
       const { config } = plan.task;
-      const { results, failures } = await exchange(plan.clients, plan.task, plan.states, (id) => `client-${id}-round-${round}`);
+      const { results, failures } = await exchange(plan.clients, plan.task, plan.states, (id) => `client-${id}-round-${round}`, 'train');
 
       const a0 = now();
       strategy.aggregate(round, results, failures);

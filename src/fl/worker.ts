@@ -6,7 +6,7 @@ import { modelByName } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { parentPort } from '../platform/worker.ts';
 import { Rng } from '../util/rng.ts';
-import { BatchBuffers, trainClient } from './client.ts';
+import { BatchBuffers, PROGRESS_INTERVAL_MS, trainClient } from './client.ts';
 import type { ClientJob } from './pool.ts';
 import type { ClientResult } from './types.ts';
 import type { Augmentation } from '../data/prepare.ts';
@@ -41,8 +41,17 @@ port.onMessage(async (m) => {
     const batch = job.task.config.batch;
     let buffers = state.buffers.get(batch);
     if (!buffers) state.buffers.set(batch, (buffers = new BatchBuffers(batch, state.data.sampleSize)));
+    let samples = 0;
+    let posted = performance.now();
+    const onStep = (count: number) => {
+      samples += count;
+      const now = performance.now();
+      if (now - posted < PROGRESS_INTERVAL_MS) return;
+      posted = now;
+      port.post({ type: 'progress', id, samples });
+    };
     const result = await trainClient(job.task, {
-      clientId: job.clientId, net: state.net, buffers, rng: Rng.fromState(job.rng),
+      clientId: job.clientId, net: state.net, buffers, rng: Rng.fromState(job.rng), onStep,
       data: { images: state.data.images, labels: state.data.labels, sampleSize: state.data.sampleSize, indices: job.indices, augment: state.data.augment },
     });
     port.post({ type: 'result', id, result }, transferables(result));

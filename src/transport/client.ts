@@ -6,7 +6,7 @@
 import type { Backend } from '../backend/backend.ts';
 import { decodeFrame, encodeFrame } from '../codec/frame.ts';
 import { FeddipError, InvalidArgumentError } from '../errors.ts';
-import { BatchBuffers, type ClientData, trainClient } from '../fl/client.ts';
+import { BatchBuffers, type ClientData, taskSamples, trainClient } from '../fl/client.ts';
 import type { ModelDef } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { Rng } from '../util/rng.ts';
@@ -35,6 +35,8 @@ export interface RunClientOptions {
   log?: (line: string) => void;
   /** Called after each update the aggregator accepted or refused. */
   onRound?: (event: { round: number; accepted: boolean; trainLoss: number; reason?: string }) => void;
+  /** Local training progress: samples processed of the round's total, after every step (0 at the start). */
+  onProgress?: (event: { round: number; samples: number; total: number }) => void;
 }
 
 export interface ClientSummary {
@@ -148,7 +150,11 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
       const frame = decodeFrame(new Uint8Array(await response.arrayBuffer()), { kind: 'model', layoutHash: hash, length: layout.size });
       const task = { config: info.config, weights: frame.values, mask: info.masked ? frame.sent : null };
       const buffers = new BatchBuffers(info.config.batch, o.data.sampleSize);
-      const result = await trainClient(task, { clientId, net, data: o.data, rng: rng.fork(`round-${info.round}`), buffers });
+      const total = taskSamples(info.config, o.data.indices.length);
+      let samples = 0;
+      o.onProgress?.({ round: info.round, samples, total });
+      const onStep = o.onProgress && ((count: number) => { samples += count; o.onProgress!({ round: info.round, samples, total }); });
+      const result = await trainClient(task, { clientId, net, data: o.data, rng: rng.fork(`round-${info.round}`), buffers, onStep });
       summary.roundsTrained++;
       const body = encodeFrame(result.update, {
         kind: 'update', round: info.round, layoutHash: hash, segmentSizes: layout.segments.map((s) => s.size), sent: result.sent, fp16: o.fp16,

@@ -6,17 +6,21 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { nodeFiles } from '../../src/cli/io.ts';
+import type { TerminalStream } from '../../src/cli/progress.ts';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
 const dir = mkdtempSync(join(tmpdir(), 'feddip-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[], stop = () => false) {
+async function run(args: string[], stop = () => false, progress?: TerminalStream) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: await nodeFiles(), stopRequested: stop });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: await nodeFiles(), stopRequested: stop, progress });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
+
+/** Control characters other than the newline: what must never reach a log file or a pipe. */
+const CONTROL = /[\x00-\x09\x0b-\x1f\x7f]/;
 
 const small = ['--clients', '100', '--fraction', '0.02', '--local-epochs', '1', '--threads', '1', '--quiet'];
 
@@ -52,6 +56,31 @@ describe('feddip simulate', () => {
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ rounds_completed: 1, rounds_planned: 10, interrupted: true });
   }, 120_000);
+
+  it('draws round and local-training bars on a terminal, and not one control character elsewhere', async (ctx) => {
+    if (!haveData) return ctx.skip('Fashion-MNIST not installed');
+    const args = ['simulate', '--clients', '100', '--fraction', '0.02', '--local-epochs', '1', '--threads', '2', '--rounds', '1'];
+    let drawn = '';
+    const tty = await run([...args, '--out', join(dir, 'tty')], () => false, { isTTY: true, columns: 120, write: (t) => { drawn += t; } });
+    expect(tty.code, tty.err).toBe(0);
+    expect(drawn).toMatch(/rounds {3}\[░+\] {3}0% 0\/1 /);
+    // Two clients of 600 samples, one epoch; progress arrived from the worker threads.
+    expect(drawn).toMatch(/training \[[█░]+\] +\d+% \d[\d,]*\/1,200 [\d,.]+ samples\/s ETA [\d.]+s {2}[01]\/2 clients/);
+    expect(drawn).toMatch(/training \[█+\] 100% 1,200\/1,200 [\d,.]+ samples\/s done {2}evaluating/);
+    expect(drawn).toMatch(/rounds {3}\[█+\] 100% 1\/1 /);
+    expect(drawn.endsWith('\x1b[J')).toBe(true); // cleared before the last lines
+    let piped = '';
+    const plain = await run([...args, '--out', join(dir, 'plain')], () => false, { isTTY: false, write: (t) => { piped += t; } });
+    expect(plain.code, plain.err).toBe(0);
+    expect(piped).toBe('');
+    expect(plain.out).toMatch(/round 1\/1 {2}acc [\d.]+ %/);
+    expect(plain.out).not.toMatch(CONTROL);
+    expect(plain.err).not.toMatch(CONTROL);
+    // --quiet on a terminal: no bars, no lines.
+    let quiet = '';
+    const q = await run([...args, '--quiet', '--out', join(dir, 'quiet')], () => false, { isTTY: true, write: (t) => { quiet += t; } });
+    expect([q.code, q.out, quiet]).toEqual([0, '', '']);
+  }, 180_000);
 
   it('exits 2 with a message that names the option on bad input', async () => {
     expect((await run(['simulate', '--rounds', 'many'])).err).toMatch(/--rounds expects a number, got 'many'/);

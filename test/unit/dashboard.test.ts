@@ -282,6 +282,44 @@ const inkedPixels = (page: import('playwright-core').Page) => page.evaluate(() =
 const chartSegments = (page: import('playwright-core').Page) => page.evaluate(() =>
   Array.from(document.querySelectorAll('.charts figure'), (f) => Array.from(f.querySelectorAll('path'), (p) => (p.getAttribute('d')!.match(/L/g) ?? []).length)));
 
+type Box = { x: number; y: number; width: number; height: number };
+
+/**
+ * Reads a screenshot back (decoded by the browser, as a person's viewer would) and measures, in the
+ * screen boxes of the given elements, the pixels that differ from the box's dominant colour and the
+ * number of distinct colours: a blank or unrendered element shows as one flat colour.
+ */
+async function screenshotInk(page: import('playwright-core').Page, png: Buffer, selectors: Record<string, string>) {
+  const boxes: Record<string, Box> = {};
+  for (const [name, selector] of Object.entries(selectors)) {
+    const box = await page.locator(selector).first().boundingBox();
+    if (!box) throw new Error(`${selector} is not on the page`);
+    const scroll = await page.evaluate(() => ({ x: window.scrollX, y: window.scrollY }));
+    boxes[name] = { x: box.x + scroll.x, y: box.y + scroll.y, width: box.width, height: box.height };
+  }
+  return page.evaluate(async ({ b64, boxes }) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext('2d', { willReadFrequently: true })!;
+    g.drawImage(img, 0, 0);
+    const measure = (b: Box) => {
+      const d = g.getImageData(Math.round(b.x), Math.round(b.y), Math.max(1, Math.round(b.width)), Math.max(1, Math.round(b.height))).data;
+      const counts = new Map<number, number>();
+      for (let i = 0; i < d.length; i += 4) {
+        const rgb = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+        counts.set(rgb, (counts.get(rgb) ?? 0) + 1);
+      }
+      const dominant = Math.max(...counts.values());
+      return { pixels: d.length / 4, ink: d.length / 4 - dominant, colours: counts.size };
+    };
+    return { width: canvas.width, height: canvas.height, regions: Object.fromEntries(Object.entries(boxes).map(([k, b]) => [k, measure(b)])) };
+  }, { b64: png.toString('base64'), boxes });
+}
+
 describe.skipIf(!chromium)('dashboard in headless Chromium', () => {
   it('runs a 2-round FedDIP simulation on the synthetic data in workers and draws it', async () => {
     expect(built, 'dist/web/dashboard.js is missing: run npm run build:js first').toBe(true);
@@ -317,7 +355,16 @@ describe.skipIf(!chromium)('dashboard in headless Chromium', () => {
         // Two prunable MLP layers' worth of cells, and the third: three rows of colour.
         expect(await inkedPixels(page)).toBeGreaterThan(3000);
         mkdirSync(shots, { recursive: true });
-        await page.screenshot({ path: join(shots, 'dashboard-simulate.png'), fullPage: true });
+        const png = await page.screenshot({ path: join(shots, 'dashboard-simulate.png'), fullPage: true });
+        // The picture itself, not only the DOM: the charts and the heat-map are drawn in it.
+        const shot = await screenshotInk(page, png, { charts: '.charts', heatmap: '#heatmap', tiles: '#tile-round' });
+        expect(shot.width).toBe(1400);
+        expect(shot.height).toBeGreaterThanOrEqual(1000);
+        expect(shot.regions.charts!.ink / shot.regions.charts!.pixels).toBeGreaterThan(0.02);
+        expect(shot.regions.charts!.colours).toBeGreaterThan(20); // axes, text, several series
+        expect(shot.regions.heatmap!.ink).toBeGreaterThan(1000);
+        expect(shot.regions.heatmap!.colours).toBeGreaterThan(3); // densities on a colour scale
+        expect(shot.regions.tiles!.ink).toBeGreaterThan(20); // the text '2 / 2'
         expect(errors).toEqual([]);
       });
     } finally {
@@ -362,7 +409,11 @@ describe.skipIf(!chromium)('dashboard in headless Chromium', () => {
         const segments = await chartSegments(page);
         for (const chart of segments) expect(chart.length > 0 && chart.every((n) => n === 1)).toBe(true);
         mkdirSync(shots, { recursive: true });
-        await page.screenshot({ path: join(shots, 'dashboard-watch.png'), fullPage: true });
+        const png = await page.screenshot({ path: join(shots, 'dashboard-watch.png'), fullPage: true });
+        const shot = await screenshotInk(page, png, { charts: '.charts', tiles: '#tile-quality' });
+        expect(shot.regions.charts!.ink / shot.regions.charts!.pixels).toBeGreaterThan(0.02);
+        expect(shot.regions.charts!.colours).toBeGreaterThan(20);
+        expect(shot.regions.tiles!.ink).toBeGreaterThan(20);
         // The one error logged is the refused token's 401 response.
         expect(errors.filter((e) => !/401/.test(e))).toEqual([]);
       });

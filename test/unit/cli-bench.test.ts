@@ -1,0 +1,106 @@
+// `feddip bench`: runs the suites that ship with the package — from an installed copy of the
+// package (the files `npm pack` would publish, nothing else), passing options through, with exit
+// codes for bad suites and for Ctrl-C.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { nodeFiles } from '../../src/cli/io.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const built = existsSync(join(root, 'dist', 'cli.js')) && existsSync(join(root, 'build', 'wasm', 'peak.wasm'));
+const dir = mkdtempSync(join(tmpdir(), 'feddip-cli-bench-'));
+const installed = join(dir, 'node_modules', 'feddip');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[], stop = () => false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: await nodeFiles(), stopRequested: stop });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+interface Results { results: Array<{ name: string; suite?: string; ours: number; peer: number | null; unit: string }>; notes: string[] }
+
+describe.skipIf(!built)('feddip bench', () => {
+  beforeAll(() => {
+    // Exactly the published files, copied where npm would install them: a file the command needs
+    // but "files" in package.json leaves out makes these tests fail.
+    const npm = process.env.npm_execpath;
+    const packed = npm
+      ? execFileSync(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      : execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files = (JSON.parse(packed) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    for (const f of files) {
+      mkdirSync(dirname(join(installed, f)), { recursive: true });
+      cpSync(join(root, f), join(installed, f));
+    }
+  }, 60_000);
+
+  it('runs one suite from the installed package and writes a valid results file', () => {
+    const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+    const r = spawnSync(process.execPath, [join(installed, 'dist', 'cli.js'), 'bench', '--only', 'kernels', '--quick', '--out', 'k.json'], {
+      cwd: dir, encoding: 'utf8', env: { ...process.env, FEDDIP_PEER_PYTHON: torch ? '/usr/bin/python3' : join(dir, 'no-python') },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| gemm_nt_64 \| GFLOP\/s \|/);
+    const file = JSON.parse(readFileSync(join(dir, 'k.json'), 'utf8')) as Results;
+    const kernels = file.results.filter((e) => e.suite === 'kernels');
+    expect(kernels.map((e) => e.name)).toEqual(['gemm_nt_64', 'gemm_nt_128', 'gemm_nt_256', 'gemm_nt_512', 'linear_400x120_train_b128']);
+    for (const e of kernels) expect(e.ours).toBeGreaterThan(0);
+    // The SIMD ceiling comes from build/wasm/peak.wasm, which must ship too.
+    expect(file.results.find((e) => e.name === 'wasm_simd_peak')?.ours).toBeGreaterThan(0);
+    expect(file.results.some((e) => e.suite === 'lenet5' || e.suite === 'fl-round')).toBe(false);
+    if (torch) {
+      // The peer script was found and ran inside the installed package.
+      for (const e of kernels) expect(e.peer, e.name).toBeGreaterThan(0);
+    } else {
+      expect(file.notes.join('\n')).toMatch(/peer not run/);
+    }
+  }, 120_000);
+
+  it('exits 2 and lists the suites for an unknown one; --list names them', async () => {
+    const bad = await run(['bench', '--only', 'nope', '--out', join(dir, 'never.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown bench suite\(s\): nope; available: kernels, lenet5, fl-round/);
+    expect(existsSync(join(dir, 'never.json'))).toBe(false);
+    const list = await run(['bench', '--list']);
+    expect(list.code).toBe(0);
+    expect(list.out.split('\n')).toEqual(expect.arrayContaining(['kernels', 'lenet5', 'fl-round']));
+  }, 60_000);
+
+  it('Ctrl-C stops after the suite in flight, writes what was measured and exits 130', async () => {
+    const out = join(dir, 'stopped.json');
+    const child = spawn(process.execPath, [join(installed, 'dist', 'cli.js'), 'bench', '--only', 'kernels,lenet5', '--quick', '--out', out], {
+      cwd: dir, env: { ...process.env, FEDDIP_PEER_PYTHON: join(dir, 'no-python') },
+    });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // As a terminal would: SIGINT to the feddip process once the first suite is done.
+      if (!sent && stderr.includes('bench: kernels done')) { sent = true; child.kill('SIGINT'); }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(sent, stderr).toBe(true);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/bench: interrupted; measured kernels/);
+    const file = JSON.parse(readFileSync(out, 'utf8')) as Results;
+    expect(file.results.filter((e) => e.suite === 'kernels')).toHaveLength(5);
+  }, 120_000);
+
+  it('takes its options from --config (flags win) and names an unknown key', async () => {
+    const config = join(dir, 'bench.json');
+    writeFileSync(config, JSON.stringify({ only: 'nope', quick: true }));
+    expect((await run(['bench', '--config', config, '--list'])).code).toBe(0);
+    expect((await run(['bench', '--config', config, '--out', join(dir, 'never.json')])).code).toBe(2);
+    writeFileSync(config, JSON.stringify({ suites: 'kernels' }));
+    const r = await run(['bench', '--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/config file '.*bench\.json': unknown option 'suites'; valid options: only, quick, out, list, python/);
+    expect(await run(['bench', 'kernels'])).toMatchObject({ code: 2, err: expect.stringMatching(/unexpected argument 'kernels' \(suites go in --only/) });
+  }, 60_000);
+});
