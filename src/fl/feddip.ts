@@ -10,7 +10,9 @@ import type { ParamLayout } from '../nn/layout.ts';
 import { globalMagnitudeMask } from '../sparse/masks.ts';
 import { cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
 import type { Rng } from '../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState } from './strategy.ts';
+import {
+  applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
+} from './strategy.ts';
 import type { ClientFailure, ClientResult, LocalConfig } from './types.ts';
 
 export interface FedDipOptions {
@@ -110,6 +112,10 @@ export class FedDip implements Strategy {
   /** Failed clients contribute nothing; the average is over the clients that reported. */
   aggregate(_round: number, results: readonly ClientResult[], _failures: readonly ClientFailure[] = []): void {
     applyWeightedUpdates(this.#weights, results);
+  }
+
+  aggregateMean(_round: number, folded: FoldedUpdates, _failures: readonly ClientFailure[] = []): void {
+    applyMeanUpdate(this.#weights, folded);
   }
 
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {

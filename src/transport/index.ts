@@ -4,7 +4,7 @@ export { runClient, TransportError, type RunClientOptions, type ClientSummary } 
 export {
   type CheckpointStore, CheckpointError, encodeCheckpoint, decodeCheckpoint, fileCheckpointStore, memoryCheckpointStore,
 } from './checkpoint.ts';
-export { TokenSet, parseTokens, MIN_TOKEN_LENGTH } from './tokens.ts';
+export { TokenSet, parseTokens, MIN_TOKEN_LENGTH, type TokenEntry } from './tokens.ts';
 export { serveHttp, type HttpServer, type Handler, type ServeOptions } from '../platform/http.ts';
 export { staticHandler, ISOLATION_HEADERS, type StaticOptions } from '../platform/static.ts';
 export * from './protocol.ts';
