@@ -292,6 +292,8 @@ export class Aggregator {
       this.#tick();
       return response;
     } catch (error) {
+      // A refusal can complete a round too (the last selected client answered, badly).
+      this.#tickSafely();
       if (error instanceof Refusal) {
         const body: ErrorReply = { error: error.code, message: error.message, ...(error.round !== undefined ? { round: error.round } : {}) };
         return json(error.status, body, error.headers);
@@ -549,9 +551,17 @@ export class Aggregator {
     }
   }
 
+  #tickSafely(): void {
+    try {
+      this.#tick();
+    } catch (error) {
+      this.#o.log(`aggregator: internal error while moving the federation on: ${(error as Error)?.stack ?? String(error)}`);
+    }
+  }
+
   #schedule(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const timer = setTimeout(() => { this.#timer = undefined; this.#tick(); }, Math.max(0, at - this.#o.now()) + 5);
+    const timer = setTimeout(() => { this.#timer = undefined; this.#tickSafely(); }, Math.max(0, at - this.#o.now()) + 5);
     // A pending deadline alone must not keep a process alive (Node, Deno).
     (timer as { unref?: () => void }).unref?.();
     this.#timer = timer;
@@ -635,7 +645,7 @@ export class Aggregator {
         this.#o.log(`aggregator: onRound failed: ${(error as Error)?.message}`);
       }
       this.#phase = 'waiting';
-      this.#tick();
+      this.#tickSafely();
     });
   }
 
