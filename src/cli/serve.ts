@@ -39,6 +39,8 @@ export const SERVE_OPTIONS: Schema = {
   'min-available': { type: 'integer', help: 'joined clients needed before a round opens (default --min-clients)' },
   'round-timeout': { type: 'number', default: 600, help: 'seconds a round stays open (extended once if short of updates)' },
   'over-select': { type: 'number', default: 1.3, help: 'select this many times the clients a round needs' },
+  'max-samples': { type: 'integer', help: 'the most samples any update is weighted with (per-client limits: the tokens file)' },
+  linger: { type: 'number', default: 30, help: 'seconds to keep answering after the last round, until every client has heard it is over' },
   ...pick('dataset', 'model', 'method', 'fraction', 'local-epochs', 'batch', 'lr', 'lr-decay', 'weight-decay', 'rounds',
     'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'quiet'),
 };
@@ -88,6 +90,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
   if (!o.dir) throw new InvalidArgumentError('--dir is required (the checkpoint goes there)');
   if (!o.tokens) throw new InvalidArgumentError('--tokens is required (a file of client tokens)');
   if (!(Number(o.roundTimeout) > 0)) throw new InvalidArgumentError(`--round-timeout must be positive, got ${o.roundTimeout}`);
+  if (!(Number(o.linger) >= 0)) throw new InvalidArgumentError(`--linger must be ≥ 0 seconds, got ${o.linger}`);
   const say = (line: string) => { if (!o.quiet) io.out(line); };
   const tokens = parseTokens(await io.files.readText(o.tokens as string));
   const model = modelByName(o.model as string, datasetSpec(o.dataset as string).classes);
@@ -98,14 +101,15 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
     layout: model.layout, strategy: createStrategy(o.method as string, strategyOptions(o)),
     initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
     tokens, rounds: o.rounds as number, minClients: o.minClients as number, minAvailable: o.minAvailable as number | undefined,
-    roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number,
+    roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number, maxSamples: o.maxSamples as number | undefined,
     store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: io.err,
     onRound: (r) => say(`round ${r.round + 1}/${o.rounds}  ${r.applied ? `${r.contributors.length} updates (${r.samples} samples)` : 'skipped'}`
       + `  missing ${r.missing.length}  refused ${r.rejected}  loss ${r.trainLoss?.toFixed(4) ?? '—'}  ${r.closedBy}  ${r.seconds.toFixed(1)}s`),
   });
   // The dashboard rides along on the same origin; every /v1 request still goes to the aggregator.
   const server = await serveHttp(dashboardSite({ api: aggregator.handle }), { port: o.port as number, hostname: o.host as string });
-  say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds from round ${aggregator.round + 1}`);
+  const from = aggregator.round >= (o.rounds as number) ? 'all done already' : `from round ${aggregator.round + 1}`;
+  say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds ${from}`);
   say(`  listening on ${server.url} (API under /v1, dashboard at /), checkpoint in ${dir}`);
   let stopped = false;
   try {
@@ -113,6 +117,12 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
       const poll = setInterval(() => { if (io.stopRequested()) { stopped = true; clearInterval(poll); resolve(); } }, 200);
       void aggregator.done.then(() => clearInterval(poll));
     })]);
+    if (!stopped) {
+      // Clients learn the end from a 410 on their next poll: stay up until all have, or `linger` passes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([aggregator.toldAll, new Promise<void>((resolve) => { timer = setTimeout(resolve, 1000 * (o.linger as number)); })]);
+      clearTimeout(timer);
+    }
   } finally {
     await server.close();
     await aggregator.dispose();

@@ -250,8 +250,17 @@ export class Aggregator {
   /** The fold's accumulator, kept from round to round. */
   #sum: Float64Array | null = null;
   #finished!: () => void;
+  /** Clients answered 410 since the federation finished. */
+  readonly #told = new Set<number>();
+  #farewell!: () => void;
   /** Resolves when the last round has closed. */
   readonly done: Promise<void>;
+  /**
+   * Resolves once every joined client has been told the federation is over (a 410 on /task). A
+   * server that stops at `done` leaves clients polling a closed port until they give up; one that
+   * waits for this (with a time limit, for clients that died) lets them all end cleanly.
+   */
+  readonly toldAll: Promise<void>;
 
   /** Use createAggregator(), which also restores a checkpoint. */
   constructor(options: AggregatorOptions) {
@@ -282,6 +291,7 @@ export class Aggregator {
     this.#rng = new Rng(this.#o.seed).fork('selection');
     o.strategy.initialize(o.layout, o.initial);
     this.done = new Promise((resolve) => { this.#finished = resolve; });
+    this.toldAll = new Promise((resolve) => { this.#farewell = resolve; });
   }
 
   /** The handler: every path returns a Response; nothing a client sends makes it throw. */
@@ -424,7 +434,11 @@ export class Aggregator {
 
   #task(url: URL, name: string): Response {
     const client = this.#client(url, name);
-    if (this.#phase === 'finished') throw new Refusal(410, 'finished', `the federation has finished all ${this.#o.rounds} rounds`, this.#round);
+    if (this.#phase === 'finished') {
+      this.#told.add(client.id);
+      if (this.#told.size >= this.#byId.length) this.#farewell();
+      throw new Refusal(410, 'finished', `the federation has finished all ${this.#o.rounds} rounds`, this.#round);
+    }
     const open = this.#open;
     if (this.#phase !== 'open' || !open || !open.selectedSet.has(client.id) || open.answered.has(client.id)) return this.#wait();
     open.bytesDown += open.frame.length;
@@ -652,6 +666,7 @@ export class Aggregator {
   #finish(): void {
     this.#phase = 'finished';
     this.#finished();
+    if (this.#byId.length === 0) this.#farewell();
   }
 
   // ------------------------------------------------------------------ checkpoints
