@@ -33,7 +33,7 @@ export const SERVE_OPTIONS: Schema = {
   port: { type: 'integer', default: 8787, help: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', help: 'interface to listen on (0.0.0.0: every interface)' },
   dir: { type: 'string', help: 'folder for the checkpoint and the final model (required)' },
-  tokens: { type: 'string', help: 'file of client tokens: one per line, or JSON {name: token} (required)' },
+  tokens: { type: 'string', help: "file of client tokens, one per line ('<token>' or '<token> <max-samples>'), or JSON {name: token | {token, maxSamples}} (required)" },
   resume: { type: 'boolean', default: false, help: "continue from the checkpoint in --dir" },
   'min-clients': { type: 'integer', default: 2, help: 'updates a round needs to be applied' },
   'min-available': { type: 'integer', help: 'joined clients needed before a round opens (default --min-clients)' },
