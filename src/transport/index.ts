@@ -1,5 +1,5 @@
 // Real federation over HTTP: the aggregator handler, the client loop, checkpoints and tokens.
-export { Aggregator, createAggregator, CHECKPOINT_FILE, type AggregatorOptions } from './server.ts';
+export { Aggregator, createAggregator, CHECKPOINT_FILE, servableOverHttp, type AggregatorOptions } from './server.ts';
 export { runClient, TransportError, type RunClientOptions, type ClientSummary } from './client.ts';
 export {
   type CheckpointStore, CheckpointError, encodeCheckpoint, decodeCheckpoint, fileCheckpointStore, memoryCheckpointStore,
