@@ -36,12 +36,14 @@ export const SERVE_OPTIONS: Schema = {
   port: { type: 'integer', default: 8787, help: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', help: 'interface to listen on (0.0.0.0: every interface)' },
   dir: { type: 'string', help: 'folder for the checkpoint and the final model (required)' },
-  tokens: { type: 'string', help: 'file of client tokens: one per line, or JSON {name: token} (required)' },
+  tokens: { type: 'string', help: "file of client tokens, one per line ('<token>' or '<token> <max-samples>'), or JSON {name: token | {token, maxSamples}} (required)" },
   resume: { type: 'boolean', default: false, help: "continue from the checkpoint in --dir" },
   'min-clients': { type: 'integer', default: 2, help: 'updates a round needs to be applied' },
   'min-available': { type: 'integer', help: 'joined clients needed before a round opens (default --min-clients)' },
   'round-timeout': { type: 'number', default: 600, help: 'seconds a round stays open (extended once if short of updates)' },
   'over-select': { type: 'number', default: 1.3, help: 'select this many times the clients a round needs' },
+  'max-samples': { type: 'integer', help: 'the most samples any update is weighted with (per-client limits: the tokens file)' },
+  linger: { type: 'number', default: 30, help: 'seconds to keep answering after the last round, until every client has heard it is over' },
   ...pick('dataset', 'model', 'method', 'fraction', 'local-epochs', 'batch', 'lr', 'lr-decay', 'weight-decay', 'rounds',
     'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'config', 'quiet'),
 };
@@ -97,6 +99,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
   if (!o.dir) throw new InvalidArgumentError('--dir is required (the checkpoint goes there)');
   if (!o.tokens) throw new InvalidArgumentError('--tokens is required (a file of client tokens)');
   if (!(Number(o.roundTimeout) > 0)) throw new InvalidArgumentError(`--round-timeout must be positive, got ${o.roundTimeout}`);
+  if (!(Number(o.linger) >= 0)) throw new InvalidArgumentError(`--linger must be ≥ 0 seconds, got ${o.linger}`);
   const display = new ProgressDisplay(io.progress, { quiet: o.quiet as boolean });
   const say = (line: string) => { if (!o.quiet) display.log(() => io.out(line)); };
   let tokenText: string;
@@ -114,7 +117,7 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
     layout: model.layout, strategy: createStrategy(o.method as string, strategyOptions(o)),
     initial: initParameters(model.layout, (() => { const r = rng.fork('init'); return () => r.uniform(); })()),
     tokens, rounds: o.rounds as number, minClients: o.minClients as number, minAvailable: o.minAvailable as number | undefined,
-    roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number,
+    roundTimeoutMs: 1000 * (o.roundTimeout as number), overSelect: o.overSelect as number, seed: o.seed as number, maxSamples: o.maxSamples as number | undefined,
     store: fileCheckpointStore(dir), resume: o.resume as boolean, fp16: o.fp16 as boolean, log: (line) => display.log(() => io.err(line)),
     onRound: (r) => {
       // The bar first: printing the line redraws the bars as they now stand.
@@ -125,7 +128,8 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
   });
   // The dashboard rides along on the same origin; every /v1 request still goes to the aggregator.
   const server = await serveHttp(dashboardSite({ api: aggregator.handle }), { port: o.port as number, hostname: o.host as string });
-  say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds from round ${aggregator.round + 1}`);
+  const from = aggregator.round >= (o.rounds as number) ? 'all done already' : `from round ${aggregator.round + 1}`;
+  say(`feddip serve: ${o.method} with ${model.name} (${model.layout.size.toLocaleString('en')} parameters), ${tokens.size} client tokens, ${o.rounds} rounds ${from}`);
   say(`  listening on ${server.url} (API under /v1, dashboard at /), checkpoint in ${dir}`);
   // Rate and ETA count from this start: rounds done before a --resume are not this run's pace.
   display.set('rounds', { label: 'rounds', done: aggregator.round, total: o.rounds as number, unit: 'round' });
@@ -135,6 +139,12 @@ export async function runServe(argv: string[], io: NetIo): Promise<number> {
       const poll = setInterval(() => { if (io.stopRequested()) { stopped = true; clearInterval(poll); resolve(); } }, 200);
       void aggregator.done.then(() => clearInterval(poll));
     })]);
+    if (!stopped) {
+      // Clients learn the end from a 410 on their next poll: stay up until all have, or `linger` passes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([aggregator.toldAll, new Promise<void>((resolve) => { timer = setTimeout(resolve, 1000 * (o.linger as number)); })]);
+      clearTimeout(timer);
+    }
   } finally {
     display.close();
     await server.close();

@@ -50,6 +50,34 @@ export interface DecodeOptions {
   length?: number;
 }
 
+/** The header fields every decoder returns. */
+export interface FrameInfo {
+  kind: FrameKind;
+  round: number;
+  layoutHash: string;
+  fp16: boolean;
+  /** Length of the full vector. */
+  length: number;
+  /** Number of entries sent. */
+  sentCount: number;
+}
+
+/**
+ * A frame as the list of its sent entries: `indices` (ascending, each once) and their `values`,
+ * `sentCount` long. They are views into the caller's scratch arrays when those are big enough, so
+ * a receiver that folds many frames allocates nothing per frame.
+ */
+export interface SparseFrame extends FrameInfo {
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
+/** Reusable storage for decodeSparseFrame; it grows (is replaced) when a frame needs more. */
+export interface SparseScratch {
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
 export interface DecodedFrame {
   kind: FrameKind;
   round: number;
@@ -65,34 +93,6 @@ export interface DecodedFrame {
 
 // ---------------------------------------------------------------- encoding
 
-class Writer {
-  bytes: Uint8Array;
-  view: DataView;
-  length = 0;
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(Math.max(64, capacity));
-    this.view = new DataView(this.bytes.buffer);
-  }
-  reserve(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
-    bigger.set(this.bytes.subarray(0, this.length));
-    this.bytes = bigger;
-    this.view = new DataView(bigger.buffer);
-  }
-  u8(v: number): void { this.reserve(1); this.bytes[this.length++] = v; }
-  u32(v: number): void { this.reserve(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  varint(v: number): void {
-    this.reserve(5);
-    while (v >= 0x80) { this.bytes[this.length++] = (v & 0x7f) | 0x80; v >>>= 7; }
-    this.bytes[this.length++] = v;
-  }
-  value(v: number, fp16: boolean): void {
-    if (fp16) { this.reserve(2); this.view.setUint16(this.length, toHalf(v), true); this.length += 2; }
-    else { this.reserve(4); this.view.setFloat32(this.length, v, true); this.length += 4; }
-  }
-}
-
 function varintBytes(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
@@ -104,64 +104,79 @@ export function encodeFrame(values: Float32Array, options: EncodeOptions): Uint8
   if (options.sent && options.sent.length !== values.length) throw new CodecError(`encodeFrame: 'sent' has ${options.sent.length} entries, the vector ${values.length}`);
   if (!/^[0-9a-f]{8}$/.test(options.layoutHash)) throw new CodecError(`encodeFrame: layoutHash must be 8 hex digits, got '${options.layoutHash}'`);
   if (!Number.isSafeInteger(options.round) || options.round < 0 || options.round > 0xffffffff) throw new CodecError(`encodeFrame: round must be a u32, got ${options.round}`);
-  const isSent = options.sent ? (i: number) => options.sent![i] !== 0 : (i: number) => values[i] !== 0;
+  const mask = options.sent;
   const valueBytes = fp16 ? 2 : 4;
 
-  const w = new Writer(HEADER_BYTES + values.length);
-  for (const b of MAGIC) w.u8(b);
-  w.u8(FRAME_VERSION);
-  w.u8(KIND_CODES[options.kind]);
-  w.u8(fp16 ? FLAG_FP16 : 0);
-  w.u8(0);
-  w.u32(options.round);
-  w.u32(parseInt(options.layoutHash, 16) >>> 0);
-  w.u32(values.length);
-  w.u32(segmentSizes.length);
-
+  // Pass 1: per segment, what is sent and what each encoding would cost; the cheapest wins. The
+  // frame's exact size follows, so pass 2 writes into one buffer without bounds juggling.
+  const encodings = new Uint8Array(segmentSizes.length);
+  const counts = new Uint32Array(segmentSizes.length);
+  let bytes = HEADER_BYTES + 4;
   let offset = 0;
-  for (const size of segmentSizes) {
-    // Count what is sent and what the index list would cost, then pick the cheapest encoding.
+  segmentSizes.forEach((size, s) => {
     let sent = 0;
     let indexBytes = 0;
     let last = -1;
-    for (let i = offset; i < offset + size; i++) {
-      if (!isSent(i)) continue;
-      indexBytes += varintBytes(i - offset - last - 1);
-      last = i - offset;
+    for (let i = 0; i < size; i++) {
+      if (mask ? mask[offset + i] === 0 : values[offset + i] === 0) continue;
+      indexBytes += varintBytes(i - last - 1);
+      last = i;
       sent++;
     }
     const denseCost = size * valueBytes;
     const bitmaskCost = Math.ceil(size / 8) + sent * valueBytes;
     const indexCost = indexBytes + sent * valueBytes;
-    const encoding = denseCost <= bitmaskCost && denseCost <= indexCost ? Encoding.Dense
-      : bitmaskCost <= indexCost ? Encoding.Bitmask : Encoding.Indices;
-    w.u8(encoding);
-    w.u32(size);
-    w.u32(encoding === Encoding.Dense ? size : sent);
+    const encoding = denseCost <= bitmaskCost && denseCost <= indexCost ? Encoding.Dense : bitmaskCost <= indexCost ? Encoding.Bitmask : Encoding.Indices;
+    encodings[s] = encoding;
+    counts[s] = encoding === Encoding.Dense ? size : sent;
+    bytes += SEGMENT_HEADER_BYTES + (encoding === Encoding.Dense ? denseCost : encoding === Encoding.Bitmask ? bitmaskCost : indexCost);
+    offset += size;
+  });
+
+  const out = new Uint8Array(bytes);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  out[4] = FRAME_VERSION;
+  out[5] = KIND_CODES[options.kind];
+  out[6] = fp16 ? FLAG_FP16 : 0;
+  view.setUint32(8, options.round, true);
+  view.setUint32(12, parseInt(options.layoutHash, 16) >>> 0, true);
+  view.setUint32(16, values.length, true);
+  view.setUint32(20, segmentSizes.length, true);
+  let at = HEADER_BYTES;
+  const put = fp16
+    ? (v: number) => { view.setUint16(at, toHalf(v), true); at += 2; }
+    : (v: number) => { view.setFloat32(at, v, true); at += 4; };
+  offset = 0;
+  segmentSizes.forEach((size, s) => {
+    const encoding = encodings[s]!;
+    out[at] = encoding;
+    view.setUint32(at + 1, size, true);
+    view.setUint32(at + 5, counts[s]!, true);
+    at += SEGMENT_HEADER_BYTES;
+    const end = offset + size;
     if (encoding === Encoding.Dense) {
-      for (let i = offset; i < offset + size; i++) w.value(isSent(i) ? values[i]! : 0, fp16);
+      for (let i = offset; i < end; i++) put(mask && mask[i] === 0 ? 0 : values[i]!);
     } else {
       if (encoding === Encoding.Bitmask) {
-        w.reserve(Math.ceil(size / 8));
-        for (let j = 0; j < size; j += 8) {
-          let byte = 0;
-          for (let b = 0; b < 8 && j + b < size; b++) if (isSent(offset + j + b)) byte |= 1 << b;
-          w.bytes[w.length++] = byte;
-        }
+        for (let i = offset; i < end; i++) if (mask ? mask[i] !== 0 : values[i] !== 0) out[at + ((i - offset) >>> 3)]! |= 1 << ((i - offset) & 7);
+        at += Math.ceil(size / 8);
       } else {
-        let prev = -1;
-        for (let i = offset; i < offset + size; i++) {
-          if (!isSent(i)) continue;
-          w.varint(i - offset - prev - 1);
-          prev = i - offset;
+        let prev = offset - 1;
+        for (let i = offset; i < end; i++) {
+          if (mask ? mask[i] === 0 : values[i] === 0) continue;
+          let gap = i - prev - 1;
+          prev = i;
+          while (gap >= 0x80) { out[at++] = (gap & 0x7f) | 0x80; gap >>>= 7; }
+          out[at++] = gap;
         }
       }
-      for (let i = offset; i < offset + size; i++) if (isSent(i)) w.value(values[i]!, fp16);
+      for (let i = offset; i < end; i++) if (mask ? mask[i] !== 0 : values[i] !== 0) put(values[i]!);
     }
-    offset += size;
-  }
-  w.u32(crc32(w.bytes, 0, w.length));
-  return w.bytes.slice(0, w.length);
+    offset = end;
+  });
+  view.setUint32(at, crc32(out, 0, at), true);
+  return out;
 }
 
 // ---------------------------------------------------------------- decoding
@@ -177,21 +192,12 @@ class Reader {
   }
   u8(what: string): number { this.need(1, what); return this.bytes[this.pos++]!; }
   u32(what: string): number { this.need(4, what); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
-  varint(what: string): number {
-    let v = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = this.u8(what);
-      v += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) {
-        if (v > 0xffffffff) break;
-        return v;
-      }
-    }
-    throw new CodecError(`frame corrupt: ${what} is not a valid varint at offset ${this.pos}`);
-  }
 }
 
-export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): DecodedFrame {
+interface Header { kind: FrameKind; round: number; layoutHash: string; fp16: boolean; length: number; segments: number }
+
+/** Checks size, magic and checksum, reads the header and checks it against `options`. */
+function readHeader(bytes: Uint8Array, options: DecodeOptions): { header: Header; r: Reader } {
   if (!(bytes instanceof Uint8Array)) throw new CodecError('decodeFrame: expected a Uint8Array');
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
   if (bytes.length > maxBytes) throw new CodecError(`frame of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
@@ -218,56 +224,134 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   if (options.kind && kind !== options.kind) throw new CodecError(`expected a ${options.kind} frame, got a ${kind} frame`);
   if (options.layoutHash && layoutHash !== options.layoutHash) throw new CodecError(`frame is for model layout ${layoutHash}, expected ${options.layoutHash}`);
   if (options.length !== undefined && length !== options.length) throw new CodecError(`frame carries ${length} entries, expected ${options.length}`);
-  const valueBytes = fp16 ? 2 : 4;
-  // Each entry costs at least 1/8 byte (a bit) unless its segment is sparse, and each segment at
-  // least its header: bound the allocation by what the bytes could possibly describe.
+  // Each segment costs at least its header, and the vector is bounded: nothing is allocated for
+  // what the bytes could not possibly describe.
   if (segments > (body - HEADER_BYTES) / SEGMENT_HEADER_BYTES) throw new CodecError(`frame claims ${segments} segments, more than its ${body} bytes can hold`);
   if (length > 0x10000000) throw new CodecError(`frame claims ${length} entries, over the 2^28 limit`);
+  return { header: { kind, round, layoutHash, fp16, length, segments }, r };
+}
 
-  const values = new Float32Array(length);
-  const sent = new Uint8Array(length);
+let positions = new Uint32Array(1024);
+/** A module-wide scratch list of indices (decoding is synchronous, so one is enough). */
+function positionBuffer(count: number): Uint32Array {
+  if (positions.length < count) positions = new Uint32Array(Math.max(count, 2 * positions.length));
+  return positions;
+}
+
+/**
+ * Walks the segments, checking every count and index against the bytes, and hands each sent entry
+ * to `put` in ascending index order (each index once). Returns the number of entries sent.
+ */
+function readSegments(r: Reader, h: Header, put: (index: number, value: number) => void): number {
+  const valueBytes = h.fp16 ? 2 : 4;
+  const view = r.view;
+  const bytes = r.bytes;
+  const readValue = h.fp16
+    ? () => { const v = fromHalf(view.getUint16(r.pos, true)); r.pos += 2; return v; }
+    : () => { const v = view.getFloat32(r.pos, true); r.pos += 4; return v; };
   let sentCount = 0;
   let offset = 0;
-  const readValue = fp16
-    ? () => { const v = fromHalf(r.view.getUint16(r.pos, true)); r.pos += 2; return v; }
-    : () => { const v = r.view.getFloat32(r.pos, true); r.pos += 4; return v; };
-  for (let s = 0; s < segments; s++) {
+  for (let s = 0; s < h.segments; s++) {
     const encoding = r.u8('segment encoding');
     const size = r.u32('segment size');
     const count = r.u32('segment sent count');
-    if (offset + size > length) throw new CodecError(`segment ${s} (${size} entries at ${offset}) runs past the vector's ${length} entries`);
+    if (offset + size > h.length) throw new CodecError(`segment ${s} (${size} entries at ${offset}) runs past the vector's ${h.length} entries`);
     if (count > size) throw new CodecError(`segment ${s} sends ${count} of ${size} entries`);
     if (encoding === Encoding.Dense) {
       if (count !== size) throw new CodecError(`dense segment ${s} must send all ${size} entries, says ${count}`);
       r.need(size * valueBytes, `segment ${s} values`);
-      for (let i = 0; i < size; i++) { values[offset + i] = readValue(); sent[offset + i] = 1; }
+      for (let i = 0; i < size; i++) put(offset + i, readValue());
     } else if (encoding === Encoding.Bitmask) {
       const maskBytes = Math.ceil(size / 8);
       r.need(maskBytes + count * valueBytes, `segment ${s} mask and values`);
+      const maskAt = r.pos;
       let seen = 0;
-      for (let i = 0; i < size; i++) {
-        if (r.bytes[r.pos + (i >>> 3)]! & (1 << (i & 7))) { sent[offset + i] = 1; seen++; }
+      for (let j = 0; j < maskBytes; j++) {
+        let byte = bytes[maskAt + j]!;
+        // Bits past the segment's end are padding: they mark nothing.
+        if (j === maskBytes - 1 && size % 8) byte &= (1 << (size % 8)) - 1;
+        while (byte) { seen++; byte &= byte - 1; }
       }
       if (seen !== count) throw new CodecError(`segment ${s}: the mask marks ${seen} entries, the header says ${count}`);
       r.pos += maskBytes;
-      for (let i = 0; i < size; i++) if (sent[offset + i]) values[offset + i] = readValue();
+      for (let j = 0; j < maskBytes; j++) {
+        const byte = bytes[maskAt + j]!;
+        if (byte === 0) continue;
+        for (let b = 0; b < 8; b++) {
+          const i = 8 * j + b;
+          if (byte & (1 << b) && i < size) put(offset + i, readValue());
+        }
+      }
     } else if (encoding === Encoding.Indices) {
-      const positions = new Uint32Array(count);
+      // All indices first, checked, then the values: no entry is handed out from a list that later
+      // proves corrupt. Varints are read inline (most gaps fit one byte) into a reused buffer.
+      // Each entry costs at least one index byte and a value: check that before allocating anything.
+      r.need(count * (1 + valueBytes), `segment ${s} indices and values`);
+      const positions = positionBuffer(count);
+      const end = r.end;
+      let pos = r.pos;
       let index = -1;
       for (let k = 0; k < count; k++) {
-        index += r.varint(`segment ${s} index ${k}`) + 1;
+        if (pos >= end) throw new CodecError(`frame truncated: segment ${s} index ${k} at offset ${pos}`);
+        let b = bytes[pos++]!;
+        let gap = b & 0x7f;
+        for (let scale = 128; b & 0x80; scale *= 128) {
+          if (pos >= end) throw new CodecError(`frame truncated: segment ${s} index ${k} at offset ${pos}`);
+          if (scale > 2 ** 28) throw new CodecError(`frame corrupt: segment ${s} index ${k} is not a valid varint at offset ${pos}`);
+          b = bytes[pos++]!;
+          gap += (b & 0x7f) * scale;
+        }
+        index += gap + 1;
         if (index >= size) throw new CodecError(`segment ${s}: index ${index} is outside its ${size} entries`);
         positions[k] = index;
       }
+      r.pos = pos;
       r.need(count * valueBytes, `segment ${s} values`);
-      for (let k = 0; k < count; k++) { const i = offset + positions[k]!; sent[i] = 1; values[i] = readValue(); }
+      for (let k = 0; k < count; k++) put(offset + positions[k]!, readValue());
     } else {
       throw new CodecError(`segment ${s} has unknown encoding ${encoding}`);
     }
     sentCount += count;
     offset += size;
   }
-  if (offset !== length) throw new CodecError(`segments cover ${offset} entries, the header says ${length}`);
-  if (r.pos !== body) throw new CodecError(`frame has ${body - r.pos} unexplained bytes after its last segment`);
-  return { kind, round, layoutHash, fp16, values, sent, sentCount };
+  if (offset !== h.length) throw new CodecError(`segments cover ${offset} entries, the header says ${h.length}`);
+  if (r.pos !== r.end) throw new CodecError(`frame has ${r.end - r.pos} unexplained bytes after its last segment`);
+  return sentCount;
+}
+
+/** Decodes a frame into full-length vectors. Untrusted bytes can only make it throw a CodecError. */
+export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): DecodedFrame {
+  const { header, r } = readHeader(bytes, options);
+  const values = new Float32Array(header.length);
+  const sent = new Uint8Array(header.length);
+  const sentCount = readSegments(r, header, (i, v) => { values[i] = v; sent[i] = 1; });
+  return { kind: header.kind, round: header.round, layoutHash: header.layoutHash, fp16: header.fp16, values, sent, sentCount };
+}
+
+/**
+ * Decodes a frame into the list of its sent entries, in `scratch` when it is big enough. The
+ * aggregator folds thousands of sparse updates a second this way: the work and the memory are
+ * those of the entries sent, not of the model. Untrusted bytes can only make it throw a CodecError;
+ * a frame that fails leaves `scratch` holding garbage, never anything outside it.
+ */
+export function decodeSparseFrame(bytes: Uint8Array, options: DecodeOptions = {}, scratch?: SparseScratch): SparseFrame {
+  const { header, r } = readHeader(bytes, options);
+  // Every sent entry carries a value of at least 2 bytes (readSegments checks each against the
+  // bytes there), so the frame's size bounds the count: no allocation beyond what was received.
+  const bound = Math.min(header.length, (bytes.length - HEADER_BYTES - 4) >>> 1);
+  let indices = scratch?.indices;
+  let values = scratch?.values;
+  if (!indices || !values || indices.length < bound || values.length < bound) {
+    indices = new Uint32Array(bound);
+    values = new Float32Array(bound);
+    if (scratch) { scratch.indices = indices; scratch.values = values; }
+  }
+  const idx = indices;
+  const val = values;
+  let k = 0;
+  const sentCount = readSegments(r, header, (i, v) => { idx[k] = i; val[k++] = v; });
+  return {
+    kind: header.kind, round: header.round, layoutHash: header.layoutHash, fp16: header.fp16, length: header.length, sentCount,
+    indices: idx.subarray(0, sentCount), values: val.subarray(0, sentCount),
+  };
 }

@@ -10,7 +10,10 @@ import type { ParamLayout } from '../nn/layout.ts';
 import { globalMagnitudeMask } from '../sparse/masks.ts';
 import { cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
 import type { Rng } from '../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState } from './strategy.ts';
+import {
+  applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
+} from './strategy.ts';
+import { exportedState, StateReader } from './state.ts';
 import type { ClientFailure, ClientResult, LocalConfig } from './types.ts';
 
 export interface FedDipOptions {
@@ -112,6 +115,10 @@ export class FedDip implements Strategy {
     applyWeightedUpdates(this.#weights, results);
   }
 
+  aggregateMean(_round: number, folded: FoldedUpdates, _failures: readonly ClientFailure[] = []): void {
+    applyMeanUpdate(this.#weights, folded);
+  }
+
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {
     const mask = this.#mask;
     if (!mask) return { weights: this.#weights.slice(), mask: null };
@@ -124,27 +131,16 @@ export class FedDip implements Strategy {
   }
 
   exportState(): StrategyState {
-    const layout = this.#requireLayout();
-    const arrays: StrategyState['arrays'] = { weights: this.#weights.slice() };
-    if (this.#mask) arrays.mask = this.#mask.slice();
-    return { name: this.name, json: { layoutHash: layout.hash(), hasMask: this.#mask !== null }, arrays };
+    return exportedState(this.name, this.#requireLayout(), { hasMask: this.#mask !== null }, { weights: this.#weights, mask: this.#mask });
   }
 
   importState(state: StrategyState): void {
-    const layout = this.#requireLayout();
-    const bad = (what: string) => { throw new InvalidArgumentError(`${this.name}.importState: ${what}`); };
-    if (state?.name !== this.name) bad(`the state is of method '${String(state?.name)}'`);
-    if (state.json.layoutHash !== layout.hash()) bad(`the state is for model layout ${String(state.json.layoutHash)}, this model's is ${layout.hash()}`);
-    const { weights, mask } = state.arrays;
-    if (!(weights instanceof Float32Array) || weights.length !== layout.size) bad(`'weights' must be a Float32Array of ${layout.size} entries`);
-    if (state.json.hasMask === true) {
-      if (!(mask instanceof Uint8Array) || mask.length !== layout.size) bad(`'mask' must be a Uint8Array of ${layout.size} entries`);
-    } else if (mask !== undefined) bad("the state has a 'mask' but says it has none");
-    // A corrupt checkpoint must not poison training: non-finite weights would spread to every client.
-    const w = weights as Float32Array;
-    for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i]!)) bad(`weight ${i} is not finite`);
-    this.#weights = w.slice();
-    this.#mask = state.json.hasMask === true ? (mask as Uint8Array).slice() : null;
+    const r = new StateReader(this.name, this.#requireLayout(), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    if (r.json.hasMask !== undefined && r.json.hasMask !== (mask !== null)) r.fail(`the state says hasMask ${String(r.json.hasMask)} but ${mask ? 'has' : 'lacks'} a 'mask'`);
+    this.#weights = weights;
+    this.#mask = mask;
   }
 
   #requireLayout(): ParamLayout {

@@ -1,6 +1,7 @@
 // What an aggregator decides each round — the strategy — in the shape Flower made familiar:
 // configure a round, aggregate its results *and its failures*, say which model to evaluate. A new
 // method is one class implementing this interface.
+import { InvalidArgumentError } from '../errors.ts';
 import type { ParamLayout } from '../nn/layout.ts';
 import type { Rng } from '../util/rng.ts';
 import type { ClientFailure, ClientResult, ClientState, ClientTask } from './types.ts';
@@ -36,6 +37,13 @@ export interface Strategy {
   configureRound(round: number, clientCount: number, rng: Rng): RoundPlan;
   /** Folds the round's results into the global state; failed clients are only reported. */
   aggregate(round: number, results: readonly ClientResult[], failures: readonly ClientFailure[]): void;
+  /**
+   * aggregate() for methods that need nothing of the results but their weighted mean: no client
+   * statistics, states or per-upload accounting. Its effect must equal aggregate()'s on the same
+   * results. An aggregator that sees it folds each update into one accumulator as it arrives and
+   * keeps none of them, so its memory does not grow with the number of clients.
+   */
+  aggregateMean?(round: number, folded: FoldedUpdates, failures: readonly ClientFailure[]): void;
   /** The model a user would deploy now (M⊙W for pruned methods), and its mask. */
   deployed(): { weights: Float32Array; mask: Uint8Array | null };
   /** Called with the results of a plan's `setup` exchange; returns the plan that replaces it. */
@@ -49,6 +57,16 @@ export interface Strategy {
   exportState?(): StrategyState;
   /** Restores exportState()'s result; initialize() must have run (it fixes the layout). */
   importState?(state: StrategyState): void;
+}
+
+/** A round's updates folded into one: what aggregateMean() receives. */
+export interface FoldedUpdates {
+  /** Σ_k p_k·Δ_k / Σ_k p_k over the contributors (p_k = samples), full length. */
+  mean: Float32Array;
+  /** Σ_k p_k. */
+  samples: number;
+  /** The clients folded in, ascending. */
+  contributors: readonly number[];
 }
 
 /**
@@ -66,6 +84,14 @@ export interface StrategyState {
 export function selectClients(clientCount: number, fraction: number, rng: Rng): number[] {
   const m = Math.max(1, Math.min(clientCount, Math.round(fraction * clientCount)));
   return rng.sample(clientCount, m).sort((a, b) => a - b);
+}
+
+/** W ← W + mean, for aggregateMean(); nothing happens when no one contributed. */
+export function applyMeanUpdate(weights: Float32Array, folded: FoldedUpdates): void {
+  if (folded.samples <= 0 || folded.contributors.length === 0) return;
+  const m = folded.mean;
+  if (m.length !== weights.length) throw new InvalidArgumentError(`aggregateMean: the mean has ${m.length} entries, the model ${weights.length}`);
+  for (let i = 0; i < m.length; i++) weights[i] = weights[i]! + m[i]!;
 }
 
 /** W ← W + Σ_k p_k·Δ_k / Σ_k p_k over the results (p_k = samples). Nothing happens without results. */

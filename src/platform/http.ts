@@ -9,7 +9,7 @@ export interface HttpServer {
   /** The port actually bound (useful with port 0). */
   readonly port: number;
   readonly url: string;
-  /** Stops accepting connections and closes the open ones. */
+  /** Stops accepting connections, lets answers in flight finish (for up to 2 s), closes the rest. */
   close(): Promise<void>;
 }
 
@@ -82,9 +82,12 @@ export async function serveHttp(handler: Handler, options: ServeOptions): Promis
   return {
     port,
     url: `http://${urlHost(hostname)}:${port}`,
+    // Gracefully: answers being written still reach their clients (a client told "finished" must
+    // hear it); idle keep-alive sockets close now, and anything still open after 2 s is cut.
     close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      server.close(() => { clearTimeout(force); resolve(); });
+      server.closeIdleConnections();
     }),
   };
 }

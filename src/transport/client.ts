@@ -3,10 +3,13 @@
 // Deno and browsers. Network errors and 5xx answers are retried with exponential back-off (with
 // jitter, so a restarted aggregator is not hit by every client at the same instant); an aggregator
 // that restarts from its checkpoint keeps this client's id, and one that forgot it gets a re-join.
+// Client memory a method asks for (top-k's error-feedback residual) stays here, in this process:
+// it never travels, as in the simulation.
 import type { Backend } from '../backend/backend.ts';
 import { decodeFrame, encodeFrame } from '../codec/frame.ts';
 import { FeddipError, InvalidArgumentError } from '../errors.ts';
 import { BatchBuffers, type ClientData, taskSamples, trainClient } from '../fl/client.ts';
+import type { ClientState } from '../fl/types.ts';
 import type { ModelDef } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { Rng } from '../util/rng.ts';
@@ -33,6 +36,8 @@ export interface RunClientOptions {
   /** Injected fetch (default globalThis.fetch). */
   fetch?: typeof fetch;
   log?: (line: string) => void;
+  /** Called when a task has arrived, before training it (awaited). */
+  onTask?: (info: TaskInfo) => void | Promise<void>;
   /** Called after each update the aggregator accepted or refused. */
   onRound?: (event: { round: number; accepted: boolean; trainLoss: number; reason?: string }) => void;
   /** Local training progress: samples processed of the round's total, after every step (0 at the start). */
@@ -115,7 +120,11 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
   };
 
   const join = async (): Promise<number> => {
-    const response = await request('join', { method: 'POST' });
+    // The sample count goes with the join: the aggregator never weights this client's updates
+    // with more than it declared here.
+    const response = await request('join', {
+      method: 'POST', body: JSON.stringify({ samples: o.data.indices.length }), headers: { 'content-type': 'application/json' },
+    });
     if (response.status !== 200) return fail('join refused', response);
     const reply = await response.json() as JoinReply;
     if (reply.layoutHash !== hash) {
@@ -128,6 +137,7 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
   let clientId = await join();
   const net = new Network(o.model, o.backend);
   const summary: ClientSummary = { clientId, roundsTrained: 0, accepted: 0, refused: 0, ended: 'finished' };
+  let state: ClientState | undefined;
   try {
     for (;;) {
       if (o.maxRounds !== undefined && summary.roundsTrained >= o.maxRounds) { summary.ended = 'max-rounds'; break; }
@@ -148,7 +158,8 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
       const info = JSON.parse(response.headers.get(TASK_HEADER) ?? 'null') as TaskInfo | null;
       if (!info || typeof info.round !== 'number' || !info.config) throw new TransportError(`the task has no valid '${TASK_HEADER}' header`);
       const frame = decodeFrame(new Uint8Array(await response.arrayBuffer()), { kind: 'model', layoutHash: hash, length: layout.size });
-      const task = { config: info.config, weights: frame.values, mask: info.masked ? frame.sent : null };
+      await o.onTask?.(info);
+      const task = { config: info.config, weights: frame.values, mask: info.masked ? frame.sent : null, ...(state ? { state } : {}) };
       const buffers = new BatchBuffers(info.config.batch, o.data.sampleSize);
       const total = taskSamples(info.config, o.data.indices.length);
       let samples = 0;
@@ -163,6 +174,7 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
       const answer = await request(query, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/octet-stream' } });
       if (answer.status === 202) {
         await answer.body?.cancel();
+        state = result.state;
         summary.accepted++;
         o.onRound?.({ round: info.round, accepted: true, trainLoss: result.trainLoss });
       } else if (answer.status === 401 || answer.status === 403) {
@@ -170,6 +182,12 @@ export async function runClient(url: string | URL, o: RunClientOptions): Promise
       } else {
         // Late (409) or refused as invalid (4xx): this round is lost, the next task is what counts.
         const e = await errorOf(answer);
+        // Error feedback loses nothing: what this update would have delivered waits in the residual.
+        if (result.state?.residual) {
+          const residual = result.state.residual;
+          for (let i = 0; i < residual.length; i++) residual[i] = residual[i]! + result.update[i]!;
+          state = result.state;
+        }
         summary.refused++;
         log(`client ${clientId}: update for round ${info.round} refused (${answer.status} ${e.error}): ${e.message}`);
         o.onRound?.({ round: info.round, accepted: false, trainLoss: result.trainLoss, reason: e.error });

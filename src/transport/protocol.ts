@@ -3,13 +3,16 @@
 // Every request carries `Authorization: Bearer <token>`. Control messages are JSON; models and
 // updates are codec frames (application/octet-stream).
 //
-//   POST /v1/join                       → 200 JoinReply. The same token always gets the same id.
+//   POST /v1/join   [body: {"samples": N}] → 200 JoinReply. The same token always gets the same id;
+//                                         N, the client's sample count, caps its weight (below)
 //   GET  /v1/task?client=ID             → 200 model frame + `Feddip-Task` header (TaskInfo JSON)
 //                                         204 + Retry-After when there is nothing for this client
 //                                         410 when the federation has finished
 //   POST /v1/update?client=ID&round=R&samples=N[&loss=L]
 //        body: update frame             → 202 UpdateReply, or 4xx ErrorReply saying what was wrong
 //                                         (409: not this round's, or not selected, or already sent)
+//        The update is weighted with min(N, the N declared at join, the client's limit in the
+//        tokens file, the aggregator's maxSamples); UpdateReply.samples says what was used.
 //   GET  /v1/status                     → 200 StatusReply
 //   GET  /v1/metrics                    → 200 RoundRecord[] (every closed round so far)
 //
@@ -30,6 +33,10 @@ export interface JoinReply {
   layoutHash: string;
   parameters: number;
   method: string;
+  /** The sample count this client declared (the lowest over its joins), or null. */
+  samples: number | null;
+  /** The most samples this client's updates are weighted with. */
+  maxSamples: number;
 }
 
 export interface TaskInfo {
@@ -46,6 +53,8 @@ export interface UpdateReply {
   round: number;
   /** Updates accepted for this round so far, this one included. */
   received: number;
+  /** The weight the update got: the reported sample count, capped. */
+  samples: number;
 }
 
 export interface ErrorReply {
@@ -82,7 +91,10 @@ export interface RoundRecord {
   missing: number[];
   /** Updates refused this round (bad frames, outliers, wrong rounds…). */
   rejected: number;
+  /** Σ of the contributors' weights (capped sample counts). */
   samples: number;
+  /** Accepted updates whose reported sample count was above their cap. */
+  samplesClamped: number;
   trainLoss: number | null;
   targetSparsity: number;
   lr: number;

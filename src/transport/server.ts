@@ -13,7 +13,13 @@
 //     after that the round is skipped (nothing applied) so a federation never stalls for good.
 // Closing aggregates, writes the checkpoint, and only then opens the next round, so a crash loses
 // at most the round in flight.
-import { decodeFrame, encodeFrame } from '../codec/frame.ts';
+//
+// Accepted updates are folded as they arrive: Σ p_k·Δ_k goes into one float64 accumulator and the
+// update itself is dropped, so an open round holds 8 bytes per parameter however many clients
+// report (for strategies with aggregateMean; the others get their results buffered, as they need
+// them one by one). The weight p_k of an update is the sample count its client reports, capped —
+// a client cannot buy itself a bigger say: see #weight.
+import { decodeSparseFrame, encodeFrame, type SparseScratch } from '../codec/frame.ts';
 import { CodecError, FeddipError, InvalidArgumentError } from '../errors.ts';
 import type { Strategy } from '../fl/strategy.ts';
 import type { ClientFailure, ClientResult } from '../fl/types.ts';
@@ -27,6 +33,22 @@ import {
 import type { TokenSet } from './tokens.ts';
 
 export const CHECKPOINT_FILE = 'aggregator.ckpt';
+
+/**
+ * Methods whose rounds need more than one model down and one update up per client. A strategy
+ * with afterSetup() is refused for the same reason even when not listed.
+ */
+const NOT_OVER_HTTP: Record<string, string> = {
+  snip: "its mask comes from one client's sensitivity report before round 0 (a setup exchange), which the HTTP protocol does not carry",
+  prunefl: 'its initial pruning is a setup exchange with one client and its masks come from per-client importance statistics, which the HTTP protocol does not carry',
+  feddst: 'every client trains under a mask of its own that the server keeps and hands out per client, which the HTTP protocol does not carry',
+};
+
+/** The methods `createAggregator` serves (the others run in `simulate`). */
+export function servableOverHttp(strategy: Strategy): { ok: true } | { ok: false; reason: string } {
+  const reason = NOT_OVER_HTTP[strategy.name] ?? (strategy.afterSetup ? 'it asks for setup exchanges (afterSetup), which the HTTP protocol does not carry' : undefined);
+  return reason ? { ok: false, reason } : { ok: true };
+}
 
 export interface AggregatorOptions {
   layout: ParamLayout;
@@ -52,6 +74,11 @@ export interface AggregatorOptions {
   resume?: boolean;
   /** An update is refused when its L2 norm exceeds this × the median of the round's accepted ones (default 10; needs ≥ 3 accepted). */
   normFactor?: number;
+  /**
+   * The most samples any update is weighted with (default: no federation-wide cap). Per-client
+   * limits come from the tokens file; see #weight for the whole rule.
+   */
+  maxSamples?: number;
   /** Largest update body accepted, in bytes (default: a dense fp32 frame of the model plus 1 KiB). */
   maxUpdateBytes?: number;
   /** What 204 answers tell clients to wait (default 1000 ms). */
@@ -66,18 +93,34 @@ export interface AggregatorOptions {
   now?: () => number;
 }
 
-interface ClientEntry { id: number; name: string; joined: number }
+interface ClientEntry {
+  id: number;
+  name: string;
+  joined: number;
+  /** The sample count the client declared when it first joined (lowered, never raised, by later joins). */
+  samples: number | null;
+}
+
+/** What is kept of an accepted update once it has been folded in. */
+interface Accepted { samples: number; trainLoss: number }
 
 interface OpenRound {
   round: number;
   selected: number[];
+  selectedSet: Set<number>;
   /** Accepted updates needed to close early. */
   target: number;
   frame: Uint8Array;
   info: TaskInfo;
   targetSparsity: number;
-  accepted: Map<number, ClientResult>;
-  norms: number[];
+  accepted: Map<number, Accepted>;
+  /** Σ p_k·Δ_k of the accepted updates (strategies with aggregateMean), else null. */
+  sum: Float64Array | null;
+  /** The accepted results themselves (strategies without aggregateMean), else null. */
+  results: ClientResult[] | null;
+  weight: number;
+  clamped: number;
+  norms: RunningMedian;
   /** Selected clients that answered, accepted or refused. */
   answered: Set<number>;
   rejected: number;
@@ -106,6 +149,13 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw new Refusal(413, 'too_large', `the body of ${declared} bytes exceeds the limit of ${limit} bytes`);
   if (!request.body) return new Uint8Array(0);
+  if (declared !== null) {
+    // HTTP framing holds a body to its declared length, so the runtime may read it in one go;
+    // the check after is for Requests built in-process, whose header nothing enforces.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.length > limit) throw new Refusal(413, 'too_large', `the body exceeds the limit of ${limit} bytes`);
+    return bytes;
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -132,10 +182,59 @@ function integerParam(url: URL, name: string, where: 'query' | 'query or header'
   return Number(raw);
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+/** The median of a growing list in O(log n) per insertion: two heaps, the lower half and the upper half. */
+export class RunningMedian {
+  /** Max-heap (stored negated) of the lower half; never shorter than `high`. */
+  readonly #low: number[] = [];
+  /** Min-heap of the upper half. */
+  readonly #high: number[] = [];
+
+  get size(): number {
+    return this.#low.length + this.#high.length;
+  }
+
+  push(x: number): void {
+    if (this.#low.length === 0 || x <= -this.#low[0]!) heapPush(this.#low, -x);
+    else heapPush(this.#high, x);
+    if (this.#low.length > this.#high.length + 1) heapPush(this.#high, -heapPop(this.#low));
+    else if (this.#high.length > this.#low.length) heapPush(this.#low, -heapPop(this.#high));
+  }
+
+  /** NaN when empty. */
+  median(): number {
+    if (this.#low.length === 0) return NaN;
+    return this.#low.length > this.#high.length ? -this.#low[0]! : (-this.#low[0]! + this.#high[0]!) / 2;
+  }
+}
+
+function heapPush(h: number[], x: number): void {
+  let i = h.length;
+  h.push(x);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (h[parent]! <= x) break;
+    h[i] = h[parent]!;
+    i = parent;
+  }
+  h[i] = x;
+}
+
+function heapPop(h: number[]): number {
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const c = l + 1 < h.length && h[l + 1]! < h[l]! ? l + 1 : l;
+      if (h[c]! >= last) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
 }
 
 export class Aggregator {
@@ -153,9 +252,22 @@ export class Aggregator {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> = Promise.resolve();
   #disposed = false;
+  /** Where update frames are decoded (one at a time: decoding and folding never yield). */
+  readonly #scratch: SparseScratch = { indices: new Uint32Array(0), values: new Float32Array(0) };
+  /** The fold's accumulator, kept from round to round. */
+  #sum: Float64Array | null = null;
   #finished!: () => void;
+  /** Clients answered 410 since the federation finished. */
+  readonly #told = new Set<number>();
+  #farewell!: () => void;
   /** Resolves when the last round has closed. */
   readonly done: Promise<void>;
+  /**
+   * Resolves once every joined client has been told the federation is over (a 410 on /task). A
+   * server that stops at `done` leaves clients polling a closed port until they give up; one that
+   * waits for this (with a time limit, for clients that died) lets them all end cleanly.
+   */
+  readonly toldAll: Promise<void>;
 
   /** Use createAggregator(), which also restores a checkpoint. */
   constructor(options: AggregatorOptions) {
@@ -169,6 +281,9 @@ export class Aggregator {
     if (!(o.roundTimeoutMs > 0)) bad(`roundTimeoutMs must be positive, got ${o.roundTimeoutMs}`);
     if (o.overSelect !== undefined && !(o.overSelect >= 1 && o.overSelect <= 10)) bad(`overSelect must be in [1, 10], got ${o.overSelect}`);
     if (o.normFactor !== undefined && !(o.normFactor > 1)) bad(`normFactor must be > 1, got ${o.normFactor}`);
+    if (o.maxSamples !== undefined && !(Number.isSafeInteger(o.maxSamples) && o.maxSamples >= 1)) bad(`maxSamples must be a positive integer, got ${o.maxSamples}`);
+    const servable = servableOverHttp(o.strategy);
+    if (!servable.ok) bad(`method '${o.strategy.name}' cannot run over HTTP: ${servable.reason}; run it with \`feddip simulate\``);
     this.#layout = o.layout;
     this.#hash = o.layout.hash();
     this.#segmentSizes = o.layout.segments.map((s) => s.size);
@@ -176,13 +291,14 @@ export class Aggregator {
     this.#o = {
       layout: o.layout, strategy: o.strategy, tokens: o.tokens, rounds: o.rounds, minClients: o.minClients,
       minAvailable: available, roundTimeoutMs: o.roundTimeoutMs, overSelect: o.overSelect ?? 1.3, seed: o.seed ?? 1, store: o.store,
-      resume: o.resume ?? false, normFactor: o.normFactor ?? 10, maxUpdateBytes: o.maxUpdateBytes ?? denseFrame + 1024,
+      resume: o.resume ?? false, normFactor: o.normFactor ?? 10, maxSamples: o.maxSamples ?? 1e9, maxUpdateBytes: o.maxUpdateBytes ?? denseFrame + 1024,
       retryAfterMs: o.retryAfterMs ?? 1000, fp16: o.fp16 ?? false, log: o.log ?? ((line) => console.error(line)),
       onRound: o.onRound, now: o.now ?? Date.now,
     };
     this.#rng = new Rng(this.#o.seed).fork('selection');
     o.strategy.initialize(o.layout, o.initial);
     this.done = new Promise((resolve) => { this.#finished = resolve; });
+    this.toldAll = new Promise((resolve) => { this.#farewell = resolve; });
   }
 
   /** The handler: every path returns a Response; nothing a client sends makes it throw. */
@@ -193,6 +309,8 @@ export class Aggregator {
       this.#tick();
       return response;
     } catch (error) {
+      // A refusal can complete a round too (the last selected client answered, badly).
+      this.#tickSafely();
       if (error instanceof Refusal) {
         const body: ErrorReply = { error: error.code, message: error.message, ...(error.round !== undefined ? { round: error.round } : {}) };
         return json(error.status, body, error.headers);
@@ -267,18 +385,53 @@ export class Aggregator {
   }
 
   async #join(request: Request, name: string): Promise<Response> {
-    await readBody(request, 4096); // drained so keep-alive connections stay usable
+    const body = await readBody(request, 4096);
+    let samples: number | null = null;
+    if (body.length) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+      } catch {
+        throw new Refusal(400, 'bad_request', "the join body must be empty or JSON {\"samples\": <count>}");
+      }
+      const declared = (parsed as { samples?: unknown } | null)?.samples;
+      if (declared !== undefined) {
+        if (!Number.isSafeInteger(declared) || (declared as number) < 1 || (declared as number) > 1e9) {
+          throw new Refusal(400, 'bad_request', `'samples' must be an integer in 1 … 10^9, got ${JSON.stringify(declared)?.slice(0, 40)}`);
+        }
+        samples = declared as number;
+      }
+    }
     let entry = this.#clients.get(name);
     if (!entry) {
-      entry = { id: this.#byId.length, name, joined: this.#o.now() };
+      entry = { id: this.#byId.length, name, joined: this.#o.now(), samples };
       this.#clients.set(name, entry);
       this.#byId.push(entry);
+    } else if (samples !== null && (entry.samples === null || samples < entry.samples)) {
+      // Re-joining can lower the declared count, never raise it: the weight stays what it was.
+      entry.samples = samples;
     }
     const reply: JoinReply = {
       clientId: entry.id, round: this.#round, rounds: this.#o.rounds, layoutHash: this.#hash,
-      parameters: this.#layout.size, method: this.#o.strategy.name,
+      parameters: this.#layout.size, method: this.#o.strategy.name, samples: entry.samples,
+      maxSamples: this.#cap(entry),
     };
     return json(200, reply);
+  }
+
+  /** The most samples client `entry`'s updates are weighted with: see #weight. */
+  #cap(entry: ClientEntry): number {
+    return Math.min(entry.samples ?? Infinity, this.#o.tokens.maxSamples(entry.name) ?? Infinity, this.#o.maxSamples);
+  }
+
+  /**
+   * The aggregation weight of an update: the sample count it reports, capped by the count its
+   * client declared at join, by the client's limit in the tokens file, and by maxSamples. A
+   * client's reported count is untrusted — without the caps one client could outweigh all others
+   * by claiming 10^9 samples.
+   */
+  #weight(entry: ClientEntry, reported: number): number {
+    return Math.min(reported, this.#cap(entry));
   }
 
   #wait(): Response {
@@ -288,9 +441,13 @@ export class Aggregator {
 
   #task(url: URL, name: string): Response {
     const client = this.#client(url, name);
-    if (this.#phase === 'finished') throw new Refusal(410, 'finished', `the federation has finished all ${this.#o.rounds} rounds`, this.#round);
+    if (this.#phase === 'finished') {
+      this.#told.add(client.id);
+      if (this.#told.size >= this.#byId.length) this.#farewell();
+      throw new Refusal(410, 'finished', `the federation has finished all ${this.#o.rounds} rounds`, this.#round);
+    }
     const open = this.#open;
-    if (this.#phase !== 'open' || !open || !open.selected.includes(client.id) || open.answered.has(client.id)) return this.#wait();
+    if (this.#phase !== 'open' || !open || !open.selectedSet.has(client.id) || open.answered.has(client.id)) return this.#wait();
     open.bytesDown += open.frame.length;
     return new Response(open.frame as Uint8Array<ArrayBuffer>, {
       status: 200,
@@ -327,34 +484,51 @@ export class Aggregator {
     };
     let frame;
     try {
-      frame = decodeFrame(bytes, { maxBytes: this.#o.maxUpdateBytes });
+      frame = decodeSparseFrame(bytes, { maxBytes: this.#o.maxUpdateBytes }, this.#scratch);
     } catch (error) {
       if (error instanceof CodecError) return refuse(400, 'bad_frame', `the body is not a valid update frame: ${error.message}`);
       throw error;
     }
     if (frame.kind !== 'update') refuse(400, 'bad_frame', `expected an update frame, got a ${frame.kind} frame`);
     if (frame.layoutHash !== this.#hash) refuse(400, 'wrong_layout', `the update is for model layout ${frame.layoutHash}, this federation's is ${this.#hash}`);
-    if (frame.values.length !== this.#layout.size) refuse(400, 'wrong_length', `the update has ${frame.values.length} entries, the model ${this.#layout.size}`);
+    if (frame.length !== this.#layout.size) refuse(400, 'wrong_length', `the update has ${frame.length} entries, the model ${this.#layout.size}`);
     if (frame.round !== round) refuse(400, 'round_mismatch', `the frame says round ${frame.round} but the request says round ${round}`);
-    const v = frame.values;
+    const { indices, values } = frame;
     let squares = 0;
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i]!;
-      if (!Number.isFinite(x)) refuse(400, 'non_finite', `entry ${i} of the update is ${x}; updates must be finite`);
+    for (let k = 0; k < values.length; k++) {
+      const x = values[k]!;
+      if (!Number.isFinite(x)) refuse(400, 'non_finite', `entry ${indices[k]} of the update is ${x}; updates must be finite`);
       squares += x * x;
     }
     const norm = Math.sqrt(squares);
-    if (open.norms.length >= 3) {
-      const m = median(open.norms);
+    if (open.norms.size >= 3) {
+      const m = open.norms.median();
       if (norm > this.#o.normFactor * m) {
         refuse(422, 'norm_outlier', `the update's L2 norm ${norm.toPrecision(4)} exceeds ${this.#o.normFactor}× the median ${m.toPrecision(4)} of this round's accepted updates`);
       }
     }
+    // Accepted: nothing below can refuse it any more.
+    const weight = this.#weight(client, samples);
+    if (weight < samples) {
+      open.clamped++;
+      this.#o.log(`aggregator: round ${round}: client ${client.id} reported ${samples} samples; weighted with its cap of ${weight}`);
+    }
     open.answered.add(client.id);
     open.norms.push(norm);
     open.bytesUp += bytes.length;
-    open.accepted.set(client.id, { clientId: client.id, samples, update: frame.values, sent: frame.sent, trainLoss: Number.isFinite(loss) ? loss : NaN });
-    const reply: UpdateReply = { accepted: true, round, received: open.accepted.size };
+    open.weight += weight;
+    const trainLoss = Number.isFinite(loss) ? loss : NaN;
+    open.accepted.set(client.id, { samples: weight, trainLoss });
+    if (open.sum) {
+      const sum = open.sum;
+      for (let k = 0; k < indices.length; k++) sum[indices[k]!] = sum[indices[k]!]! + weight * values[k]!;
+    } else {
+      const update = new Float32Array(this.#layout.size);
+      const sent = new Uint8Array(this.#layout.size);
+      for (let k = 0; k < indices.length; k++) { update[indices[k]!] = values[k]!; sent[indices[k]!] = 1; }
+      open.results!.push({ clientId: client.id, samples: weight, update, sent, trainLoss });
+    }
+    const reply: UpdateReply = { accepted: true, round, received: open.accepted.size, samples: weight };
     return json(202, reply);
   }
 
@@ -364,7 +538,7 @@ export class Aggregator {
     if (this.#phase !== 'open' || !open || open.round !== round) {
       throw new Refusal(409, 'wrong_round', `round ${round} is not open (the current round is ${this.#round}${this.#phase === 'open' ? '' : `, ${this.#phase}`}); fetch a new task`, this.#round);
     }
-    if (!open.selected.includes(id)) throw new Refusal(409, 'not_selected', `client ${id} was not selected for round ${round}`, round);
+    if (!open.selectedSet.has(id)) throw new Refusal(409, 'not_selected', `client ${id} was not selected for round ${round}`, round);
     if (open.accepted.has(id)) throw new Refusal(409, 'duplicate', `round ${round} already has an update from client ${id}`, round);
     if (open.answered.has(id)) throw new Refusal(409, 'already_refused', `client ${id}'s update for round ${round} was refused; wait for the next round`, round);
     return open;
@@ -398,9 +572,17 @@ export class Aggregator {
     }
   }
 
+  #tickSafely(): void {
+    try {
+      this.#tick();
+    } catch (error) {
+      this.#o.log(`aggregator: internal error while moving the federation on: ${(error as Error)?.stack ?? String(error)}`);
+    }
+  }
+
   #schedule(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const timer = setTimeout(() => { this.#timer = undefined; this.#tick(); }, Math.max(0, at - this.#o.now()) + 5);
+    const timer = setTimeout(() => { this.#timer = undefined; this.#tickSafely(); }, Math.max(0, at - this.#o.now()) + 5);
     // A pending deadline alone must not keep a process alive (Node, Deno).
     (timer as { unref?: () => void }).unref?.();
     this.#timer = timer;
@@ -410,6 +592,10 @@ export class Aggregator {
     const round = this.#round;
     const n = this.#byId.length;
     const plan = this.#o.strategy.configureRound(round, n, this.#rng);
+    if (plan.setup || plan.states?.size) {
+      // servableOverHttp() keeps such strategies out; one that plans this anyway cannot be served.
+      throw new FeddipError('CLIENT_ERROR', `aggregator: method '${this.#o.strategy.name}' planned a setup exchange or server-held client states for round ${round}, which the HTTP protocol does not carry`);
+    }
     const chosen = new Set(plan.clients);
     // Never fewer than minClients, or the round could not succeed even if everyone answered.
     const want = Math.min(n, Math.max(this.#o.minClients, Math.ceil(this.#o.overSelect * plan.clients.length - 1e-9)));
@@ -422,10 +608,13 @@ export class Aggregator {
       kind: 'model', round, layoutHash: this.#hash, segmentSizes: this.#segmentSizes, fp16: this.#o.fp16,
       sent: plan.task.mask ?? new Uint8Array(this.#layout.size).fill(1),
     });
+    const folds = typeof this.#o.strategy.aggregateMean === 'function';
+    if (folds) this.#sum ??= new Float64Array(this.#layout.size);
     this.#open = {
-      round, selected, target: Math.min(selected.length, Math.max(this.#o.minClients, plan.clients.length)), frame,
+      round, selected, selectedSet: new Set(selected), target: Math.min(selected.length, Math.max(this.#o.minClients, plan.clients.length)), frame,
       info: { round, config: plan.task.config, masked: plan.task.mask !== null, deadline },
-      targetSparsity: plan.targetSparsity, accepted: new Map(), norms: [], answered: new Set(), rejected: 0,
+      targetSparsity: plan.targetSparsity, accepted: new Map(), sum: folds ? this.#sum : null, results: folds ? null : [],
+      weight: 0, clamped: 0, norms: new RunningMedian(), answered: new Set(), rejected: 0,
       deadline, extended: false, started: now, bytesDown: 0, bytesUp: 0,
     };
     this.#phase = 'open';
@@ -438,19 +627,27 @@ export class Aggregator {
     this.#open = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const results = [...open.accepted.values()].sort((a, b) => a.clientId - b.clientId);
+    const contributors = [...open.accepted.keys()].sort((a, b) => a - b);
     const missing = open.selected.filter((id) => !open.accepted.has(id));
     const applied = how !== 'skipped';
     if (applied) {
       const failures: ClientFailure[] = missing.map((clientId) => ({ clientId, reason: open.answered.has(clientId) ? 'update refused' : 'no update before the round closed' }));
-      this.#o.strategy.aggregate(open.round, results, failures);
+      if (open.sum) {
+        const mean = new Float32Array(open.sum.length);
+        for (let i = 0; i < mean.length; i++) mean[i] = open.sum[i]! / open.weight;
+        this.#o.strategy.aggregateMean!(open.round, { mean, samples: open.weight, contributors }, failures);
+      } else {
+        this.#o.strategy.aggregate(open.round, open.results!.sort((a, b) => a.clientId - b.clientId), failures);
+      }
     } else {
-      this.#o.log(`aggregator: round ${open.round} skipped: ${results.length} of the ${this.#o.minClients} updates needed arrived before the extended deadline`);
+      this.#o.log(`aggregator: round ${open.round} skipped: ${contributors.length} of the ${this.#o.minClients} updates needed arrived before the extended deadline`);
     }
-    const losses = results.map((r) => r.trainLoss).filter(Number.isFinite);
+    // Ready for the next round's fold (a skipped round's partial sum must not leak into it).
+    open.sum?.fill(0);
+    const losses = [...open.accepted.values()].map((r) => r.trainLoss).filter(Number.isFinite);
     const record: RoundRecord = {
-      round: open.round, applied, selected: open.selected, contributors: applied ? results.map((r) => r.clientId) : [], missing,
-      rejected: open.rejected, samples: applied ? results.reduce((s, r) => s + r.samples, 0) : 0,
+      round: open.round, applied, selected: open.selected, contributors: applied ? contributors : [], missing,
+      rejected: open.rejected, samples: applied ? open.weight : 0, samplesClamped: open.clamped,
       trainLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
       targetSparsity: open.targetSparsity, lr: open.info.config.lr, lambda: open.info.config.lambda,
       bytesDown: open.bytesDown, bytesUp: open.bytesUp, seconds: (this.#o.now() - open.started) / 1000, closedBy: how,
@@ -469,13 +666,14 @@ export class Aggregator {
         this.#o.log(`aggregator: onRound failed: ${(error as Error)?.message}`);
       }
       this.#phase = 'waiting';
-      this.#tick();
+      this.#tickSafely();
     });
   }
 
   #finish(): void {
     this.#phase = 'finished';
     this.#finished();
+    if (this.#byId.length === 0) this.#farewell();
   }
 
   // ------------------------------------------------------------------ checkpoints
@@ -489,7 +687,7 @@ export class Aggregator {
     await store.write(CHECKPOINT_FILE, encodeCheckpoint({
       format: 'feddip-aggregator', round: this.#round, rounds: this.#o.rounds, layoutHash: this.#hash,
       strategy: { name: state.name, json: state.json }, rng: this.#rng.getState(),
-      clients: this.#byId.map((c) => ({ id: c.id, name: c.name, joined: c.joined })), history: this.#history,
+      clients: this.#byId.map((c) => ({ id: c.id, name: c.name, joined: c.joined, samples: c.samples })), history: this.#history,
     }, arrays));
   }
 
@@ -505,7 +703,8 @@ export class Aggregator {
     const round = j.round as number;
     if (!Number.isSafeInteger(round) || round < 0 || round > this.#o.rounds) bad(`round ${String(round)} is out of range`);
     const clients = j.clients as ClientEntry[];
-    if (!Array.isArray(clients) || clients.some((c, i) => c?.id !== i || typeof c.name !== 'string')) bad('its client registry is malformed');
+    if (!Array.isArray(clients) || clients.some((c, i) => c?.id !== i || typeof c.name !== 'string'
+      || !(c.samples === undefined || c.samples === null || (Number.isSafeInteger(c.samples) && c.samples >= 1)))) bad('its client registry is malformed');
     const strategyArrays: Record<string, Float32Array | Uint8Array> = {};
     for (const [k, a] of Object.entries(arrays)) if (k.startsWith('strategy.')) strategyArrays[k.slice(9)] = a;
     try {
@@ -518,7 +717,7 @@ export class Aggregator {
     this.#clients.clear();
     this.#byId.length = 0;
     for (const c of clients) {
-      const entry = { id: c.id, name: c.name, joined: c.joined };
+      const entry: ClientEntry = { id: c.id, name: c.name, joined: c.joined, samples: c.samples ?? null };
       this.#clients.set(c.name, entry);
       this.#byId.push(entry);
     }
@@ -547,7 +746,7 @@ function safePath(request: Request): string {
  */
 export async function createAggregator(options: AggregatorOptions): Promise<Aggregator> {
   if (options.store && (!options.strategy.exportState || !options.strategy.importState)) {
-    throw new InvalidArgumentError(`method '${options.strategy.name}' cannot save and restore its state yet, so it cannot run behind a checkpointing aggregator; use feddip, feddip-noir or fedavg`);
+    throw new InvalidArgumentError(`method '${options.strategy.name}' cannot save and restore its state (no exportState/importState), so it cannot run behind a checkpointing aggregator; implement both, or run it without a checkpoint store`);
   }
   const aggregator = new Aggregator(options);
   const store = options.store;

@@ -1,7 +1,8 @@
 // One federation client, the same code in Deno and in a browser page: a tiny MLP on a synthetic
 // share (noise plus one bright row per label), trained with transport.runClient over fetch.
-// Used by test/unit/transport-runtimes.test.ts; `feddip` is the built package of the runtime.
-export async function runFederationClient(feddip, { url, token, seed }) {
+// Used by test/unit/transport-runtimes.test.ts and transport-e2e.test.ts; `feddip` is the built
+// package of the runtime; `extra` goes to runClient as it is (onTask, maxRounds, …).
+export async function runFederationClient(feddip, { url, token, seed, ...extra }) {
   const rng = new feddip.Rng(seed);
   const n = 64;
   const labels = Int32Array.from({ length: n }, () => rng.int(4));
@@ -12,6 +13,7 @@ export async function runFederationClient(feddip, { url, token, seed }) {
     return await feddip.transport.runClient(url, {
       token, seed, model: feddip.mlp(4, [1, 5, 5], 12), backend, backoffMs: 20, maxBackoffMs: 200, giveUpAfterMs: 30_000,
       data: { images, labels, sampleSize: 25, indices: Int32Array.from({ length: n }, (_, i) => i) },
+      ...extra,
     });
   } finally {
     backend.dispose();

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { codec, CodecError, lenet5, Rng, sparse } from '../../src/index.ts';
 
-const { encodeFrame, decodeFrame, toHalf, fromHalf, crc32 } = codec;
+const { encodeFrame, decodeFrame, decodeSparseFrame, toHalf, fromHalf, crc32 } = codec;
 
 function sparseVector(n: number, density: number, rng: Rng): Float32Array {
   const v = new Float32Array(n);
@@ -14,8 +14,39 @@ function sparseVector(n: number, density: number, rng: Rng): Float32Array {
 const base = { kind: 'update' as const, round: 7, layoutHash: '0a1b2c3d' };
 
 describe('frame codec', () => {
-  it('computes the standard CRC-32', () => {
+  it('computes the standard CRC-32, at every length and offset (slicing-by-8 against bit by bit)', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const bitwise = (b: Uint8Array, start: number, end: number) => {
+      let c = 0xffffffff;
+      for (let i = start; i < end; i++) {
+        c ^= b[i]!;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const rng = new Rng(9);
+    const bytes = Uint8Array.from({ length: 300 }, () => rng.int(256));
+    for (let start = 0; start < 9; start++) for (let end = start; end <= bytes.length; end += 7) expect(crc32(bytes, start, end)).toBe(bitwise(bytes, start, end));
+  });
+
+  it('decodes into lists of sent entries, the same entries as the full decoder, in reused storage', () => {
+    const rng = new Rng(4);
+    const scratch = { indices: new Uint32Array(0), values: new Float32Array(0) };
+    for (const density of [0, 0.01, 0.05, 0.3, 1]) {
+      for (const fp16 of [false, true]) {
+        const v = sparseVector(4000, density, rng);
+        const bytes = encodeFrame(v, { ...base, segmentSizes: [1, 999, 3000], fp16 });
+        const full = decodeFrame(bytes);
+        const sparse = decodeSparseFrame(bytes, { kind: 'update', length: 4000 }, scratch);
+        expect(sparse).toMatchObject({ kind: 'update', round: 7, layoutHash: '0a1b2c3d', fp16, length: 4000, sentCount: full.sentCount });
+        expect(Array.from(sparse.indices)).toEqual(Array.from(full.sent.keys()).filter((i) => full.sent[i]));
+        expect(Array.from(sparse.values)).toEqual(Array.from(sparse.indices, (i) => full.values[i]!));
+        expect(scratch.indices.buffer).toBe(sparse.indices.buffer); // the scratch grew and is reused
+      }
+    }
+    const grown = scratch.indices;
+    decodeSparseFrame(encodeFrame(sparseVector(4000, 0.05, rng), { ...base, segmentSizes: [4000] }), {}, scratch);
+    expect(scratch.indices).toBe(grown); // big enough already: no new allocation
   });
 
   it('round-trips values and the sent set exactly in fp32, at every density', () => {
@@ -80,12 +111,15 @@ describe('frame codec', () => {
       attempts.push(flipped, good.slice(0, i));
     }
     for (let k = 0; k < 300; k++) attempts.push(Uint8Array.from({ length: rng.int(200) }, () => rng.int(256)));
+    const scratch = { indices: new Uint32Array(0), values: new Float32Array(0) };
     for (const bytes of attempts) {
-      try {
-        decodeFrame(bytes);
-        throw new Error('decoded a damaged frame');
-      } catch (error) {
-        expect(error).toBeInstanceOf(CodecError);
+      for (const decode of [() => decodeFrame(bytes), () => decodeSparseFrame(bytes, {}, scratch)]) {
+        try {
+          decode();
+          throw new Error('decoded a damaged frame');
+        } catch (error) {
+          expect(error).toBeInstanceOf(CodecError);
+        }
       }
     }
   });
@@ -102,6 +136,26 @@ describe('frame codec', () => {
       return reseal(b);
     };
     const cases = [at(16, 0xffffffff), at(20, 0xffffffff), at(20, 1), at(25, 0x7fffffff), at(29, 99), at(16, 11)];
-    for (const bytes of cases) expect(() => decodeFrame(bytes)).toThrow(CodecError);
+    for (const bytes of cases) {
+      expect(() => decodeFrame(bytes)).toThrow(CodecError);
+      expect(() => decodeSparseFrame(bytes)).toThrow(CodecError);
+    }
+  });
+
+  it('allocates nothing a crafted count asks for before the bytes are there to back it', () => {
+    // 41 bytes, checksum valid, one index-coded segment claiming 2^27 of 2^28 entries: refused
+    // on the byte count, without a 512 MiB index list.
+    const bytes = new Uint8Array(24 + 9 + 4 + 4);
+    const view = new DataView(bytes.buffer);
+    bytes.set([0x46, 0x44, 0x49, 0x50, 1, 2, 0, 0]);
+    view.setUint32(16, 2 ** 28, true);
+    view.setUint32(20, 1, true);
+    bytes[24] = 2; // indices
+    view.setUint32(25, 2 ** 28, true);
+    view.setUint32(29, 2 ** 27, true);
+    view.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
+    const scratch = { indices: new Uint32Array(0), values: new Float32Array(0) };
+    expect(() => decodeSparseFrame(bytes, {}, scratch)).toThrow(/segment 0 indices and values needs/);
+    expect(scratch.indices.length).toBeLessThan(64);
   });
 });

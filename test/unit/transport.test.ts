@@ -154,11 +154,11 @@ describe('aggregator handler', () => {
   });
 
   it('refuses an update whose norm is far above the median of the accepted ones', async () => {
-    const agg = await createAggregator(options({ minClients: 4, tokens: parseTokens([...TOKENS, 'token-echo-01234567890'].join('\n')) }));
+    const agg = await createAggregator(options({ minClients: 4, minAvailable: 5, tokens: parseTokens([...TOKENS, 'token-echo-01234567890'].join('\n')) }));
     try {
       await joinAll(agg, 4);
       await agg.handle(at('/v1/join', 'token-echo-01234567890', { method: 'POST' }));
-      // Five joined, minClients 4: selection takes all five (fraction 1).
+      // The round opens with all five joined and selects them all (fraction 1), so one is still out.
       for (const c of [0, 1, 2]) expect((await post(agg, c, 0, update(small(10 + c), 0))).status).toBe(202);
       const big = await post(agg, 3, 0, update(small(20, 1), 0));
       expect(big.status).toBe(422);
@@ -359,4 +359,138 @@ describe('federation over HTTP (loopback)', () => {
       await agg.dispose();
     }
   }, 60_000);
+});
+
+describe('aggregator: weights, folding, methods, restarts', () => {
+  const until = async (agg: Aggregator, round: number) => {
+    for (let i = 0; i < 2000 && !(agg.round === round && agg.phase === 'open'); i++) await new Promise((r) => setTimeout(r, 2));
+    expect({ round: agg.round, phase: agg.phase }).toEqual({ round, phase: 'open' });
+  };
+  const join = async (agg: Aggregator, token: string, body?: unknown) =>
+    (await agg.handle(at('/v1/join', token, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))).json();
+
+  it('weights an update with at most the samples its client declared, its tokens-file limit and maxSamples', async () => {
+    const named = parseTokens(JSON.stringify({ a: TOKENS[0], b: { token: TOKENS[1], maxSamples: 20 }, c: TOKENS[2], d: TOKENS[3] }));
+    const agg = await createAggregator(options({ tokens: named, minClients: 4, rounds: 1, maxSamples: 1000, strategy: fl.createStrategy('fedavg', { rounds: 1, fraction: 1 }) }));
+    try {
+      expect(await join(agg, TOKENS[0]!, { samples: 30 })).toMatchObject({ clientId: 0, samples: 30, maxSamples: 30 });
+      expect(await join(agg, TOKENS[1]!)).toMatchObject({ clientId: 1, samples: null, maxSamples: 20 });
+      expect(await join(agg, TOKENS[2]!, { samples: 50 })).toMatchObject({ samples: 50 });
+      expect(await join(agg, TOKENS[2]!, { samples: 500 })).toMatchObject({ clientId: 2, samples: 50, maxSamples: 50 }); // never raised
+      expect((await agg.handle(at('/v1/join', TOKENS[3]!, { method: 'POST', body: '{"samples": -4}' }))).status).toBe(400);
+      expect((await agg.handle(at('/v1/join', TOKENS[3]!, { method: 'POST', body: 'not json' }))).status).toBe(400);
+      expect(await join(agg, TOKENS[3]!, {})).toMatchObject({ clientId: 3, samples: null, maxSamples: 1000 });
+      const before = agg.deployed().weights;
+      const updates = [1, 2, 3, 4].map((seed) => small(seed));
+      const reported = [1_000_000, 100, 40, 5000];
+      const weights = [30, 20, 40, 1000];
+      for (let c = 0; c < 4; c++) {
+        const r = await post(agg, c, 0, update(updates[c]!, 0), `&samples=${reported[c]}`);
+        expect(r.status).toBe(202);
+        expect((await r.json()).samples).toBe(weights[c]);
+      }
+      await agg.dispose();
+      expect(agg.metrics()[0]).toMatchObject({ applied: true, samples: 1090, samplesClamped: 3 });
+      const after = agg.deployed().weights;
+      for (let i = 0; i < after.length; i += 31) {
+        const mean = weights.reduce((s, w, c) => s + w * updates[c]![i]!, 0) / 1090;
+        expect(after[i]).toBeCloseTo(before[i]! + mean, 6);
+      }
+    } finally {
+      await agg.dispose();
+    }
+  });
+
+  it('a skipped round leaves nothing behind: the next round folds only its own updates', async () => {
+    const agg = await createAggregator(options({ minClients: 2, rounds: 2, strategy: fl.createStrategy('fedavg', { rounds: 2, fraction: 1 }) }));
+    try {
+      await joinAll(agg, 2);
+      const before = agg.deployed().weights;
+      expect((await post(agg, 0, 0, update(small(1, 0.5), 0))).status).toBe(202);
+      const nan = small(2);
+      nan[0] = Infinity;
+      expect((await post(agg, 1, 0, update(nan, 0))).status).toBe(400);
+      await until(agg, 1);
+      expect(agg.metrics()[0]).toMatchObject({ applied: false, closedBy: 'skipped', contributors: [] });
+      expect(agg.deployed().weights).toEqual(before);
+      const [u0, u1] = [small(3), small(4)];
+      expect((await post(agg, 0, 1, update(u0, 1))).status).toBe(202);
+      expect((await post(agg, 1, 1, update(u1, 1))).status).toBe(202);
+      await agg.dispose();
+      const after = agg.deployed().weights;
+      for (let i = 0; i < after.length; i += 17) expect(after[i]).toBeCloseTo(before[i]! + (u0[i]! + u1[i]!) / 2, 6);
+    } finally {
+      await agg.dispose();
+    }
+  });
+
+  it('refuses the methods whose rounds the HTTP protocol cannot carry, saying why', async () => {
+    for (const [method, why] of [['snip', /setup exchange/], ['prunefl', /setup exchange/], ['feddst', /mask of its own/]] as const) {
+      await expect(createAggregator(options({ strategy: fl.createStrategy(method, { rounds: 3 }) }))).rejects.toThrow(why);
+    }
+  });
+
+  // Every method an aggregator serves, restarted from its checkpoint after round 1, ends round 2
+  // with the model of a run that never stopped (feddip-reference takes the buffered path, the
+  // others fold).
+  for (const method of ['feddip', 'feddip-noir', 'fedavg', 'feddip-reference', 'prunetrain', 'topk-ef']) {
+    it(`${method}: an aggregator resumed from its checkpoint ends with the model of one that never stopped`, async () => {
+      const strategy = () => fl.createStrategy(method, { rounds: 3, fraction: 1, localEpochs: 1, batch: 16, sparsity: 0.5, initSparsity: 0.2, reconfig: 1 });
+      const feed = async (agg: Aggregator, round: number) => {
+        await until(agg, round);
+        for (const c of [0, 1]) expect((await post(agg, c, round, update(small(10 * round + c), round), `&samples=${10 + 20 * c}`)).status).toBe(202);
+      };
+      const straight = await createAggregator(options({ strategy: strategy(), store: memoryCheckpointStore() }));
+      const store = memoryCheckpointStore();
+      let restarted = await createAggregator(options({ strategy: strategy(), store }));
+      try {
+        await joinAll(straight, 2);
+        await joinAll(restarted, 2);
+        for (const round of [0, 1, 2]) {
+          await feed(straight, round);
+          if (round === 2) {
+            await restarted.dispose(); // the checkpoint of round 1 is on "disk"
+            restarted = await createAggregator(options({ strategy: strategy(), store, resume: true }));
+          }
+          await feed(restarted, round);
+        }
+        await straight.done;
+        await restarted.done;
+        expect(restarted.deployed()).toEqual(straight.deployed());
+        expect(restarted.metrics().map((r) => ({ ...r, seconds: 0 }))).toEqual(straight.metrics().map((r) => ({ ...r, seconds: 0 })));
+      } finally {
+        await straight.dispose();
+        await restarted.dispose();
+      }
+    });
+  }
+
+  it('keeps a running median equal to the sorted one', async () => {
+    const { RunningMedian } = await import('../../src/transport/server.ts');
+    const m = new RunningMedian();
+    const seen: number[] = [];
+    const r = new Rng(8);
+    expect(Number.isNaN(m.median())).toBe(true);
+    for (let i = 0; i < 300; i++) {
+      const x = i % 50 === 0 ? 1 : Math.floor(r.uniform() * 20); // ties included
+      m.push(x);
+      seen.push(x);
+      const s = [...seen].sort((a, b) => a - b);
+      const mid = s.length >> 1;
+      expect(m.median()).toBe(s.length % 2 ? s[mid] : (s[mid - 1]! + s[mid]!) / 2);
+    }
+  });
+
+  it('parses per-client sample limits and finds any of many tokens', () => {
+    const text = parseTokens('abcdefghijklmnop 1200\n# note\nqrstuvwxyz0123456\n');
+    expect(text.maxSamples('client-1')).toBe(1200);
+    expect(text.maxSamples('client-2')).toBeUndefined();
+    expect(() => parseTokens('abcdefghijklmnop 12x')).toThrow(/<token> <max-samples>/);
+    expect(() => parseTokens('{"a": {"token": "abcdefghijklmnop", "maxSamples": 0}}')).toThrow(/sample limit of 'a'/);
+    const many = Array.from({ length: 5000 }, (_, i) => `many-tokens-${String(i).padStart(6, '0')}`);
+    const set = parseTokens(many.join('\n'));
+    for (const i of [0, 1, 2500, 4999]) expect(set.lookup(many[i]!)).toBe(`client-${i + 1}`);
+    expect(set.lookup('many-tokens-005000')).toBeUndefined();
+    expect(set.lookup(`${many[7]}x`)).toBeUndefined();
+  });
 });

@@ -6,6 +6,8 @@ import { learningRate } from '../../sparse/schedules.ts';
 import { checkFedDipOptions, FEDDIP_DEFAULTS, type FedDipOptions } from '../feddip.ts';
 import type { ClientResult, LocalConfig } from '../types.ts';
 
+export { exportedState, StateReader } from '../state.ts';
+
 export interface MethodOptions extends FedDipOptions {
   /** FedDST: the drop fraction at round t is α/2·(1+cos(πt/T)). */
   alpha: number;
@@ -69,3 +71,4 @@ export function requireLayout(name: string, layout: ParamLayout | undefined): Pa
   if (!layout) throw new InvalidArgumentError(`${name}: initialize() must be called before the first round`);
   return layout;
 }
+

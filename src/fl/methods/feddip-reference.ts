@@ -11,9 +11,9 @@ import type { ParamLayout } from '../../nn/layout.ts';
 import { globalMagnitudeMask } from '../../sparse/masks.ts';
 import { cubicSparsity, incrementalLambda, isReconfigRound } from '../../sparse/schedules.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type ReferenceBits, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import { applyWeightedUpdates, type ReferenceBits, type RoundPlan, selectClients, type Strategy, type StrategyState } from '../strategy.ts';
 import type { ClientFailure, ClientResult } from '../types.ts';
-import { applyMaskInPlace, baseConfig, masked, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+import { applyMaskInPlace, baseConfig, exportedState, masked, methodOptions, type MethodOptions, requireLayout, StateReader } from './common.ts';
 
 /** Bits the reference charges for one model at sparsity s: int(32·(1−s)·n), n = parameters. */
 export function referenceModelBits(sparsity: number, parameters: number): number {
@@ -107,6 +107,25 @@ export class FedDipReference implements Strategy {
 
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {
     return { weights: masked(this.#weights, this.#mask), mask: this.#mask?.slice() ?? null };
+  }
+
+  /**
+   * The averaged weights and the nested mask. What a round sent and its accounting are left out:
+   * an aggregator resumes at a round boundary and configureRound() sets them afresh. (No
+   * aggregateMean: the reference's accounting needs every upload's own sparsity.)
+   */
+  exportState(): StrategyState {
+    return exportedState(this.name, requireLayout(this.name, this.#layout), {}, { weights: this.#weights, mask: this.#mask });
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    this.#weights = weights;
+    this.#mask = mask;
+    this.#round = undefined;
+    this.#bits = undefined;
   }
 
   /** The current global mask (a copy), or null before the first one. */

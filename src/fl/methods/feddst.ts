@@ -15,9 +15,9 @@ import type { ParamLayout } from '../../nn/layout.ts';
 import { packBits, unpackBits } from '../../sparse/bitmask.ts';
 import { erkDensities, keepLargestPerLayer, randomMask } from '../../sparse/masks.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState } from '../strategy.ts';
 import type { ClientFailure, ClientResult, ClientState, LocalConfig } from '../types.ts';
-import { applyMaskInPlace, baseConfig, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+import { applyMaskInPlace, baseConfig, exportedState, methodOptions, type MethodOptions, requireLayout, StateReader } from './common.ts';
 
 export class FedDst implements Strategy {
   readonly name = 'feddst';
@@ -98,6 +98,34 @@ export class FedDst implements Strategy {
     const packed = this.#clientMasks.get(id) ?? this.#initialMask;
     if (!packed) throw new InvalidArgumentError(`${this.name}: client masks exist from the first configureRound() on`);
     return unpackBits(packed, layout.size);
+  }
+
+  /**
+   * The weights, the global mask, the initial mask and every client's own mask (unpacked: one byte
+   * per entry, which the checkpoint stores raw). (No aggregateMean: client masks come back in the
+   * results.)
+   */
+  exportState(): StrategyState {
+    const layout = requireLayout(this.name, this.#layout);
+    const arrays: Record<string, Float32Array | Uint8Array | null> = {
+      weights: this.#weights, mask: this.#mask, initialMask: this.#initialMask && unpackBits(this.#initialMask, layout.size),
+    };
+    for (const [id, packed] of this.#clientMasks) arrays[`clientMask.${id}`] = unpackBits(packed, layout.size);
+    return exportedState(this.name, layout, {}, arrays);
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    const initialMask = r.mask('initialMask', true);
+    if ((mask === null) !== (initialMask === null)) r.fail("'mask' and 'initialMask' exist together (from the first round on) or not at all");
+    const clientMasks = r.perClient('clientMask.', (key) => packBits(r.mask(key)));
+    this.#weights = weights;
+    this.#mask = mask;
+    this.#initialMask = initialMask && packBits(initialMask);
+    this.#clientMasks.clear();
+    for (const [id, packed] of clientMasks) this.#clientMasks.set(id, packed);
   }
 
   /** Kept entries per prunable layer (ERK at the final density), flat order. */

@@ -16,9 +16,9 @@ import type { ParamLayout } from '../../nn/layout.ts';
 import { globalMagnitudeMask } from '../../sparse/masks.ts';
 import { cubicSparsity, isReconfigRound } from '../../sparse/schedules.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState } from '../strategy.ts';
 import type { ClientFailure, ClientResult, ClientTask, LocalConfig } from '../types.ts';
-import { baseConfig, masked, methodOptions, type MethodOptions, requireLayout, weightedMean } from './common.ts';
+import { baseConfig, exportedState, masked, methodOptions, type MethodOptions, requireLayout, StateReader, weightedMean } from './common.ts';
 
 /** The most important prunable entries, at least a fraction 1 − s of them (⌊s·|P|⌋ pruned). */
 export function importanceMask(importance: Float32Array, layout: ParamLayout, sparsity: number): Uint8Array {
@@ -118,6 +118,33 @@ export class PruneFl implements Strategy {
 
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {
     return { weights: masked(this.#weights, this.#mask), mask: this.#mask?.slice() ?? null };
+  }
+
+  /**
+   * The dense weights, the mask, importance waiting for the next reconfiguration, and an initial
+   * pruning still under way. (No aggregateMean: the importance is a per-client statistic.)
+   */
+  exportState(): StrategyState {
+    return exportedState(this.name, requireLayout(this.name, this.#layout), { initial: this.#initial ?? null },
+      { weights: this.#weights, mask: this.#mask, importance: this.#importance });
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    const importance = r.vector('importance', true);
+    const initial = r.json.initial as { clients?: unknown; candidates?: unknown; done?: unknown } | null | undefined;
+    let pending: { clients: number[]; candidates: number[]; done: number } | undefined;
+    if (initial) {
+      const check = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && x >= 0);
+      if (!check(initial.clients) || !check(initial.candidates) || !Number.isSafeInteger(initial.done)) r.fail("'initial' must hold two lists of client ids and a count");
+      pending = { clients: [...initial.clients as number[]], candidates: [...initial.candidates as number[]], done: initial.done as number };
+    }
+    this.#weights = weights;
+    this.#mask = mask;
+    this.#importance = importance;
+    this.#initial = pending;
   }
 
   mask(): Uint8Array | null {

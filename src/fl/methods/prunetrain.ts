@@ -14,9 +14,11 @@ import { globalMagnitudeMask } from '../../sparse/masks.ts';
 import { prunedCount } from '../../sparse/round.ts';
 import { cubicSparsity } from '../../sparse/schedules.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import {
+  applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
+} from '../strategy.ts';
 import type { ClientFailure, ClientResult, LocalConfig } from '../types.ts';
-import { applyMaskInPlace, baseConfig, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+import { applyMaskInPlace, baseConfig, exportedState, methodOptions, type MethodOptions, requireLayout, StateReader } from './common.ts';
 
 export class PruneTrain implements Strategy {
   readonly name = 'prunetrain';
@@ -68,8 +70,18 @@ export class PruneTrain implements Strategy {
   }
 
   aggregate(round: number, results: readonly ClientResult[], _failures: readonly ClientFailure[] = []): void {
-    const layout = requireLayout(this.name, this.#layout);
     applyWeightedUpdates(this.#weights, results);
+    this.#prune(round);
+  }
+
+  aggregateMean(round: number, folded: FoldedUpdates, _failures: readonly ClientFailure[] = []): void {
+    applyMeanUpdate(this.#weights, folded);
+    this.#prune(round);
+  }
+
+  /** The server's pruning after averaging: s_t over the middle layers, inside the old mask. */
+  #prune(round: number): void {
+    const layout = requireLayout(this.name, this.#layout);
     const dense = new Set(this.#keepDense);
     const segments = layout.segments.map((s) => (dense.has(s.name) ? { ...s, prunable: false } : s));
     const next = globalMagnitudeMask(this.#weights, segments, this.targetSparsity(round));
@@ -80,6 +92,18 @@ export class PruneTrain implements Strategy {
 
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {
     return { weights: this.#weights.slice(), mask: this.#mask?.slice() ?? null };
+  }
+
+  exportState(): StrategyState {
+    return exportedState(this.name, requireLayout(this.name, this.#layout), {}, { weights: this.#weights, mask: this.#mask });
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    this.#weights = weights;
+    this.#mask = mask;
   }
 
   /** The prunable layers that are never pruned nor penalised (the first and the last). */

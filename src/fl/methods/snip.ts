@@ -10,9 +10,11 @@ import { FeddipError, InvalidArgumentError } from '../../errors.ts';
 import type { ParamLayout } from '../../nn/layout.ts';
 import { globalMagnitudeMask } from '../../sparse/masks.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import {
+  applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
+} from '../strategy.ts';
 import type { ClientFailure, ClientResult, ClientTask } from '../types.ts';
-import { applyMaskInPlace, baseConfig, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+import { applyMaskInPlace, baseConfig, exportedState, methodOptions, type MethodOptions, requireLayout, StateReader } from './common.ts';
 
 export class Snip implements Strategy {
   readonly name = 'snip';
@@ -74,6 +76,31 @@ export class Snip implements Strategy {
 
   aggregate(_round: number, results: readonly ClientResult[], _failures: readonly ClientFailure[] = []): void {
     applyWeightedUpdates(this.#weights, results);
+  }
+
+  aggregateMean(_round: number, folded: FoldedUpdates, _failures: readonly ClientFailure[] = []): void {
+    applyMeanUpdate(this.#weights, folded);
+  }
+
+  /** The weights and the one-shot mask; a probe still pending (between rounds there is none) too. */
+  exportState(): StrategyState {
+    return exportedState(this.name, requireLayout(this.name, this.#layout), { probe: this.#probe ?? null }, { weights: this.#weights, mask: this.#mask });
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const mask = r.mask('mask', true);
+    const probe = r.json.probe as { clients?: unknown; candidates?: unknown } | null | undefined;
+    let pending: { clients: number[]; candidates: number[] } | undefined;
+    if (probe) {
+      const check = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && x >= 0);
+      if (!check(probe.clients) || !check(probe.candidates)) r.fail("'probe' must hold two lists of client ids");
+      pending = { clients: [...probe.clients as number[]], candidates: [...probe.candidates as number[]] };
+    }
+    this.#weights = weights;
+    this.#mask = mask;
+    this.#probe = pending;
   }
 
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {

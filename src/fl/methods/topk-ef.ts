@@ -9,9 +9,11 @@
 // client's next task. The server averages the sparse updates as FedAvg does.
 import type { ParamLayout } from '../../nn/layout.ts';
 import type { Rng } from '../../util/rng.ts';
-import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy } from '../strategy.ts';
+import {
+  applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
+} from '../strategy.ts';
 import type { ClientFailure, ClientResult, ClientState } from '../types.ts';
-import { baseConfig, methodOptions, type MethodOptions, requireLayout } from './common.ts';
+import { baseConfig, exportedState, methodOptions, type MethodOptions, requireLayout, StateReader } from './common.ts';
 
 export class TopkEf implements Strategy {
   readonly name = 'topk-ef';
@@ -54,8 +56,32 @@ export class TopkEf implements Strategy {
     }
   }
 
+  /**
+   * Results from remote clients carry no state (each keeps its own residual), so over the network
+   * the mean is all aggregate() would use.
+   */
+  aggregateMean(_round: number, folded: FoldedUpdates, _failures: readonly ClientFailure[] = []): void {
+    applyMeanUpdate(this.#weights, folded);
+  }
+
   deployed(): { weights: Float32Array; mask: Uint8Array | null } {
     return { weights: this.#weights.slice(), mask: null };
+  }
+
+  /** The weights and the residuals this process keeps for its clients (one vector per client that took part). */
+  exportState(): StrategyState {
+    const arrays: Record<string, Float32Array> = { weights: this.#weights };
+    for (const [id, residual] of this.#residuals) arrays[`residual.${id}`] = residual;
+    return exportedState(this.name, requireLayout(this.name, this.#layout), {}, arrays);
+  }
+
+  importState(state: StrategyState): void {
+    const r = new StateReader(this.name, requireLayout(this.name, this.#layout), state);
+    const weights = r.vector('weights');
+    const residuals = r.perClient('residual.', (key) => r.vector(key));
+    this.#weights = weights;
+    this.#residuals.clear();
+    for (const [id, residual] of residuals) this.#residuals.set(id, residual);
   }
 
   /** What client `id` has not sent yet (a copy), or null if it has not taken part. */
