@@ -52,8 +52,11 @@ export interface WasmBackendOptions {
 }
 
 /**
- * Below these sizes a kernel runs faster on one thread than split over two on this project's
- * reference machine (measured with scripts/bench/threads.mjs; a wake-up and join costs a few µs).
+ * Split only kernels with tens of µs of work per thread, which must outweigh waking and joining
+ * the workers: 2¹⁸ multiply-adds take ~30 µs in a 64³ product on one thread here, 2¹⁶ elements of
+ * ReLU ~25 µs. A first estimate, not yet tuned on a quiet machine; on an oversubscribed one a
+ * wake-up can take a scheduler slice (~0.5 ms was seen), which no threshold hides — ask for
+ * { threads: 1 } there.
  */
 export const DEFAULT_SPLIT = { macs: 1 << 18, elements: 1 << 16 } as const;
 
