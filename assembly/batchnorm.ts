@@ -67,9 +67,19 @@ export function batchNorm2dForward(
   saveMean: usize, saveInvStd: usize, batch: i32, channels: i32, spatial: i32,
   training: i32, momentum: f64, eps: f64,
 ): void {
+  batchNorm2dForwardChannels(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd,
+    batch, channels, spatial, training, momentum, eps, 0, channels);
+}
+
+/** batchNorm2dForward for channels c0 … c1−1 only: channels are independent, so threads split them. */
+export function batchNorm2dForwardChannels(
+  x: usize, gamma: usize, beta: usize, runningMean: usize, runningVar: usize, y: usize,
+  saveMean: usize, saveInvStd: usize, batch: i32, channels: i32, spatial: i32,
+  training: i32, momentum: f64, eps: f64, c0: i32, c1: i32,
+): void {
   const count = <f64>batch * <f64>spatial;
   const sampleStride = (<usize>channels * <usize>spatial) << 2;
-  for (let c = 0; c < channels; c++) {
+  for (let c = c0; c < c1; c++) {
     const first = (<usize>c * <usize>spatial) << 2;
     const cb = <usize>c << 2;
     let mean: f64;
@@ -109,9 +119,17 @@ export function batchNorm2dBackward(
   x: usize, gamma: usize, dy: usize, saveMean: usize, saveInvStd: usize,
   dx: usize, dgamma: usize, dbeta: usize, batch: i32, channels: i32, spatial: i32,
 ): void {
+  batchNorm2dBackwardChannels(x, gamma, dy, saveMean, saveInvStd, dx, dgamma, dbeta, batch, channels, spatial, 0, channels);
+}
+
+/** batchNorm2dBackward for channels c0 … c1−1 only. */
+export function batchNorm2dBackwardChannels(
+  x: usize, gamma: usize, dy: usize, saveMean: usize, saveInvStd: usize,
+  dx: usize, dgamma: usize, dbeta: usize, batch: i32, channels: i32, spatial: i32, c0: i32, c1: i32,
+): void {
   const count = <f64>batch * <f64>spatial;
   const sampleStride = (<usize>channels * <usize>spatial) << 2;
-  for (let c = 0; c < channels; c++) {
+  for (let c = c0; c < c1; c++) {
     const first = (<usize>c * <usize>spatial) << 2;
     const cb = <usize>c << 2;
     const mean = load<f32>(saveMean + cb);

@@ -15,7 +15,7 @@ import { gemmNN, gemmNT, gemmTN } from "./gemm";
 
 /** True when col = x_n: the caller may pass col = 0. Must match the TypeScript side's choice. */
 // @ts-ignore: decorator
-@inline function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+@inline export function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
 }
 
@@ -64,46 +64,57 @@ function im2col(
   x: usize, col: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
 ): void {
+  im2colTaps(x, col, 0, c * kh * kw, h, w, kh, kw, sh, sw, ph, pw, ho, wo);
+}
+
+/**
+ * Rows t0 … t1−1 of col (tap t = (c·kh + ki)·kw + kj), written from col's first row on: a thread
+ * that owns a slice of the weight gradient's columns lowers only the taps it needs.
+ */
+export function im2colTaps(
+  x: usize, col: usize, t0: i32, t1: i32, h: i32, w: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
+): void {
   const rowBytes = bytes(ho * wo);
+  const taps = kh * kw;
   let row = col;
-  for (let ci = 0; ci < c; ci++) {
+  for (let t = t0; t < t1; t++) {
+    const ci = t / taps;
+    const ki = (t - ci * taps) / kw;
+    const kj = t - ci * taps - ki * kw;
     const xc = x + bytes(ci * h * w);
-    for (let ki = 0; ki < kh; ki++) {
-      const ohLo = firstValid(ki, sh, ph);
-      const ohHi = endValid(ki, h, sh, ph, ho, ohLo);
-      for (let kj = 0; kj < kw; kj++) {
-        const owLo = firstValid(kj, sw, pw);
-        const owHi = endValid(kj, w, sw, pw, wo, owLo);
-        if (ohHi == ohLo || owHi == owLo) {
-          // The tap only ever sees padding (a kernel wider than the image, or huge padding).
-          memory.fill(row, 0, rowBytes);
-          row += rowBytes;
-          continue;
-        }
-        zero(row, ohLo * wo);
-        const run = owHi - owLo;
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          const dst = row + bytes(oh * wo);
-          const src = xc + bytes((oh * sh - ph + ki) * w + owLo * sw - pw + kj);
-          zero(dst, owLo);
-          if (sw == 1) {
-            copyRun(dst + bytes(owLo), src, run);
-          } else {
-            const out = dst + bytes(owLo);
-            const step = bytes(sw);
-            for (let j = 0; j < run; j++) store<f32>(out + bytes(j), load<f32>(src + <usize>j * step));
-          }
-          zero(dst + bytes(owHi), wo - owHi);
-        }
-        zero(row + bytes(ohHi * wo), (ho - ohHi) * wo);
-        row += rowBytes;
-      }
+    const ohLo = firstValid(ki, sh, ph);
+    const ohHi = endValid(ki, h, sh, ph, ho, ohLo);
+    const owLo = firstValid(kj, sw, pw);
+    const owHi = endValid(kj, w, sw, pw, wo, owLo);
+    if (ohHi == ohLo || owHi == owLo) {
+      // The tap only ever sees padding (a kernel wider than the image, or huge padding).
+      memory.fill(row, 0, rowBytes);
+      row += rowBytes;
+      continue;
     }
+    zero(row, ohLo * wo);
+    const run = owHi - owLo;
+    for (let oh = ohLo; oh < ohHi; oh++) {
+      const dst = row + bytes(oh * wo);
+      const src = xc + bytes((oh * sh - ph + ki) * w + owLo * sw - pw + kj);
+      zero(dst, owLo);
+      if (sw == 1) {
+        copyRun(dst + bytes(owLo), src, run);
+      } else {
+        const out = dst + bytes(owLo);
+        const step = bytes(sw);
+        for (let j = 0; j < run; j++) store<f32>(out + bytes(j), load<f32>(src + <usize>j * step));
+      }
+      zero(dst + bytes(owHi), wo - owHi);
+    }
+    zero(row + bytes(ohHi * wo), (ho - ohHi) * wo);
+    row += rowBytes;
   }
 }
 
 /** dx_n [C × H × W] += col2im(dcol [K × P]): each tap's row is added back where im2col took it. */
-function col2imAdd(
+export function col2imAdd(
   dcol: usize, dx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
 ): void {
@@ -146,7 +157,7 @@ function col2imAdd(
 }
 
 /** Σ of n contiguous floats. */
-function rowSum(p: usize, n: i32): f32 {
+export function rowSum(p: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0);
   let acc1 = f32x4.splat(0);
   let i = 0;

@@ -45,6 +45,16 @@ function dot(a: usize, b: usize, k: i32): f32 {
 
 /** C[m×n] = A[m×k] · B[n×k]ᵀ (+ beta·C). Blocks of 2 rows of A × 4 rows of B share their loads. */
 export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32): void {
+  gemmNTStrided(a, b, c, m, n, k, n, beta);
+}
+
+/**
+ * gemmNT into a block of a wider C whose rows are `ldc` floats apart: a thread that owns columns
+ * j0 … j1 of C passes c + j0 and the full row length. Element (i, j) is computed by the same path
+ * (2×4 block or dot-product tail) as in the full product as long as the block starts at an even
+ * row and a column that is a multiple of 4, so split products are bit-identical to whole ones.
+ */
+export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32, beta: f32): void {
   let i = 0;
   for (; i + 2 <= m; i += 2) {
     const a0 = addr(a, i * k);
@@ -80,8 +90,8 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
         s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
         s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
       }
-      const r0 = addr(c, i * n + j);
-      const r1 = addr(c, (i + 1) * n + j);
+      const r0 = addr(c, i * ldc + j);
+      const r1 = addr(c, (i + 1) * ldc + j);
       storeScaled(r0, s00, beta); storeScaled(r0 + 4, s01, beta);
       storeScaled(r0 + 8, s02, beta); storeScaled(r0 + 12, s03, beta);
       storeScaled(r1, s10, beta); storeScaled(r1 + 4, s11, beta);
@@ -89,13 +99,13 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
     }
     for (; j < n; j++) {
       const bj = addr(b, j * k);
-      storeScaled(addr(c, i * n + j), dot(a0, bj, k), beta);
-      storeScaled(addr(c, (i + 1) * n + j), dot(a1, bj, k), beta);
+      storeScaled(addr(c, i * ldc + j), dot(a0, bj, k), beta);
+      storeScaled(addr(c, (i + 1) * ldc + j), dot(a1, bj, k), beta);
     }
   }
   for (; i < m; i++) {
     const ai = addr(a, i * k);
-    for (let j = 0; j < n; j++) storeScaled(addr(c, i * n + j), dot(ai, addr(b, j * k), k), beta);
+    for (let j = 0; j < n; j++) storeScaled(addr(c, i * ldc + j), dot(ai, addr(b, j * k), k), beta);
   }
 }
 
@@ -104,7 +114,7 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
  * [k×n]. Row-major A is (strideI = k, strideP = 1); A stored transposed as [k×m] is (1, m).
  * Vectorised along n: each A element is broadcast against 8 consecutive columns of B.
  */
-function gemmStridedA(
+export function gemmStridedA(
   a: usize, strideI: i32, strideP: i32, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32,
 ): void {
   let i = 0;

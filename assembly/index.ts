@@ -1,7 +1,8 @@
 // Entry point of the WebAssembly kernel module. Every kernel works on raw pointers into linear
 // memory that the TypeScript runtime allocates (see src/backend/wasm/heap.ts): the module has no
-// allocator of its own and never touches the managed heap, so the same module can later run on
-// shared memory from several workers.
+// allocator of its own and never touches the managed heap, so the same code runs on
+// shared memory from several workers (build/wasm/feddip-mt.wasm, the same sources with a shared,
+// imported memory; the `…Part` exports of parallel.ts are what the workers run).
 export { heapBase } from "./memory";
 export { gemmNT, gemmNN, gemmTN } from "./gemm";
 export { linearForward, linearBackwardBias } from "./linear";
@@ -17,3 +18,10 @@ export {
 export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
 export { dropout, addTensors } from "./elementwise";
 export { applyMask } from "./mask";
+export {
+  linearForwardPart, gemmNTPart, gemmNNPart, gemmTNPart, conv2dForwardPart, conv2dBackwardPart,
+  maxPool2dForwardPart, maxPool2dBackwardPart, avgPool2dForwardPart, avgPool2dBackwardPart,
+  adaptiveAvgPool2dForwardPart, adaptiveAvgPool2dBackwardPart, batchNorm2dForwardPart, batchNorm2dBackwardPart,
+  reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,
+  dropoutPart, addTensorsPart, applyMaskPart,
+} from "./parallel";

@@ -45,6 +45,76 @@ class LeNet5(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+class AlexNetCifar(nn.Module):
+    """src/nn/models.ts alexnetCifar: FedDIP's AlexNet for 32x32 images (23,272,266 parameters)."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.avgpool = nn.AdaptiveAvgPool2d(2)
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(1024, 4096), nn.ReLU(),
+            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or inp != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(inp, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18Cifar(nn.Module):
+    """src/nn/models.ts resnet18Cifar: 3x3 stem, four stages of two BasicBlocks, 4x4 average pool."""
+
+    def __init__(self, classes=100):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        blocks, inp = [], 64
+        for planes, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            for i in range(2):
+                blocks.append(BasicBlock(inp, planes, stride if i == 0 else 1))
+                inp = planes
+        self.layers = nn.Sequential(*blocks)
+        self.linear = nn.Linear(512, classes)
+
+    def forward(self, x):
+        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.linear(torch.flatten(F.avg_pool2d(out, 4), 1))
+
+
+def train_step_case(model, bsz, classes, min_time=0.25, reps=5):
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, weight_decay=5e-4)
+    x = torch.rand(bsz, 3, 32, 32)
+    y = torch.randint(0, classes, (bsz,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    s = timed(step, min_time, reps)
+    return {"median_s": s, "value": bsz / s}
+
+
 def run(case):
     torch.set_num_threads(case["threads"])
     torch.manual_seed(0)
@@ -78,6 +148,26 @@ def run(case):
             opt.step()
         s = timed(step)
         return {"median_s": s, "value": bsz / s}
+    if kind in ("conv_fwd", "conv_bwd"):
+        n, c, h, w, o, k, pad = (case[key] for key in ("n", "c", "h", "w", "o", "k", "pad"))
+        x = torch.rand(n, c, h, w, requires_grad=kind == "conv_bwd" and case["input_grad"])
+        weight = torch.rand(o, c, k, k, requires_grad=True)
+        bias = torch.rand(o, requires_grad=True)
+        ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        macs = n * o * c * k * k * ho * wo
+        if kind == "conv_fwd":
+            with torch.no_grad():
+                s = timed(lambda: F.conv2d(x, weight, bias, padding=pad))
+            return {"median_s": s, "value": 2 * macs / s / 1e9}
+        y = F.conv2d(x, weight, bias, padding=pad)
+        dy = torch.rand_like(y)
+        # Only the backward pass is timed: the graph is kept and replayed.
+        s = timed(lambda: torch.autograd.grad(y, [x, weight, bias] if case["input_grad"] else [weight, bias], dy, retain_graph=True))
+        return {"median_s": s, "value": (4 if case["input_grad"] else 2) * macs / s / 1e9}
+    if kind == "alexnet_cifar_step":
+        return train_step_case(AlexNetCifar(case["classes"]), case["batch"], case["classes"], 0.5, 3)
+    if kind == "resnet18_cifar_step":
+        return train_step_case(ResNet18Cifar(case["classes"]), case["batch"], case["classes"], 0.5, 3)
     if kind == "feddip_round":
         # PyTorch parallelises inside each operation (intra-op threads), not across clients.
         return {"median_s": feddip_round(case), "value": None}

@@ -3,6 +3,8 @@
 // through import.meta.url; under vitest it is the file in build/wasm/.
 // `feddip:worker-url` is the URL of the client-training worker script: in the bundle, the emitted
 // dist/worker.js; under vitest the built dist/worker.js too (workers run JavaScript, not sources).
+// `feddip:kernel-worker-url` is the URL of the threaded wasm backend's kernel worker (dist/kernel-worker.js),
+// the same way.
 // `feddip:dashboard-url` is the URL of the dashboard page, dist/web/index.html: importing it emits
 // the page's static files (src/web/*.html, *.css) next to the dashboard.js entry.
 import { readFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKER_ID = '\0feddip-worker-url';
+const KERNEL_WORKER_ID = '\0feddip-kernel-worker-url';
 const DASHBOARD_ID = '\0feddip-dashboard-url';
 const WEB_STATIC = ['index.html', 'dashboard.css'];
 
@@ -20,6 +23,7 @@ export function feddipAssets({ emitWasm }) {
     enforce: 'pre',
     resolveId(id) {
       if (id === 'feddip:worker-url') return WORKER_ID;
+      if (id === 'feddip:kernel-worker-url') return KERNEL_WORKER_ID;
       if (id === 'feddip:dashboard-url') return DASHBOARD_ID;
       return null;
     },
@@ -27,6 +31,11 @@ export function feddipAssets({ emitWasm }) {
       if (id === WORKER_ID) {
         if (!emitWasm) return `export default new URL(${JSON.stringify(pathToFileURL(join(root, 'dist', 'worker.js')).href)});`;
         const ref = this.emitFile({ type: 'chunk', id: join(root, 'src', 'fl', 'worker.ts'), fileName: 'worker.js' });
+        return `export default new URL(import.meta.ROLLUP_FILE_URL_${ref});`;
+      }
+      if (id === KERNEL_WORKER_ID) {
+        if (!emitWasm) return `export default new URL(${JSON.stringify(pathToFileURL(join(root, 'dist', 'kernel-worker.js')).href)});`;
+        const ref = this.emitFile({ type: 'chunk', id: join(root, 'src', 'backend', 'wasm', 'kernel-worker.ts'), fileName: 'kernel-worker.js' });
         return `export default new URL(import.meta.ROLLUP_FILE_URL_${ref});`;
       }
       if (id === DASHBOARD_ID) {

@@ -25,6 +25,21 @@ run(bin('wasm-opt'), [raw, '-O3', '--enable-simd', '--enable-bulk-memory', '--en
   '--enable-mutable-globals', '--enable-nontrapping-float-to-int', '-o', final]);
 console.log(`build-wasm: ${final} (${statSync(final).size} bytes)`);
 
+// The same kernels for threads: memory is imported (the runtime creates one shared memory and hands
+// it to every worker's instance) and shared, which requires a declared maximum: 65536 pages, the
+// 4 GiB a wasm32 module can address (64-bit engines only reserve address space for it).
+const rawMt = join(out, 'feddip-mt.raw.wasm');
+const finalMt = join(out, 'feddip-mt.wasm');
+run(bin('asc'), [
+  'assembly/index.ts', '--outFile', rawMt,
+  '-O3', '--noAssert', '--enable', 'simd', '--enable', 'threads',
+  '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
+  '--runtime', 'stub',
+]);
+run(bin('wasm-opt'), [rawMt, '-O3', '--enable-simd', '--enable-threads', '--enable-bulk-memory', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-nontrapping-float-to-int', '-o', finalMt]);
+console.log(`build-wasm: ${finalMt} (${statSync(finalMt).size} bytes)`);
+
 // The benchmark-only module (SIMD ceiling); not shipped in dist/.
 const peak = join(out, 'peak.wasm');
 run(bin('asc'), ['assembly/bench/peak.ts', '--outFile', peak, '-O3', '--noAssert', '--enable', 'simd', '--runtime', 'stub']);

@@ -12,6 +12,10 @@ declare module 'feddip:worker-url' {
   const url: URL;
   export default url;
 }
+declare module 'feddip:kernel-worker-url' {
+  const url: URL;
+  export default url;
+}
 declare module 'feddip:dashboard-url' {
   const url: URL;
   export default url;

@@ -1,6 +1,7 @@
 // Public API of feddip.
-export { createBackend, backends, BACKEND_NAMES, type BackendReport } from './backend/registry.ts';
-export { Backend, type BackendName } from './backend/backend.ts';
+export { createBackend, backends, BACKEND_NAMES, type BackendReport, type BackendOptions } from './backend/registry.ts';
+export { Backend, type BackendName, type Threading } from './backend/backend.ts';
+export { DEFAULT_SPLIT } from './backend/wasm/backend.ts';
 export { Tensor, type DType, type HostArray } from './backend/tensor.ts';
 export { FeddipError, BackendUnavailableError, InvalidArgumentError, CodecError, type FeddipErrorCode } from './errors.ts';
 export { runtimeName, runtimeDescription, type RuntimeName } from './platform/runtime.ts';

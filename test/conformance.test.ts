@@ -5,21 +5,33 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as feddip from '../dist/feddip.js';
 import { FIXTURES_DIR } from './runtimes/fixtures-path.mjs';
-import { type CaseResult, type FeddipModule, formatReport, loadManifest, runCase } from './conformance/suite.ts';
-import type { Backend } from '../src/index.ts';
+import { type CaseResult, type FeddipModule, formatReport, loadManifest, runCase, SPLIT_ALL } from './conformance/suite.ts';
+import type { Backend, BackendName, BackendOptions } from '../src/index.ts';
 
 const read = async (rel: string) => new Uint8Array(await readFile(join(FIXTURES_DIR, rel)));
 const manifest = await loadManifest(read);
 const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
 const results: CaseResult[] = [];
 
-for (const name of ['wasm', 'webgpu'] as const) {
-  describe(`conformance on ${name} (node)`, () => {
+// wasm on one thread, wasm on two threads splitting every kernel it can, webgpu.
+const passes: Array<{ name: BackendName; title: string; options?: BackendOptions }> = [
+  { name: 'wasm', title: 'wasm, 1 thread', options: { threads: 1 } },
+  { name: 'wasm', title: 'wasm, 2 threads, every kernel split', options: { threads: 2, ...SPLIT_ALL } },
+  { name: 'webgpu', title: 'webgpu' },
+];
+
+for (const { name, title, options } of passes) {
+  describe(`conformance on ${title} (node)`, () => {
     let backend: Backend | undefined;
     let unavailable = '';
     beforeAll(async () => {
       try {
-        backend = await feddip.createBackend(name) as unknown as Backend;
+        backend = await feddip.createBackend(name, options) as unknown as Backend;
+        if (options?.threads && backend.threading.threads !== options.threads) {
+          unavailable = `expected ${options.threads} threads: ${backend.threading.reason}`;
+          backend.dispose();
+          backend = undefined;
+        }
       } catch (error) {
         unavailable = (error as Error).message;
       }

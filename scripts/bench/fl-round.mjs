@@ -4,8 +4,7 @@
 export const name = 'fl-round';
 
 export async function run({ feddip, add }) {
-  const backend = await feddip.createBackend('wasm');
-  try {
+  {
     const round = { clients: 5, epochs: 5, per_client: 1200, batch: 128, test: 10_000 };
     const rng = new feddip.Rng(0);
     const n = round.clients * round.per_client;
@@ -13,6 +12,9 @@ export async function run({ feddip, add }) {
     const test = { images: Float32Array.from({ length: round.test * 784 }, () => rng.uniform()), labels: Int32Array.from({ length: round.test }, () => rng.int(10)), sampleSize: 784 };
     const partitions = Array.from({ length: round.clients }, (_, k) => Int32Array.from({ length: round.per_client }, (_, i) => k * round.per_client + i));
     for (const threads of [1, 2]) {
+      // t1: everything on one thread. t2: two client workers (1 kernel thread each, see fl/worker.ts),
+      // and the evaluation on a 2-thread backend.
+      const backend = await feddip.createBackend('wasm', { threads });
       const model = feddip.lenet5();
       const strategy = feddip.fl.feddip({ rounds: 100, fraction: 1, localEpochs: round.epochs, batch: round.batch });
       const seconds = [];
@@ -23,8 +25,7 @@ export async function run({ feddip, add }) {
       })) seconds.push(m.seconds);
       add({ name: `feddip_round_lenet5_5x5x1200_t${threads}`, kind: 'feddip_round', ...round, threads },
         { value: seconds[1], unit: 's/round', batch: round.batch, lowerIsBetter: true });
+      backend.dispose();
     }
-  } finally {
-    backend.dispose();
   }
 }

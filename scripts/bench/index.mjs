@@ -3,5 +3,6 @@ import * as kernels from './kernels.mjs';
 import * as lenet5 from './lenet5.mjs';
 import * as flRound from './fl-round.mjs';
 import * as aggregator from './aggregator.mjs';
+import * as models from './models.mjs';
 
-export const suites = [kernels, lenet5, flRound, aggregator];
+export const suites = [kernels, lenet5, models, flRound, aggregator];

@@ -1,33 +1,69 @@
-// GEMM at several shapes and LeNet's fc1 as a training layer, on the wasm backend (1 thread).
+// GEMM at several shapes, LeNet's fc1 as a training layer, and LeNet's two convolutions forward
+// and backward, on the wasm backend at 1 thread and at 2 (kernels split across threads).
 export const name = 'kernels';
 
+/** LeNet-5's convolutions at batch 128; conv1 is the first layer, so training never needs its dx. */
+const CONVS = [
+  { id: 'lenet5_conv1', n: 128, c: 1, h: 28, w: 28, o: 6, k: 5, pad: 2, inputGrad: false },
+  { id: 'lenet5_conv2', n: 128, c: 6, h: 14, w: 14, o: 16, k: 5, pad: 0, inputGrad: true },
+];
+
 export async function run({ feddip, timed, rand, add }) {
-  const backend = await feddip.createBackend('wasm');
-  try {
-    // C = A·Bᵀ, as the linear layer's forward pass runs it.
-    for (const size of [64, 128, 256, 512]) {
-      const x = backend.tensor('f32', [size, size], rand(size * size));
-      const w = backend.tensor('f32', [size, size], rand(size * size));
-      const y = backend.tensor('f32', [size, size]);
-      const s = timed(() => backend.linearForward({ x, w, y }));
-      add({ name: `gemm_nt_${size}`, kind: 'gemm_nt', m: size, n: size, k: size, threads: 1 },
-        { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true });
-      for (const t of [x, w, y]) backend.release(t);
+  for (const threads of [1, 2]) {
+    const backend = await feddip.createBackend('wasm', { threads });
+    const suffix = threads === 1 ? '' : `_t${threads}`;
+    try {
+      // C = A·Bᵀ, as the linear layer's forward pass runs it.
+      for (const size of threads === 1 ? [64, 128, 256, 512] : [256, 512]) {
+        const x = backend.tensor('f32', [size, size], rand(size * size));
+        const w = backend.tensor('f32', [size, size], rand(size * size));
+        const y = backend.tensor('f32', [size, size]);
+        const s = timed(() => backend.linearForward({ x, w, y }));
+        add({ name: `gemm_nt_${size}${suffix}`, kind: 'gemm_nt', m: size, n: size, k: size, threads },
+          { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true });
+        for (const t of [x, w, y]) backend.release(t);
+      }
+      // LeNet's fc1 (400→120) forward + both backward products at batch 128.
+      const t = {
+        x: backend.tensor('f32', [128, 400], rand(128 * 400)), w: backend.tensor('f32', [120, 400], rand(48000)),
+        b: backend.tensor('f32', [120], rand(120)), y: backend.tensor('f32', [128, 120]), dy: backend.tensor('f32', [128, 120], rand(128 * 120)),
+        dx: backend.tensor('f32', [128, 400]), dw: backend.tensor('f32', [120, 400]), db: backend.tensor('f32', [120]),
+      };
+      const s = timed(() => {
+        backend.linearForward({ x: t.x, w: t.w, b: t.b, y: t.y });
+        backend.linearBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db });
+      });
+      add({ name: `linear_400x120_train_b128${suffix}`, kind: 'linear_train', batch: 128, in: 400, out: 120, threads },
+        { value: (6 * 128 * 400 * 120) / s / 1e9, unit: 'GFLOP/s', batch: 128, flops: true });
+      for (const v of Object.values(t)) backend.release(v);
+
+      for (const c of CONVS) {
+        const ho = c.h + 2 * c.pad - c.k + 1;
+        const wo = c.w + 2 * c.pad - c.k + 1;
+        const macs = c.n * c.o * c.c * c.k * c.k * ho * wo;
+        const v = {
+          x: backend.tensor('f32', [c.n, c.c, c.h, c.w], rand(c.n * c.c * c.h * c.w)),
+          w: backend.tensor('f32', [c.o, c.c, c.k, c.k], rand(c.o * c.c * c.k * c.k)),
+          b: backend.tensor('f32', [c.o], rand(c.o)),
+          y: backend.tensor('f32', [c.n, c.o, ho, wo]),
+          dy: backend.tensor('f32', [c.n, c.o, ho, wo], rand(c.n * c.o * ho * wo)),
+          dx: backend.tensor('f32', [c.n, c.c, c.h, c.w]),
+          dw: backend.tensor('f32', [c.o, c.c, c.k, c.k]),
+          db: backend.tensor('f32', [c.o]),
+        };
+        const padding = [c.pad, c.pad];
+        const shape = { kind: 'conv_fwd', n: c.n, c: c.c, h: c.h, w: c.w, o: c.o, k: c.k, pad: c.pad, input_grad: c.inputGrad, threads };
+        const fwd = timed(() => backend.conv2dForward({ x: v.x, w: v.w, b: v.b, y: v.y, padding }));
+        add({ name: `${c.id}_fwd_b${c.n}_t${threads}`, ...shape },
+          { value: (2 * macs) / fwd / 1e9, unit: 'GFLOP/s', batch: c.n, flops: true });
+        // The gradients training computes: dW and db, and dx where a layer precedes this one.
+        const bwd = timed(() => backend.conv2dBackward({ x: v.x, w: v.w, dy: v.dy, dw: v.dw, db: v.db, dx: c.inputGrad ? v.dx : undefined, padding }));
+        add({ name: `${c.id}_bwd_b${c.n}_t${threads}`, ...shape, kind: 'conv_bwd' },
+          { value: ((c.inputGrad ? 4 : 2) * macs) / bwd / 1e9, unit: 'GFLOP/s', batch: c.n, flops: true });
+        for (const x of Object.values(v)) backend.release(x);
+      }
+    } finally {
+      backend.dispose();
     }
-    // LeNet's fc1 (400→120) forward + both backward products at batch 128.
-    const t = {
-      x: backend.tensor('f32', [128, 400], rand(128 * 400)), w: backend.tensor('f32', [120, 400], rand(48000)),
-      b: backend.tensor('f32', [120], rand(120)), y: backend.tensor('f32', [128, 120]), dy: backend.tensor('f32', [128, 120], rand(128 * 120)),
-      dx: backend.tensor('f32', [128, 400]), dw: backend.tensor('f32', [120, 400]), db: backend.tensor('f32', [120]),
-    };
-    const s = timed(() => {
-      backend.linearForward({ x: t.x, w: t.w, b: t.b, y: t.y });
-      backend.linearBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db });
-    });
-    add({ name: 'linear_400x120_train_b128', kind: 'linear_train', batch: 128, in: 400, out: 120, threads: 1 },
-      { value: (6 * 128 * 400 * 120) / s / 1e9, unit: 'GFLOP/s', batch: 128, flops: true });
-    for (const v of Object.values(t)) backend.release(v);
-  } finally {
-    backend.dispose();
   }
 }

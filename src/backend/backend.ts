@@ -26,10 +26,22 @@ import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
+/** How many CPU threads run a backend's kernels, and why that many. */
+export interface Threading {
+  /** Threads that run the big kernels, the calling one included. */
+  threads: number;
+  /** E.g. "2 threads on shared memory (one per core)" or "single-threaded: SharedArrayBuffer unavailable (…)". */
+  reason: string;
+}
+
 export abstract class Backend {
   abstract readonly name: BackendName;
   /** What actually runs, e.g. "wasm SIMD, 1 thread" or "webgpu on llvmpipe (Vulkan)". */
   abstract readonly description: string;
+  /** The wasm backend splits kernels across threads; the others run them as one stream. */
+  get threading(): Threading {
+    return { threads: 1, reason: this.name === 'webgpu' ? 'single-threaded host: kernels run on the GPU' : 'single-threaded: the reference backend runs plain loops on the calling thread' };
+  }
   #live = new Set<Tensor>();
   #disposed = false;
 

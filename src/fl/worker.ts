@@ -26,7 +26,8 @@ port.onMessage(async (m) => {
   const msg = m as Init | { type: 'train'; id: number; job: ClientJob };
   if (msg.type === 'init') {
     try {
-      const backend = await createBackend(msg.backend);
+      // The pool already runs one client per core: kernel threads inside each would oversubscribe.
+      const backend = await createBackend(msg.backend, { threads: 1 });
       state = { net: new Network(modelByName(msg.model, msg.classes), backend), data: msg, buffers: new Map() };
       port.post({ type: 'ready' });
     } catch (error) {

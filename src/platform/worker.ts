@@ -7,6 +7,11 @@ export interface WorkerHandle {
   onMessage(handler: (message: unknown) => void): void;
   onError(handler: (error: Error) => void): void;
   terminate(): Promise<void>;
+  /**
+   * Lets the runtime exit while this worker is alive (Node; a no-op elsewhere): for helper threads
+   * that only ever do work on behalf of their owner, so a forgotten dispose() does not hang a process.
+   */
+  unref(): void;
 }
 
 interface NodeWorker {
@@ -29,6 +34,7 @@ export async function spawnWorker(url: URL): Promise<WorkerHandle> {
         w.on('exit', ((code: number) => { if (code !== 0) h(new Error(`worker exited with code ${code}`)); }) as (v: never) => void);
       },
       terminate: async () => { await w.terminate(); },
+      unref: () => w.unref(),
     };
   }
   const WebWorker = (globalThis as { Worker?: new (u: URL, o: { type: 'module' }) => Worker }).Worker;
@@ -39,6 +45,7 @@ export async function spawnWorker(url: URL): Promise<WorkerHandle> {
     onMessage: (h) => w.addEventListener('message', (e) => h((e as MessageEvent).data)),
     onError: (h) => w.addEventListener('error', (e) => { e.preventDefault?.(); h(new Error((e as ErrorEvent).message || 'worker error')); }),
     terminate: async () => { w.terminate(); },
+    unref: () => {},
   };
 }
 
@@ -62,6 +69,14 @@ export async function parentPort(): Promise<ParentPort> {
 export function canShareMemory(): boolean {
   return typeof SharedArrayBuffer === 'function'
     && (runtimeName() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true);
+}
+
+/**
+ * Whether this thread may block in Atomics.wait: everywhere except a browser page's main thread,
+ * which must stay responsive (the call throws there).
+ */
+export function canBlock(): boolean {
+  return runtimeName() !== 'browser' || typeof (globalThis as { document?: unknown }).document === 'undefined';
 }
 
 /** Number of logical CPUs (hardwareConcurrency in Deno and browsers, availableParallelism in Node). */

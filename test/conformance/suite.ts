@@ -1,7 +1,7 @@
 // The conformance suite: every golden case of ../shared/fixtures/torch on every backend, with the
 // manifest's tolerances. Runtime-neutral: the feddip module and file access are passed in, so Node
 // (vitest), Deno and Chromium run exactly this code against the built package.
-import type { Backend, BackendName, BackendReport, Flatten as FlattenClass, lenet5 as lenet5Fn, Network as NetworkClass } from '../../src/index.ts';
+import type { Backend, BackendName, BackendOptions, BackendReport, Flatten as FlattenClass, lenet5 as lenet5Fn, Network as NetworkClass } from '../../src/index.ts';
 import type { BasicBlock as BasicBlockClass, LayerHarness as LayerHarnessClass } from '../../src/index.ts';
 import type * as Sparse from '../../src/sparse/index.ts';
 import { compare, type ExpectedArray } from './compare.ts';
@@ -20,7 +20,7 @@ export interface CaseResult {
 }
 
 export interface FeddipModule {
-  createBackend(name: BackendName): Promise<Backend>;
+  createBackend(name: BackendName, options?: BackendOptions): Promise<Backend>;
   backends(): Promise<BackendReport[]>;
   /** Host-side ops (masks, schedules, ERK) are judged on the package's own build, like kernels. */
   sparse: typeof Sparse;
@@ -42,7 +42,17 @@ export interface SuiteOptions {
   requireWebGpu?: boolean;
   /** Only cases whose name matches. */
   filter?: RegExp;
+  /**
+   * Also runs every case on a wasm backend with this many threads that splits every kernel it can
+   * (thresholds 0), so the threaded paths meet the golden values in this runtime.
+   */
+  wasmThreads?: number;
+  /** The thread count that backend must report (e.g. 1 on a page that is not cross-origin-isolated). */
+  expectThreads?: number;
 }
+
+/** The options of the threaded conformance pass: every splittable kernel is split. */
+export const SPLIT_ALL = { minSplitMacs: 0, minSplitElements: 0 } as const;
 
 export { loadManifest, OPS };
 export type { FixtureCase, FixtureReader };
@@ -98,16 +108,27 @@ export async function runConformance(options: SuiteOptions): Promise<CaseResult[
   const manifest = await loadManifest(options.read);
   const cases = manifest.cases.filter((c) => !options.filter || options.filter.test(c.name));
   const results: CaseResult[] = [];
-  for (const backendName of options.backends ?? ['wasm', 'webgpu']) {
+  const passes: Array<{ name: BackendName; options?: BackendOptions }> = (options.backends ?? ['wasm', 'webgpu']).map((name) => ({ name }));
+  if (options.wasmThreads !== undefined) passes.push({ name: 'wasm', options: { threads: options.wasmThreads, ...SPLIT_ALL } });
+  for (const { name: backendName, options: backendOptions } of passes) {
     let backend: Backend | undefined;
     let unavailable = '';
     try {
-      backend = await options.feddip.createBackend(backendName);
+      backend = await options.feddip.createBackend(backendName, backendOptions);
     } catch (error) {
       unavailable = (error as Error).message;
     }
+    let label = backend?.description ?? backendName;
+    if (backend && backendOptions) {
+      label = `${label}, every kernel split (${backend.threading.reason})`;
+      if (options.expectThreads !== undefined && backend.threading.threads !== options.expectThreads) {
+        unavailable = `expected ${options.expectThreads} kernel threads, the backend runs ${backend.threading.threads}: ${backend.threading.reason}`;
+        backend.dispose();
+        backend = undefined;
+      }
+    }
     for (const c of cases) {
-      const base = { runtime: options.runtime, backend: backend?.description ?? backendName, name: c.name, op: c.op };
+      const base = { runtime: options.runtime, backend: label, name: c.name, op: c.op };
       if (!backend) {
         const required = backendName !== 'webgpu' || options.requireWebGpu;
         results.push({ ...base, status: required ? 'fail' : 'skip', detail: unavailable });

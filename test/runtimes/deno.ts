@@ -11,6 +11,9 @@ const results = await runConformance({
   read: (rel) => Deno.readFile(new URL(rel, root)),
   runtime: `deno ${Deno.version.deno}`,
   requireWebGpu: Deno.env.get('FEDDIP_REQUIRE_WEBGPU') === '1',
+  // Deno has SharedArrayBuffer and module workers: the threaded backend must really run 2 threads.
+  wasmThreads: 2,
+  expectThreads: 2,
 });
 console.log(formatReport(results));
 console.log(`FEDDIP_TALLY ${JSON.stringify(tally(results))}`);

@@ -29,7 +29,7 @@ describe('API docs', () => {
     for (const name of ['createBackend', 'Network', 'fl.simulate', 'fl.TrainingProgress', 'data.loadDataset', 'codec.encodeFrame', 'transport.createAggregator', 'report.buildReport', 'sparse.globalMagnitudeMask']) {
       expect(fresh, name).toMatch(new RegExp(`^#### ${name.replace('.', '\\.')}$`, 'm'));
     }
-    expect(fresh).toMatch(/function createBackend\(name\?: BackendName \| 'auto'\): Promise<Backend>\n```\n\nCreates a backend\./);
+    expect(fresh).toMatch(/function createBackend\(name\?: BackendName \| 'auto', options\?: BackendOptions\): Promise<Backend>\n```\n\nCreates a backend\./);
     expect(fresh).toMatch(/- `samples: number` — Samples processed so far \(each epoch counts a client's samples again\)\./);
     expect(fresh).not.toMatch(/#private|protected |`run(Linear|Conv|Sgd)\w*\(/); // no implementation hooks or private state
   });

@@ -127,6 +127,21 @@ forEachBackend('pooling', (run) => {
     expect([...await b.read(indices)]).toEqual([3, 0]);
   });
 
+  run('2×2 max pooling over rows wide enough for the four-window SIMD path: ties, NaN, −∞, signed zeros', async (b, make) => {
+    // outW = 6: one block of four windows and a scalar tail of two, in every row of every plane.
+    const d = poolDims({ shape: [2, 3, 10, 13], kernel: [2, 2] });
+    const r = rng(11);
+    const special = [Number.NaN, -Infinity, 0, -0, 0.5, 0.5];
+    const data = Float32Array.from({ length: 2 * 3 * 10 * 13 }, () => (r() > 0.6 ? special[Math.floor((r() + 1) * 3)]! : Math.round(r() * 4) / 4));
+    const y = new Float32Array(2 * 3 * 5 * 6), idx = new Int32Array(y.length);
+    reference.maxPool2dForwardRef(data, y, idx, d);
+    const tx = make([2, 3, 10, 13], data), ty = make([2, 3, 5, 6]), ti = make([2, 3, 5, 6], undefined, 'i32');
+    b.maxPool2dForward({ x: tx, y: ty, indices: ti, kernel: [2, 2] });
+    const got = await b.read(ty);
+    for (let i = 0; i < y.length; i++) if (!Object.is(got[i], y[i])) throw new Error(`y[${i}] = ${got[i]}, expected ${y[i]}`);
+    expect([...await b.read(ti)]).toEqual([...idx]);
+  });
+
   run('max pooling backward skips indices outside the plane instead of writing out of bounds', async (b, make) => {
     const dy = make([1, 2, 1, 2], [1, 2, 3, 4]);
     const indices = make([1, 2, 1, 2], [-1, 3, 4, 0], 'i32');

@@ -1,9 +1,16 @@
 // WebAssembly SIMD backend: tensors live in the kernel module's linear memory and kernels are
-// synchronous calls with pointers.
-import { Backend } from '../backend.ts';
+// synchronous calls with pointers. With threads, the memory is shared with kernel workers and the
+// big kernels are split across them (see threads.ts and assembly/parallel.ts); everything else —
+// allocation, checks, small kernels — stays on the calling thread.
+import { Backend, type Threading } from '../backend.ts';
 import { type DType, type HostArray, Tensor, shapeSize } from '../tensor.ts';
+import { InvalidArgumentError } from '../../errors.ts';
+import { canBlock, canShareMemory, cpuCount } from '../../platform/worker.ts';
+import { runtimeName } from '../../platform/runtime.ts';
 import { WasmHeap } from './heap.ts';
-import { instantiateKernels, type KernelExports } from './module.ts';
+import { instantiateKernels, instantiateSharedKernels, type KernelExports } from './module.ts';
+import { KernelThreads } from './threads.ts';
+import type { ParallelKernel } from './protocol.ts';
 import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../kernels/linear.ts';
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
@@ -28,23 +35,113 @@ class WasmTensor<D extends DType = DType> extends Tensor<D> {
 
 const p = (t: Tensor | undefined): number => (t ? (t as WasmTensor).ptr : 0);
 
+export interface WasmBackendOptions {
+  /**
+   * Threads that run the kernels, the calling one included (default: every core). More than one
+   * needs SharedArrayBuffer (Node, Deno, cross-origin-isolated pages); where it is missing the
+   * backend runs on one thread and `threading.reason` says why.
+   */
+  threads?: number;
+  /**
+   * Matrix products and convolutions with fewer multiply-adds than this stay on the calling thread
+   * (waking the workers costs more than they would save). Default: DEFAULT_SPLIT.macs.
+   */
+  minSplitMacs?: number;
+  /** Element-wise, pooling and batch-norm kernels over fewer elements stay on the calling thread. */
+  minSplitElements?: number;
+}
+
+/**
+ * Split only kernels with tens of µs of work per thread, which must outweigh waking and joining
+ * the workers: 2¹⁸ multiply-adds take ~30 µs in a 64³ product on one thread here, 2¹⁶ elements of
+ * ReLU ~25 µs. A first estimate, not yet tuned on a quiet machine; on an oversubscribed one a
+ * wake-up can take a scheduler slice (~0.5 ms was seen), which no threshold hides — ask for
+ * { threads: 1 } there.
+ */
+export const DEFAULT_SPLIT = { macs: 1 << 18, elements: 1 << 16 } as const;
+
+/** Why memory cannot be shared with workers here (only called when it cannot). */
+function noSharedMemoryReason(): string {
+  if (runtimeName() === 'browser') {
+    return 'SharedArrayBuffer unavailable (page not cross-origin-isolated: serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  return 'SharedArrayBuffer unavailable in this runtime';
+}
+
+function positiveInteger(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`wasm backend: '${name}' must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0)) throw new InvalidArgumentError(`wasm backend: '${name}' must be a number ≥ 0, got ${String(value)}`);
+  return value;
+}
+
 export class WasmBackend extends Backend {
   readonly name = 'wasm' as const;
-  readonly description = 'wasm (SIMD, 1 thread)';
+  readonly description: string;
+  readonly #threading: Threading;
   readonly #k: KernelExports;
   readonly #heap: WasmHeap;
+  readonly #pool: KernelThreads | undefined;
+  readonly #minMacs: number;
+  readonly #minElements: number;
   /** Grow-only scratch block for kernels that need one (im2col); 0 until first needed. */
   #workspace = 0;
   #workspaceBytes = 0;
 
-  private constructor(kernels: KernelExports) {
+  private constructor(kernels: KernelExports, pool: KernelThreads | undefined, reason: string, split: { macs: number; elements: number }) {
     super();
     this.#k = kernels;
     this.#heap = new WasmHeap(kernels.memory, kernels.heapBase());
+    this.#pool = pool;
+    this.#minMacs = split.macs;
+    this.#minElements = split.elements;
+    const threads = pool?.parts ?? 1;
+    this.#threading = { threads, reason };
+    this.description = `wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'})`;
   }
 
-  static async create(): Promise<WasmBackend> {
-    return new WasmBackend(await instantiateKernels());
+  /** How many threads run the kernels, and why (never fewer than asked for without a reason). */
+  override get threading(): Threading {
+    return { ...this.#threading };
+  }
+
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const requested = positiveInteger('threads', options.threads);
+    const split = {
+      macs: nonNegative('minSplitMacs', options.minSplitMacs, DEFAULT_SPLIT.macs),
+      elements: nonNegative('minSplitElements', options.minSplitElements, DEFAULT_SPLIT.elements),
+    };
+    const cores = requested === undefined ? await cpuCount() : 0;
+    const threads = requested ?? cores;
+    let reason: string;
+    if (threads <= 1) {
+      reason = requested === undefined ? `single-threaded: this machine reports ${cores} core` : 'single-threaded: 1 thread requested';
+    } else if (!canShareMemory()) {
+      reason = `single-threaded: ${noSharedMemoryReason()}`;
+    } else {
+      const shared = await instantiateSharedKernels();
+      try {
+        const block = canBlock();
+        const pool = await KernelThreads.start(shared.module, shared.memory, shared.kernels as unknown as Record<string, unknown>, threads - 1, block);
+        const how = `${threads} threads on shared memory (${requested === undefined ? 'one per core' : 'as requested'})`;
+        return new WasmBackend(shared.kernels, pool, block ? how : `${how}; the page's main thread polls for its workers, since Atomics.wait is not allowed there`, split);
+      } catch (error) {
+        reason = `single-threaded: ${(error as Error).message}`;
+      }
+    }
+    return new WasmBackend(await instantiateKernels(), undefined, reason, split);
+  }
+
+  /** Kernels split across threads so far and the parts the workers ran (zeros when single-threaded). */
+  threadStats(): { split: number; workerParts: number } {
+    return this.#pool?.stats ?? { split: 0, workerParts: 0 };
   }
 
   /** Bytes of linear memory reserved and in use (for memory-growth checks). */
@@ -73,6 +170,7 @@ export class WasmBackend extends Backend {
   }
 
   protected destroy(): void {
+    this.#pool?.close();
     if (this.#workspace) this.#heap.free(this.#workspace);
     this.#workspace = 0;
     this.#workspaceBytes = 0;
@@ -101,23 +199,45 @@ export class WasmBackend extends Backend {
     return t.dtype === 'f32' ? new Float32Array(buffer, p(t), t.size) : new Int32Array(buffer, p(t), t.size);
   }
 
+  /** The pool, when `work` (multiply-adds or elements, against `min`) is worth splitting. */
+  #split(work: number, min: number): KernelThreads | undefined {
+    return this.#pool && work >= min && work > 0 ? this.#pool : undefined;
+  }
+
+  /** Runs an element-wise kernel over n floats: split when large, else its serial export. */
+  #elementwise(part: ParallelKernel, serial: (...args: number[]) => void, args: number[], n: number): void {
+    const pool = this.#split(n, this.#minElements);
+    if (pool) pool.run(part, args);
+    else serial(...args);
+  }
+
   protected runLinearForward(a: LinearForwardArgs, d: LinearDims): void {
-    this.#k.linearForward(p(a.x), p(a.w), p(a.b), p(a.y), d.batch, d.inFeatures, d.outFeatures);
+    const args = [p(a.x), p(a.w), p(a.b), p(a.y), d.batch, d.inFeatures, d.outFeatures];
+    const pool = this.#split(d.batch * d.inFeatures * d.outFeatures, this.#minMacs);
+    if (pool) pool.run('linearForwardPart', args);
+    else this.#k.linearForward(...(args as Parameters<KernelExports['linearForward']>));
   }
 
   protected runLinearBackward(a: LinearBackwardArgs, d: LinearDims): void {
     const { batch, inFeatures, outFeatures } = d;
-    if (a.dx) this.#k.gemmNN(p(a.dy), p(a.w), p(a.dx), batch, inFeatures, outFeatures, 0);
-    if (a.dw) this.#k.gemmTN(p(a.dy), p(a.x), p(a.dw), outFeatures, inFeatures, batch, 0);
+    const pool = this.#split(batch * inFeatures * outFeatures, this.#minMacs);
+    if (a.dx) {
+      if (pool) pool.run('gemmNNPart', [p(a.dy), p(a.w), p(a.dx), batch, inFeatures, outFeatures, 0]);
+      else this.#k.gemmNN(p(a.dy), p(a.w), p(a.dx), batch, inFeatures, outFeatures, 0);
+    }
+    if (a.dw) {
+      if (pool) pool.run('gemmTNPart', [p(a.dy), p(a.x), p(a.dw), outFeatures, inFeatures, batch, 0]);
+      else this.#k.gemmTN(p(a.dy), p(a.x), p(a.dw), outFeatures, inFeatures, batch, 0);
+    }
     if (a.db) this.#k.linearBackwardBias(p(a.dy), p(a.db), batch, outFeatures, 0);
   }
 
   protected runReluForward(a: ReluForwardArgs, n: number): void {
-    this.#k.reluForward(p(a.x), p(a.y), n);
+    this.#elementwise('reluForwardPart', this.#k.reluForward, [p(a.x), p(a.y), n], n);
   }
 
   protected runReluBackward(a: ReluBackwardArgs, n: number): void {
-    this.#k.reluBackward(p(a.x), p(a.dy), p(a.dx), n);
+    this.#elementwise('reluBackwardPart', this.#k.reluBackward, [p(a.x), p(a.dy), p(a.dx), n], n);
   }
 
   protected runSoftmaxCrossEntropy(a: SoftmaxCrossEntropyArgs, d: CrossEntropyDims): void {
@@ -125,19 +245,19 @@ export class WasmBackend extends Backend {
   }
 
   protected runSgdStep(a: Required<SgdStepArgs>, n: number): void {
-    this.#k.sgdStep(p(a.param), p(a.grad), n, a.lr, a.weightDecay);
+    this.#elementwise('sgdStepPart', this.#k.sgdStep, [p(a.param), p(a.grad), n, a.lr, a.weightDecay], n);
   }
 
   protected runAxpy(a: AxpyArgs, n: number): void {
-    this.#k.axpy(a.alpha, p(a.x), p(a.y), n);
+    this.#elementwise('axpyPart', this.#k.axpy, [a.alpha, p(a.x), p(a.y), n], n);
   }
 
   protected runFill(a: FillArgs, n: number): void {
-    this.#k.fill(p(a.y), a.value, n);
+    this.#elementwise('fillPart', this.#k.fill, [p(a.y), a.value, n], n);
   }
 
   protected runCopy(a: CopyArgs, n: number): void {
-    this.#k.copy(p(a.x), p(a.y), n);
+    this.#elementwise('copyPart', this.#k.copy, [p(a.x), p(a.y), n], n);
   }
 
   protected runSumSquares(a: SumSquaresArgs, n: number): void {
@@ -145,72 +265,129 @@ export class WasmBackend extends Backend {
   }
 
   protected runAddScaledByInvNorm(a: AddScaledByInvNormArgs, n: number): void {
-    this.#k.addScaledByInvNorm(p(a.x), p(a.sumSquares), p(a.grad), n, a.lambda);
+    this.#elementwise('addScaledByInvNormPart', this.#k.addScaledByInvNorm, [p(a.x), p(a.sumSquares), p(a.grad), n, a.lambda], n);
   }
 
-  /** im2col workspace for one image; a 1×1 stride-1 unpadded conv reads x directly (see assembly/conv.ts). */
-  #convScratch(d: Conv2dDims): number {
+  /**
+   * im2col workspace: one image's worth per thread (`parts` of them, each `stride` bytes apart); a
+   * 1×1 stride-1 unpadded conv reads x directly (see assembly/conv.ts) and needs none.
+   */
+  #convScratch(d: Conv2dDims, parts = 1): { col: number; stride: number } {
     const pointwise = d.kernelH === 1 && d.kernelW === 1 && d.strideH === 1 && d.strideW === 1 && d.padH === 0 && d.padW === 0;
-    if (pointwise || d.batch === 0) return 0;
-    return this.#scratch(d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW * 4);
+    if (pointwise || d.batch === 0) return { col: 0, stride: 0 };
+    // Rounded to cache lines so that two threads never write the same line.
+    const stride = Math.ceil((d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW * 4) / 64) * 64;
+    return { col: this.#scratch(stride * parts), stride };
+  }
+
+  #convMacs(d: Conv2dDims): number {
+    return d.batch * d.outChannels * d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW;
   }
 
   protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
-    const col = this.#convScratch(d);
+    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
+    const pool = d.batch > 1 ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
+    if (pool) {
+      const { col, stride } = this.#convScratch(d, pool.parts);
+      pool.run('conv2dForwardPart', [p(a.x), p(a.w), p(a.b), p(a.y), col, stride, ...geometry]);
+      return;
+    }
+    const { col } = this.#convScratch(d);
     this.#k.conv2dForward(p(a.x), p(a.w), p(a.b), p(a.y), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
 
   protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
+    const pool = a.dx || a.dw ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
+    if (pool) {
+      const { col, stride } = this.#convScratch(d, pool.parts);
+      pool.run('conv2dBackwardPart', [p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), col, stride,
+        d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW]);
+      // The bias gradient is a column sum of dy: cheap, and serial keeps its summation order.
+      if (a.db) {
+        this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), 0, 0, p(a.db), 0, d.batch, d.inChannels, d.inH, d.inW,
+          d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+      }
+      return;
+    }
     // Only the input and weight gradients go through im2col; a bias-only call needs no workspace.
-    const col = a.dx || a.dw ? this.#convScratch(d) : 0;
+    const { col } = a.dx || a.dw ? this.#convScratch(d) : { col: 0 };
     this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
+  /** Pooling and batch-norm split by planes or channels: worth it only with several of them. */
+  #splitPlanes(planes: number, elements: number): KernelThreads | undefined {
+    return planes > 1 ? this.#split(elements, this.#minElements) : undefined;
+  }
+
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
-    this.#k.maxPool2dForward(p(a.x), p(a.y), p(a.indices), ...poolArgs(d));
+    const args = [p(a.x), p(a.y), p(a.indices), ...poolArgs(d)];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('maxPool2dForwardPart', args);
+    else this.#k.maxPool2dForward(...(args as Parameters<KernelExports['maxPool2dForward']>));
   }
 
   protected runMaxPool2dBackward(a: MaxPool2dBackwardArgs, d: PlaneDims): void {
-    this.#k.maxPool2dBackward(p(a.dy), p(a.indices), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW);
+    const args = [p(a.dy), p(a.indices), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('maxPool2dBackwardPart', args);
+    else this.#k.maxPool2dBackward(...(args as Parameters<KernelExports['maxPool2dBackward']>));
   }
 
   protected runAvgPool2dForward(a: AvgPool2dForwardArgs, d: Pool2dDims): void {
-    this.#k.avgPool2dForward(p(a.x), p(a.y), ...poolArgs(d));
+    const args = [p(a.x), p(a.y), ...poolArgs(d)];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('avgPool2dForwardPart', args);
+    else this.#k.avgPool2dForward(...(args as Parameters<KernelExports['avgPool2dForward']>));
   }
 
   protected runAvgPool2dBackward(a: AvgPool2dBackwardArgs, d: Pool2dDims): void {
-    this.#k.avgPool2dBackward(p(a.dy), p(a.dx), ...poolArgs(d));
+    const args = [p(a.dy), p(a.dx), ...poolArgs(d)];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('avgPool2dBackwardPart', args);
+    else this.#k.avgPool2dBackward(...(args as Parameters<KernelExports['avgPool2dBackward']>));
   }
 
   protected runAdaptiveAvgPool2dForward(a: AdaptiveAvgPool2dForwardArgs, d: PlaneDims): void {
-    this.#k.adaptiveAvgPool2dForward(p(a.x), p(a.y), d.planes, d.inH, d.inW, d.outH, d.outW);
+    const args = [p(a.x), p(a.y), d.planes, d.inH, d.inW, d.outH, d.outW];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('adaptiveAvgPool2dForwardPart', args);
+    else this.#k.adaptiveAvgPool2dForward(...(args as Parameters<KernelExports['adaptiveAvgPool2dForward']>));
   }
 
   protected runAdaptiveAvgPool2dBackward(a: AdaptiveAvgPool2dBackwardArgs, d: PlaneDims): void {
-    this.#k.adaptiveAvgPool2dBackward(p(a.dy), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW);
+    const args = [p(a.dy), p(a.dx), d.planes, d.inH, d.inW, d.outH, d.outW];
+    const pool = this.#splitPlanes(d.planes, d.planes * d.inH * d.inW);
+    if (pool) pool.run('adaptiveAvgPool2dBackwardPart', args);
+    else this.#k.adaptiveAvgPool2dBackward(...(args as Parameters<KernelExports['adaptiveAvgPool2dBackward']>));
   }
 
   protected runBatchNorm2dForward(a: BatchNorm2dForwardArgs & { momentum: number; eps: number }, d: BatchNormDims): void {
-    this.#k.batchNorm2dForward(p(a.x), p(a.gamma), p(a.beta), p(a.runningMean), p(a.runningVar), p(a.y),
-      p(a.saveMean), p(a.saveInvStd), d.batch, d.channels, d.spatial, a.training ? 1 : 0, a.momentum, a.eps);
+    const args = [p(a.x), p(a.gamma), p(a.beta), p(a.runningMean), p(a.runningVar), p(a.y),
+      p(a.saveMean), p(a.saveInvStd), d.batch, d.channels, d.spatial, a.training ? 1 : 0, a.momentum, a.eps];
+    const pool = this.#splitPlanes(d.channels, d.batch * d.channels * d.spatial);
+    if (pool) pool.run('batchNorm2dForwardPart', args);
+    else this.#k.batchNorm2dForward(...(args as Parameters<KernelExports['batchNorm2dForward']>));
   }
 
   protected runBatchNorm2dBackward(a: BatchNorm2dBackwardArgs, d: BatchNormDims): void {
-    this.#k.batchNorm2dBackward(p(a.x), p(a.gamma), p(a.dy), p(a.saveMean), p(a.saveInvStd),
-      p(a.dx), p(a.dgamma), p(a.dbeta), d.batch, d.channels, d.spatial);
+    const args = [p(a.x), p(a.gamma), p(a.dy), p(a.saveMean), p(a.saveInvStd),
+      p(a.dx), p(a.dgamma), p(a.dbeta), d.batch, d.channels, d.spatial];
+    const pool = this.#splitPlanes(d.channels, d.batch * d.channels * d.spatial);
+    if (pool) pool.run('batchNorm2dBackwardPart', args);
+    else this.#k.batchNorm2dBackward(...(args as Parameters<KernelExports['batchNorm2dBackward']>));
   }
 
   protected runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void {
-    this.#k.dropout(p(input), p(mask), p(out), d.size, d.scale);
+    this.#elementwise('dropoutPart', this.#k.dropout, [p(input), p(mask), p(out), d.size, d.scale], d.size);
   }
 
   protected runAdd(a: AddArgs, n: number): void {
-    this.#k.addTensors(p(a.a), p(a.b), p(a.y), n);
+    this.#elementwise('addTensorsPart', this.#k.addTensors, [p(a.a), p(a.b), p(a.y), n], n);
   }
 
   protected runApplyMask(a: ApplyMaskArgs, n: number): void {
-    this.#k.applyMask(p(a.w), p(a.mask), p(a.y), n);
+    this.#elementwise('applyMaskPart', this.#k.applyMask, [p(a.w), p(a.mask), p(a.y), n], n);
   }
 }
 

@@ -2,6 +2,7 @@
 // and is located with `new URL(..., import.meta.url)`, which works in Node, Deno, browsers and
 // downstream bundlers alike.
 import wasmUrl from '../../../build/wasm/feddip.wasm';
+import wasmMtUrl from '../../../build/wasm/feddip-mt.wasm';
 import { readBinary } from '../../platform/runtime.ts';
 import { BackendUnavailableError } from '../../errors.ts';
 
@@ -53,26 +54,47 @@ const SIMD_PROBE = new Uint8Array([
 ]);
 
 let compiled: Promise<WebAssembly.Module> | undefined;
+let compiledMt: Promise<WebAssembly.Module> | undefined;
 
 export function wasmSimdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
-async function compile(): Promise<WebAssembly.Module> {
+async function compile(url: URL): Promise<WebAssembly.Module> {
   if (typeof WebAssembly !== 'object') throw new BackendUnavailableError('wasm', 'this runtime has no WebAssembly');
   if (!wasmSimdSupported()) throw new BackendUnavailableError('wasm', 'this engine lacks WebAssembly SIMD (needs Node 16.4+, Deno 1.9+, Chrome 91+, Firefox 89+, Safari 16.4+)');
-  const bytes = await readBinary(wasmUrl);
+  const bytes = await readBinary(url);
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
 /** A fresh instance (own memory) of the kernel module; compilation happens once. */
 export async function instantiateKernels(): Promise<KernelExports> {
-  compiled ??= compile();
+  compiled ??= compile(wasmUrl);
   try {
     const instance = await WebAssembly.instantiate(await compiled, { env: { abort: onAbort } });
     return instance.exports as unknown as KernelExports;
   } catch (error) {
     compiled = undefined;
+    throw error;
+  }
+}
+
+/** Pages of the threaded module's shared memory: its declared maximum (scripts/build-wasm.mjs). */
+export const SHARED_MAX_PAGES = 65536;
+
+/**
+ * The threaded build on a fresh shared memory, plus the compiled module for the workers to
+ * instantiate on the same memory.
+ */
+export async function instantiateSharedKernels(): Promise<{ kernels: KernelExports; module: WebAssembly.Module; memory: WebAssembly.Memory }> {
+  compiledMt ??= compile(wasmMtUrl);
+  try {
+    const module = await compiledMt;
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+    const instance = await WebAssembly.instantiate(module, { env: { memory, abort: onAbort } });
+    return { kernels: { ...(instance.exports as unknown as KernelExports), memory }, module, memory };
+  } catch (error) {
+    compiledMt = undefined;
     throw error;
   }
 }

@@ -1,0 +1,234 @@
+// Kernels split across threads. Every `…Part` export is called once per thread with the same
+// arguments plus (part, parts); it works out its own share and runs the serial kernel on it. The
+// shares are cut where the serial kernel's own blocking is cut (row pairs of gemmNT, groups of 4
+// columns, whole images, planes or channels), so every output element is computed by one thread
+// along exactly the path and in the order the single-threaded call takes: results are identical
+// bit for bit, whatever the number of threads.
+import { gemmNTStrided, gemmStridedA } from "./gemm";
+import { linearForward } from "./linear";
+import { reluBackward, reluForward } from "./activation";
+import { axpy, fill, sgdStep } from "./optim";
+import { addScaledByInvNorm, copy } from "./vector";
+import { conv2dBackward, conv2dForward, im2colTaps, isPointwise } from "./conv";
+import {
+  adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
+  maxPool2dBackward, maxPool2dForward,
+} from "./pool";
+import { batchNorm2dBackwardChannels, batchNorm2dForwardChannels } from "./batchnorm";
+import { addTensors, dropout } from "./elementwise";
+import { applyMask } from "./mask";
+
+/** Start of share `part` of `total` items handed out in multiples of `align` (the last share takes the rest). */
+// @ts-ignore: decorator
+@inline function bound(total: i32, align: i32, part: i32, parts: i32): i32 {
+  const units = (total + align - 1) / align;
+  return min(total, <i32>((<i64>units * <i64>part) / <i64>parts) * align);
+}
+
+// @ts-ignore: decorator
+@inline function at(base: usize, floats: i32): usize {
+  return base + (<usize>floats << 2);
+}
+
+// ---- matrix products: rows of C ----
+
+export function linearForwardPart(
+  x: usize, w: usize, bias: usize, y: usize, batch: i32, inF: i32, outF: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(batch, 2, part, parts), hi = bound(batch, 2, part + 1, parts);
+  if (hi > lo) linearForward(at(x, lo * inF), w, bias, at(y, lo * outF), hi - lo, inF, outF);
+}
+
+export function gemmNTPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32, part: i32, parts: i32): void {
+  const lo = bound(m, 2, part, parts), hi = bound(m, 2, part + 1, parts);
+  if (hi > lo) gemmNTStrided(at(a, lo * k), b, at(c, lo * n), hi - lo, n, k, n, beta);
+}
+
+export function gemmNNPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32, part: i32, parts: i32): void {
+  const lo = bound(m, 4, part, parts), hi = bound(m, 4, part + 1, parts);
+  if (hi > lo) gemmStridedA(at(a, lo * k), k, 1, b, at(c, lo * n), hi - lo, n, k, beta);
+}
+
+/** C = Aᵀ·B with A [k × m]: row i of C is column i of A, so a share keeps A's row length m. */
+export function gemmTNPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32, part: i32, parts: i32): void {
+  const lo = bound(m, 4, part, parts), hi = bound(m, 4, part + 1, parts);
+  if (hi > lo) gemmStridedA(at(a, lo), 1, m, b, at(c, lo * n), hi - lo, n, k, beta);
+}
+
+// ---- convolution: images for the forward pass and the input gradient, taps for the weight gradient ----
+
+/** col: one workspace of `colStride` bytes per thread, thread i's at col + i·colStride. */
+export function conv2dForwardPart(
+  x: usize, w: usize, bias: usize, y: usize, col: usize, colStride: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  part: i32, parts: i32,
+): void {
+  const lo = bound(n, 1, part, parts), hi = bound(n, 1, part + 1, parts);
+  if (hi <= lo) return;
+  const ho = (h + 2 * ph - kh) / sh + 1;
+  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
+  conv2dForward(at(x, lo * c * h * wd), w, bias, at(y, lo * o * ho * wo), ws, hi - lo, c, h, wd, o, kh, kw, sh, sw, ph, pw);
+}
+
+/**
+ * dx by images (each image's input gradient is independent); dW by columns, i.e. by taps in groups
+ * of 4: the thread lowers only its taps of every image and accumulates its columns over the batch
+ * in image order, as the serial kernel does. db is left to the caller (a cheap serial column sum).
+ */
+export function conv2dBackwardPart(
+  x: usize, w: usize, dy: usize, dx: usize, dw: usize, col: usize, colStride: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  part: i32, parts: i32,
+): void {
+  const ho = (h + 2 * ph - kh) / sh + 1;
+  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const p = ho * wo;
+  const image = c * h * wd;
+  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
+  if (dx != 0) {
+    const lo = bound(n, 1, part, parts), hi = bound(n, 1, part + 1, parts);
+    if (hi > lo) {
+      conv2dBackward(at(x, lo * image), w, at(dy, lo * o * p), at(dx, lo * image), 0, 0, ws,
+        hi - lo, c, h, wd, o, kh, kw, sh, sw, ph, pw);
+    }
+  }
+  if (dw != 0) {
+    const k = c * kh * kw;
+    const t0 = bound(k, 4, part, parts), t1 = bound(k, 4, part + 1, parts);
+    if (t1 <= t0) return;
+    const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+    for (let ni = 0; ni < n; ni++) {
+      const xn = at(x, ni * image);
+      let src: usize;
+      if (pointwise) {
+        src = at(xn, t0 * p);
+      } else {
+        im2colTaps(xn, ws, t0, t1, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
+        src = ws;
+      }
+      gemmNTStrided(at(dy, ni * o * p), src, at(dw, t0), o, t1 - t0, p, k, ni == 0 ? 0 : 1);
+    }
+  }
+}
+
+// ---- planes, channels ----
+
+export function maxPool2dForwardPart(
+  x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  const i = lo * inH * inW, o = lo * outH * outW;
+  if (hi > lo) maxPool2dForward(at(x, i), at(y, o), at(indices, o), hi - lo, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW);
+}
+
+export function maxPool2dBackwardPart(
+  dy: usize, indices: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  const o = lo * outH * outW;
+  if (hi > lo) maxPool2dBackward(at(dy, o), at(indices, o), at(dx, lo * inH * inW), hi - lo, inH, inW, outH, outW);
+}
+
+export function avgPool2dForwardPart(
+  x: usize, y: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  if (hi > lo) avgPool2dForward(at(x, lo * inH * inW), at(y, lo * outH * outW), hi - lo, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW);
+}
+
+export function avgPool2dBackwardPart(
+  dy: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  if (hi > lo) avgPool2dBackward(at(dy, lo * outH * outW), at(dx, lo * inH * inW), hi - lo, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW);
+}
+
+export function adaptiveAvgPool2dForwardPart(
+  x: usize, y: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  if (hi > lo) adaptiveAvgPool2dForward(at(x, lo * inH * inW), at(y, lo * outH * outW), hi - lo, inH, inW, outH, outW);
+}
+
+export function adaptiveAvgPool2dBackwardPart(
+  dy: usize, dx: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(planes, 1, part, parts), hi = bound(planes, 1, part + 1, parts);
+  if (hi > lo) adaptiveAvgPool2dBackward(at(dy, lo * outH * outW), at(dx, lo * inH * inW), hi - lo, inH, inW, outH, outW);
+}
+
+export function batchNorm2dForwardPart(
+  x: usize, gamma: usize, beta: usize, runningMean: usize, runningVar: usize, y: usize,
+  saveMean: usize, saveInvStd: usize, batch: i32, channels: i32, spatial: i32,
+  training: i32, momentum: f64, eps: f64, part: i32, parts: i32,
+): void {
+  const lo = bound(channels, 1, part, parts), hi = bound(channels, 1, part + 1, parts);
+  if (hi > lo) {
+    batchNorm2dForwardChannels(x, gamma, beta, runningMean, runningVar, y, saveMean, saveInvStd,
+      batch, channels, spatial, training, momentum, eps, lo, hi);
+  }
+}
+
+export function batchNorm2dBackwardPart(
+  x: usize, gamma: usize, dy: usize, saveMean: usize, saveInvStd: usize,
+  dx: usize, dgamma: usize, dbeta: usize, batch: i32, channels: i32, spatial: i32, part: i32, parts: i32,
+): void {
+  const lo = bound(channels, 1, part, parts), hi = bound(channels, 1, part + 1, parts);
+  if (hi > lo) batchNorm2dBackwardChannels(x, gamma, dy, saveMean, saveInvStd, dx, dgamma, dbeta, batch, channels, spatial, lo, hi);
+}
+
+// ---- element-wise: ranges in multiples of 4 floats, so every share stays on the SIMD path ----
+
+export function reluForwardPart(x: usize, y: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) reluForward(at(x, lo), at(y, lo), hi - lo);
+}
+
+export function reluBackwardPart(x: usize, dy: usize, dx: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) reluBackward(at(x, lo), at(dy, lo), at(dx, lo), hi - lo);
+}
+
+export function sgdStepPart(param: usize, grad: usize, n: i32, lr: f32, weightDecay: f32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) sgdStep(at(param, lo), at(grad, lo), hi - lo, lr, weightDecay);
+}
+
+export function axpyPart(alpha: f32, x: usize, y: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) axpy(alpha, at(x, lo), at(y, lo), hi - lo);
+}
+
+export function fillPart(y: usize, value: f32, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) fill(at(y, lo), value, hi - lo);
+}
+
+export function copyPart(x: usize, y: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) copy(at(x, lo), at(y, lo), hi - lo);
+}
+
+export function addScaledByInvNormPart(x: usize, sumSq: usize, grad: usize, n: i32, lambda: f32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) addScaledByInvNorm(at(x, lo), sumSq, at(grad, lo), hi - lo, lambda);
+}
+
+export function dropoutPart(input: usize, mask: usize, out: usize, n: i32, scale: f32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) dropout(at(input, lo), at(mask, lo), at(out, lo), hi - lo, scale);
+}
+
+export function addTensorsPart(a: usize, b: usize, y: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) addTensors(at(a, lo), at(b, lo), at(y, lo), hi - lo);
+}
+
+export function applyMaskPart(w: usize, mask: usize, y: usize, n: i32, part: i32, parts: i32): void {
+  const lo = bound(n, 4, part, parts), hi = bound(n, 4, part + 1, parts);
+  if (hi > lo) applyMask(at(w, lo), at(mask, lo), at(y, lo), hi - lo);
+}

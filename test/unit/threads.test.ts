@@ -1,0 +1,217 @@
+// The threaded wasm backend: every split kernel gives bit-identical results to one thread (each
+// output element is computed by one thread, along the serial kernel's path), whole training steps
+// too; the workers demonstrably do their share; and the backend says how many threads it runs and
+// why. Kernel workers run dist/kernel-worker.js, so these tests need `npm run build:js` first.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Backend, createBackend, DEFAULT_SPLIT, initParameters, InvalidArgumentError, lenet5, Network, resnet18Cifar, Rng, type Tensor,
+} from '../../src/index.ts';
+import { rng } from './kernel-harness.ts';
+
+interface Stats { split: number; workerParts: number }
+const statsOf = (b: Backend): Stats => (b as unknown as { threadStats(): Stats }).threadStats();
+
+/** Runs the same body on a 1-thread and a 2-thread backend (the latter splitting every kernel it can). */
+function bothWays(title: string, body: (b: Backend, r: () => number) => Promise<Array<Float32Array | Int32Array>>, seed = 1) {
+  it(title, async () => {
+    const before = statsOf(split);
+    const want = await body(serial, rng(seed));
+    const got = await body(split, rng(seed));
+    const after = statsOf(split);
+    expect(after.split, 'the kernel was split').toBeGreaterThan(before.split);
+    expect(after.workerParts - before.workerParts, 'the worker ran its parts').toBe(after.split - before.split);
+    expect(got.length).toBe(want.length);
+    for (let k = 0; k < want.length; k++) {
+      const a = got[k]!, e = want[k]!;
+      expect(a.length).toBe(e.length);
+      for (let i = 0; i < e.length; i++) {
+        // Object.is: bit patterns down to signed zeros and NaN, not just equal values.
+        if (!Object.is(a[i], e[i])) throw new Error(`output ${k}[${i}]: 2 threads gave ${a[i]}, 1 thread ${e[i]}`);
+      }
+    }
+    expect(split.liveTensors).toBe(0);
+    expect(serial.liveTensors).toBe(0);
+  });
+}
+
+let serial: Backend;
+let split: Backend;
+
+beforeAll(async () => {
+  serial = await createBackend('wasm', { threads: 1 });
+  split = await createBackend('wasm', { threads: 2, minSplitMacs: 0, minSplitElements: 0 });
+});
+afterAll(() => {
+  serial?.dispose();
+  split?.dispose();
+});
+
+/** Allocates, runs, reads back and releases: a kernel call on fresh tensors. */
+async function withTensors(b: Backend, make: (t: (shape: number[], data?: ArrayLike<number>, dtype?: 'f32' | 'i32') => Tensor) => Tensor[]) {
+  const made: Tensor[] = [];
+  const t = (shape: number[], data?: ArrayLike<number>, dtype: 'f32' | 'i32' = 'f32') => {
+    const x = b.tensor(dtype, shape, data);
+    made.push(x);
+    return x;
+  };
+  try {
+    const outs = make(t);
+    return await Promise.all(outs.map((o) => b.read(o)));
+  } finally {
+    for (const x of made) b.release(x);
+  }
+}
+
+const data = (r: () => number, n: number) => Float32Array.from({ length: n }, r);
+
+describe('wasm threads: the backend says what it runs', () => {
+  it('reports its thread count and the reason', () => {
+    expect(serial.threading).toEqual({ threads: 1, reason: 'single-threaded: 1 thread requested' });
+    expect(serial.description).toBe('wasm (SIMD, 1 thread)');
+    expect(split.threading.threads).toBe(2);
+    expect(split.threading.reason).toMatch(/^2 threads on shared memory \(as requested\)/);
+    expect(split.description).toBe('wasm (SIMD, 2 threads)');
+  });
+
+  it('rejects a thread count that is not a positive integer', async () => {
+    for (const threads of [0, -1, 1.5, Number.NaN]) {
+      await expect(createBackend('wasm', { threads })).rejects.toThrow(InvalidArgumentError);
+    }
+    await expect(createBackend('wasm', { minSplitMacs: -1 })).rejects.toThrow(/minSplitMacs/);
+  });
+
+  it('keeps small kernels on the calling thread with the default thresholds', async () => {
+    const b = await createBackend('wasm', { threads: 2 });
+    try {
+      const x = b.tensor('f32', [8, 16]), w = b.tensor('f32', [4, 16]), y = b.tensor('f32', [8, 4]);
+      b.linearForward({ x, w, y }); // 512 multiply-adds
+      expect(statsOf(b).split).toBe(0);
+      const big = b.tensor('f32', [DEFAULT_SPLIT.elements]), out = b.tensor('f32', [DEFAULT_SPLIT.elements]);
+      b.reluForward({ x: big, y: out });
+      expect(statsOf(b)).toEqual({ split: 1, workerParts: 1 });
+    } finally {
+      b.dispose();
+    }
+  });
+});
+
+describe('wasm threads: split kernels are bit-identical to one thread', () => {
+  // Sizes off every blocking width: odd rows (gemmNT pairs), rows not a multiple of 4 (the
+  // strided products), columns not a multiple of 4 (the weight gradient's tap groups).
+  bothWays('linear forward and backward, 67×45 → 38', (b, r) => withTensors(b, (t) => {
+    const x = t([67, 45], data(r, 67 * 45)), w = t([38, 45], data(r, 38 * 45)), bias = t([38], data(r, 38));
+    const y = t([67, 38]), dy = t([67, 38], data(r, 67 * 38)), dx = t([67, 45]), dw = t([38, 45]), db = t([38]);
+    b.linearForward({ x, w, b: bias, y });
+    b.linearBackward({ x, w, dy, dx, dw, db });
+    return [y, dx, dw, db];
+  }));
+
+  const convs: Array<[string, number[], [number, number], [number, number]]> = [
+    // [n, c, h, w, o, kh, kw]
+    ['5×5 pad 2 (LeNet conv1 shape), batch 3', [3, 1, 12, 12, 6, 5, 5], [1, 1], [2, 2]],
+    ['5×5 (LeNet conv2 shape), 6 → 16', [5, 6, 14, 14, 16, 5, 5], [1, 1], [0, 0]],
+    ['3×3 stride 2 pad 1, 7 → 9 channels', [4, 7, 11, 10, 9, 3, 3], [2, 2], [1, 1]],
+    ['1×1 pointwise (no im2col)', [3, 13, 6, 5, 7, 1, 1], [1, 1], [0, 0]],
+    ['2×3 strides 3×2, taps not a multiple of 4', [2, 3, 9, 8, 5, 2, 3], [3, 2], [0, 1]],
+  ];
+  for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
+    bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {
+      const ho = Math.floor((h! + 2 * padding[0] - kh!) / stride[0]) + 1;
+      const wo = Math.floor((w! + 2 * padding[1] - kw!) / stride[1]) + 1;
+      const x = t([n!, c!, h!, w!], data(r, n! * c! * h! * w!));
+      const wt = t([o!, c!, kh!, kw!], data(r, o! * c! * kh! * kw!));
+      const bias = t([o!], data(r, o!));
+      const y = t([n!, o!, ho, wo]);
+      const dy = t([n!, o!, ho, wo], data(r, n! * o! * ho * wo));
+      const dx = t([n!, c!, h!, w!]), dw = t([o!, c!, kh!, kw!]), db = t([o!]);
+      b.conv2dForward({ x, w: wt, b: bias, y, stride, padding });
+      b.conv2dBackward({ x, w: wt, dy, dx, dw, db, stride, padding });
+      return [y, dx, dw, db];
+    }));
+  }
+
+  bothWays('max, average and adaptive pooling, forward and backward', (b, r) => withTensors(b, (t) => {
+    const x = t([3, 5, 9, 8], data(r, 3 * 5 * 72));
+    const ym = t([3, 5, 4, 4]), idx = t([3, 5, 4, 4], undefined, 'i32'), dxm = t([3, 5, 9, 8]);
+    const ya = t([3, 5, 5, 5]), dxa = t([3, 5, 9, 8]);
+    const yd = t([3, 5, 3, 3]), dxd = t([3, 5, 9, 8]);
+    const dym = t([3, 5, 4, 4], data(r, 240)), dya = t([3, 5, 5, 5], data(r, 375)), dyd = t([3, 5, 3, 3], data(r, 135));
+    b.maxPool2dForward({ x, y: ym, indices: idx, kernel: [2, 2] });
+    b.maxPool2dBackward({ dy: dym, indices: idx, dx: dxm });
+    b.avgPool2dForward({ x, y: ya, kernel: [3, 2], stride: [2, 2], padding: [1, 1] });
+    b.avgPool2dBackward({ dy: dya, dx: dxa, kernel: [3, 2], stride: [2, 2], padding: [1, 1] });
+    b.adaptiveAvgPool2dForward({ x, y: yd });
+    b.adaptiveAvgPool2dBackward({ dy: dyd, dx: dxd });
+    return [ym, idx, dxm, ya, dxa, yd, dxd];
+  }));
+
+  bothWays('batch norm: training forward (running statistics too), backward, evaluation', (b, r) => withTensors(b, (t) => {
+    const x = t([4, 7, 5, 3], data(r, 4 * 7 * 15)), gamma = t([7], data(r, 7)), beta = t([7], data(r, 7));
+    const rm = t([7], data(r, 7)), rv = t([7], Float32Array.from({ length: 7 }, () => 1 + Math.abs(r())));
+    const y = t([4, 7, 5, 3]), mean = t([7]), invStd = t([7]), dy = t([4, 7, 5, 3], data(r, 420));
+    const dx = t([4, 7, 5, 3]), dg = t([7]), dbeta = t([7]), ye = t([4, 7, 5, 3]);
+    b.batchNorm2dForward({ x, gamma, beta, runningMean: rm, runningVar: rv, y, saveMean: mean, saveInvStd: invStd, training: true });
+    b.batchNorm2dBackward({ x, gamma, dy, saveMean: mean, saveInvStd: invStd, dx, dgamma: dg, dbeta });
+    b.batchNorm2dForward({ x, gamma, beta, runningMean: rm, runningVar: rv, y: ye, training: false });
+    return [y, mean, invStd, rm, rv, dx, dg, dbeta, ye];
+  }));
+
+  bothWays('element-wise kernels over 1,003 elements', (b, r) => withTensors(b, (t) => {
+    const n = 1003;
+    const x = t([n], data(r, n)), g = t([n], data(r, n)), m = t([n], Float32Array.from({ length: n }, () => (r() > 0 ? 1 : 0)));
+    const relu = t([n]), drelu = t([n]), drop = t([n]), sum = t([n]), masked = t([n]), filled = t([n]), copied = t([n]);
+    const param = t([n], data(r, n)), acc = t([n], data(r, n)), grad = t([n], data(r, n)), ss = t([1]);
+    b.reluForward({ x, y: relu });
+    b.reluBackward({ x, dy: g, dx: drelu });
+    b.dropoutForward({ x, mask: m, y: drop, p: 0.3 });
+    b.add({ a: x, b: g, y: sum });
+    b.applyMask({ w: x, mask: m, y: masked });
+    b.fill({ y: filled, value: -2.5 });
+    b.copy({ x: g, y: copied });
+    b.sgdStep({ param, grad: g, lr: 0.1, weightDecay: 5e-4 });
+    b.axpy({ alpha: 0.37, x, y: acc });
+    b.sumSquares({ x, out: ss });
+    b.addScaledByInvNorm({ x, sumSquares: ss, grad, lambda: 1e-3 });
+    return [relu, drelu, drop, sum, masked, filled, copied, param, acc, grad];
+  }));
+});
+
+describe('wasm threads: whole training steps are bit-identical', () => {
+  async function lenetRun(b: Backend): Promise<Float32Array[]> {
+    const model = lenet5();
+    const net = new Network(model, b);
+    const r = new Rng(7);
+    const w = initParameters(model.layout, () => r.uniform());
+    net.setParameters(w);
+    const mask = new Uint8Array(model.layout.size).map(() => (r.uniform() < 0.5 ? 1 : 0));
+    net.setMask(mask);
+    const x = Float32Array.from({ length: 32 * 784 }, () => r.uniform());
+    const labels = Int32Array.from({ length: 32 }, () => r.int(10));
+    for (let i = 0; i < 5; i++) net.trainStep(x, labels, { lr: 0.05, weightDecay: 5e-4, lambda: 1e-3 });
+    const out = [await net.getParameters(), await net.predict(x, 32)];
+    net.dispose();
+    return out;
+  }
+  bothWays('LeNet-5: 5 FedDIP steps at batch 32 (pruned point, penalty, SGD), then a prediction', lenetRun);
+
+  it('ResNet-18 (CIFAR): one step at batch 4 gives the same weights and running statistics', async () => {
+    const run = async (b: Backend) => {
+      const model = resnet18Cifar(10);
+      const net = new Network(model, b);
+      const r = new Rng(3);
+      net.setParameters(initParameters(model.layout, () => r.uniform()));
+      const x = Float32Array.from({ length: 4 * 3 * 32 * 32 }, () => r.uniform());
+      net.trainStep(x, Int32Array.from([1, 5, 9, 0]), { lr: 0.1, weightDecay: 5e-4, lambda: 1e-4 });
+      const params = await net.getParameters();
+      net.dispose();
+      return params;
+    };
+    const before = statsOf(split).split;
+    const want = await run(serial);
+    const got = await run(split);
+    expect(statsOf(split).split).toBeGreaterThan(before);
+    let differ = 0;
+    for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) differ++;
+    expect(differ).toBe(0);
+  }, 120_000);
+});
