@@ -1,0 +1,102 @@
+// The sparse path of pruned layers: which prunable weights compute from their CSR form instead of
+// the dense M⊙W, and the device tensors of that form.
+//
+// Per layer the choice is made from the mask's sparsity against a crossover per layer type: below
+// it the dense SIMD GEMM wins (it streams contiguous memory at near peak; the sparse kernels pay
+// an index load and a broadcast per kept weight), above it the sparse kernels win because their
+// work is proportional to the kept weights. Only the forward pass and the input gradient take the
+// sparse path; the weight gradient stays dense, since error feedback needs it for every weight.
+import type { Backend } from '../backend/backend.ts';
+import type { Tensor } from '../backend/tensor.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import type { CsrMatrix } from '../kernels/sparse.ts';
+import { checkCsrStructure, type CsrStructure } from '../sparse/csr.ts';
+
+export type SparseLayerKind = 'linear' | 'conv';
+
+/** Sparsity (fraction of pruned weights, in [0, 1]) at and above which a layer type runs sparse. */
+export interface SparseCrossover {
+  linear: number;
+  conv: number;
+}
+
+/**
+ * Measured by `node scripts/bench.mjs --only sparse` (entries `crossover_linear`, `crossover_conv`)
+ * on the 2-core AMD EPYC development machine, wasm backend, 1 thread: the lowest sparsity at which
+ * the sparse forward + input gradient beat the dense ones on the LeNet-5 and AlexNet-CIFAR layer
+ * shapes at their training batch sizes, rounded up to the next 0.05 to stay on the safe side.
+ */
+export const DEFAULT_SPARSE_CROSSOVER: Readonly<SparseCrossover> = Object.freeze({ linear: 0.7, conv: 0.7 });
+
+/** How one prunable weight is computed with, as Network.paths() reports it. */
+export interface LayerPath {
+  /** The weight's parameter name, e.g. 'features.0.weight'. */
+  name: string;
+  kind: SparseLayerKind;
+  /** Kept weights under the current mask. */
+  nonzero: number;
+  size: number;
+  /** 1 − nonzero/size. */
+  sparsity: number;
+  path: 'sparse' | 'dense';
+}
+
+/** A weight's sparse form on a backend: its CSR, and the CSR of its transpose for the input gradient. */
+export interface SparseWeights {
+  kind: SparseLayerKind;
+  /** [out × rest]: rows are output units / channels. */
+  w: CsrMatrix;
+  /** [rest × out]. */
+  wt: CsrMatrix;
+}
+
+/** Validates a crossover table (user input); returns it frozen. */
+export function checkCrossover(value: unknown): Readonly<SparseCrossover> {
+  const c = value as Partial<SparseCrossover> | null;
+  if (!c || typeof c !== 'object') throw new InvalidArgumentError(`sparse crossover must be {linear, conv} sparsities in [0, 1], got ${JSON.stringify(value)}`);
+  for (const kind of ['linear', 'conv'] as const) {
+    const v = c[kind];
+    // > 1 is allowed on purpose: it keeps a layer type dense whatever its sparsity.
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+      throw new InvalidArgumentError(`sparse crossover '${kind}' must be a sparsity ≥ 0 (use a value above 1 to keep ${kind} layers dense), got ${String(v)}`);
+    }
+  }
+  return Object.freeze({ linear: c.linear!, conv: c.conv! });
+}
+
+/** The layer type a prunable weight belongs to, from its rank: [out, in] or [O, C, kh, kw]. */
+export function sparseKindOf(shape: readonly number[]): SparseLayerKind | undefined {
+  if (shape.length === 2) return 'linear';
+  if (shape.length === 4) return 'conv';
+  return undefined;
+}
+
+/**
+ * Uploads a CSR structure (validated here, once, since the kernels trust it) and optionally its
+ * values; without values they start at zero, to be gathered from W with csrGather.
+ */
+export function uploadCsr(backend: Backend, s: CsrStructure, values?: Float32Array): CsrMatrix {
+  checkCsrStructure('uploadCsr', s);
+  if (values && values.length !== s.colIdx.length) {
+    throw new InvalidArgumentError(`uploadCsr: ${values.length} values for ${s.colIdx.length} stored entries`);
+  }
+  const made: Tensor[] = [];
+  try {
+    const rowPtr = backend.tensor('i32', [s.rows + 1], s.rowPtr);
+    made.push(rowPtr);
+    const colIdx = backend.tensor('i32', [s.colIdx.length], s.colIdx);
+    made.push(colIdx);
+    const v = backend.tensor('f32', [s.colIdx.length], values);
+    made.push(v);
+    return { rows: s.rows, cols: s.cols, rowPtr, colIdx, values: v };
+  } catch (error) {
+    for (const t of made) backend.release(t);
+    throw error;
+  }
+}
+
+export function releaseCsr(backend: Backend, m: CsrMatrix): void {
+  backend.release(m.rowPtr);
+  backend.release(m.colIdx);
+  backend.release(m.values);
+}
