@@ -8,6 +8,7 @@ import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from '../kernels/batchnorm.ts';
 import type { Pair } from '../kernels/pool.ts';
 import type { Rng } from '../util/rng.ts';
 import type { ParamSpec } from './layout.ts';
+import type { SparseWeights } from './sparse-weights.ts';
 
 /** What a layer gets when it is bound: the backend, the batch size and its parameter tensors. */
 export interface BindContext {
@@ -23,6 +24,11 @@ export interface BindContext {
   rng(): Rng;
   /** Whether this layer must produce the gradient of its input (false for the first layer). */
   needInputGrad: boolean;
+  /**
+   * The CSR form of a pruned weight while its layer is on the sparse path, else undefined. Asked
+   * for at every pass, never cached: the path and the structure change when the mask does.
+   */
+  sparse?(name: string): SparseWeights | undefined;
 }
 
 /** The same context with a different answer to needInputGrad (for the layers inside a block). */
@@ -30,6 +36,7 @@ export function withInputGrad(ctx: BindContext, needInputGrad: boolean): BindCon
   return {
     backend: ctx.backend, batch: ctx.batch, needInputGrad,
     param: (n) => ctx.param(n), grad: (n) => ctx.grad(n), buffer: (n) => ctx.buffer(n), rng: () => ctx.rng(),
+    sparse: (n) => ctx.sparse?.(n),
   };
 }
 
@@ -132,20 +139,31 @@ export class Conv2d extends Layer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
     const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-    const w = ctx.param(`${this.name}.weight`);
-    const dw = ctx.grad(`${this.name}.weight`);
+    const wName = `${this.name}.weight`;
+    const w = ctx.param(wName);
+    const dw = ctx.grad(wName);
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
     const db = this.bias ? ctx.grad(`${this.name}.bias`) : undefined;
-    const { stride, padding } = this;
+    const { stride, padding, kernel } = this;
     let x: Tensor | undefined;
     return {
       output, inputGrad,
       forward: (input) => {
         x = input;
-        ctx.backend.conv2dForward({ x: input, w, b, y: output, stride, padding });
+        const s = ctx.sparse?.(wName);
+        if (s) ctx.backend.sparseConv2dForward({ x: input, w: s.w, kernel, b, y: output, stride, padding });
+        else ctx.backend.conv2dForward({ x: input, w, b, y: output, stride, padding });
       },
       backward: (dy) => {
-        ctx.backend.conv2dBackward({ x: x!, w, dy, dx: inputGrad, dw, db, stride, padding });
+        const s = ctx.sparse?.(wName);
+        if (s && inputGrad) {
+          ctx.backend.sparseConv2dBackwardData({ dy, wt: s.wt, kernel, dx: inputGrad, stride, padding });
+          // The weight gradient stays dense (error feedback needs it for pruned weights too); it
+          // reads x and dy only, so w — left stale on the sparse path — is passed for its shape.
+          ctx.backend.conv2dBackward({ x: x!, w, dy, dw, db, stride, padding });
+        } else {
+          ctx.backend.conv2dBackward({ x: x!, w, dy, dx: inputGrad, dw, db, stride, padding });
+        }
       },
       release: () => own.release(),
     };
@@ -179,8 +197,9 @@ export class Linear extends Layer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, this.outFeatures]);
     const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-    const w = ctx.param(`${this.name}.weight`);
-    const dw = ctx.grad(`${this.name}.weight`);
+    const wName = `${this.name}.weight`;
+    const w = ctx.param(wName);
+    const dw = ctx.grad(wName);
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
     const db = this.bias ? ctx.grad(`${this.name}.bias`) : undefined;
     let x: Tensor | undefined;
@@ -188,9 +207,20 @@ export class Linear extends Layer {
       output, inputGrad,
       forward: (input) => {
         x = input;
-        ctx.backend.linearForward({ x: input, w, b, y: output });
+        const s = ctx.sparse?.(wName);
+        if (s) ctx.backend.sparseLinearForward({ x: input, w: s.w, b, y: output });
+        else ctx.backend.linearForward({ x: input, w, b, y: output });
       },
-      backward: (dy) => ctx.backend.linearBackward({ x: x!, w, dy, dx: inputGrad, dw, db }),
+      backward: (dy) => {
+        const s = ctx.sparse?.(wName);
+        if (s && inputGrad) {
+          ctx.backend.sparseLinearBackwardData({ dy, wt: s.wt, dx: inputGrad });
+          // Dense weight gradient, as for Conv2d; w is not read for it.
+          ctx.backend.linearBackward({ x: x!, w, dy, dw, db });
+        } else {
+          ctx.backend.linearBackward({ x: x!, w, dy, dx: inputGrad, dw, db });
+        }
+      },
       release: () => own.release(),
     };
   }
