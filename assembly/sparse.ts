@@ -153,9 +153,57 @@ export function sparseLinearForward(
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
 }
 
+/** dst[0 … n) += v·src[0 … n): one kept weight applied along a row of output pixels. */
+// @ts-ignore: decorator
+@inline function axpyRun(dst: usize, src: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const at = bytes(j);
+    v128.store(dst + at, madd(v128.load(dst + at), vv, v128.load(src + at)));
+    v128.store(dst + at, madd(v128.load(dst + at, 16), vv, v128.load(src + at, 16)), 16);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const at = bytes(j);
+    v128.store(dst + at, madd(v128.load(dst + at), vv, v128.load(src + at)));
+  }
+  for (; j < n; j++) {
+    const at = bytes(j);
+    store<f32>(dst + at, load<f32>(dst + at) + v * load<f32>(src + at));
+  }
+}
+
+/** First output index o with o·stride − pad + k ≥ 0 (as in conv.ts). */
+// @ts-ignore: decorator
+@inline function firstValid(k: i32, stride: i32, pad: i32): i32 {
+  const a = pad - k;
+  return a > 0 ? (a + stride - 1) / stride : 0;
+}
+
+/** One past the last output index o < out with o·stride − pad + k < size, never below `lo`. */
+// @ts-ignore: decorator
+@inline function endValid(k: i32, size: i32, stride: i32, pad: i32, out: i32, lo: i32): i32 {
+  const t = size - 1 + pad - k;
+  const hi = t < 0 ? 0 : min(out, t / stride + 1);
+  return max(lo, hi);
+}
+
+/**
+ * Whether to convolve directly rather than through im2col. Directly, each kept weight costs one
+ * multiply-add run per output row it reaches; through im2col each of the k = c·kh·kw taps costs a
+ * copy run per output row, then the product runs at full SIMD width. Runs cost about the same, so
+ * direct wins while there are fewer kept weights than taps — at high sparsity, and always for
+ * layers with few output channels. Runs must be contiguous in the input: stride 1 along w.
+ */
+// @ts-ignore: decorator
+@inline function convolveDirectly(rowPtr: usize, rows: i32, k: i32, sw: i32): bool {
+  return sw == 1 && load<i32>(rowPtr + bytes(rows)) < k;
+}
+
 /**
  * y = conv2d(x, W) + bias with W given as the CSR of its [o × c·kh·kw] matrix. col: workspace of
- * c·kh·kw·ho·wo floats, 0 for a 1×1 stride-1 unpadded conv (x_n is its own im2col).
+ * c·kh·kw·ho·wo floats, 0 for a 1×1 stride-1 unpadded conv (x_n is its own im2col); unused when
+ * the convolution runs directly.
  */
 export function sparseConv2dForward(
   x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize, col: usize,
@@ -165,6 +213,10 @@ export function sparseConv2dForward(
   const wo = (wd + 2 * pw - kw) / sw + 1;
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+  if (!pointwise && convolveDirectly(rowPtr, o, c * kh * kw, sw)) {
+    sparseConvDirect(x, rowPtr, colIdx, values, bias, y, n, c, h, wd, o, kh, kw, sh, ph, pw, ho, wo);
+    return;
+  }
   for (let ni = 0; ni < n; ni++) {
     const xn = x + bytes(ni * c * h * wd);
     let src = xn;
@@ -176,10 +228,48 @@ export function sparseConv2dForward(
   }
 }
 
+/** The direct forward pass (stride 1 along w): each kept weight adds v·(its input window) row by row. */
+function sparseConvDirect(
+  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, ph: i32, pw: i32, ho: i32, wo: i32,
+): void {
+  const p = ho * wo;
+  const area = kh * kw;
+  for (let ni = 0; ni < n; ni++) {
+    const xn = x + bytes(ni * c * h * wd);
+    for (let oc = 0; oc < o; oc++) {
+      const plane = y + bytes((ni * o + oc) * p);
+      const b0: f32 = bias != 0 ? load<f32>(bias + bytes(oc)) : 0;
+      const seed = f32x4.splat(b0);
+      let j = 0;
+      for (; j + 4 <= p; j += 4) v128.store(plane + bytes(j), seed);
+      for (; j < p; j++) store<f32>(plane + bytes(j), b0);
+      const end = load<i32>(rowPtr + bytes(oc + 1));
+      for (let i = load<i32>(rowPtr + bytes(oc)); i < end; i++) {
+        const k = load<i32>(colIdx + bytes(i));
+        const v = load<f32>(values + bytes(i));
+        const ci = k / area;
+        const ki = (k / kw) % kh;
+        const kj = k % kw;
+        const ohLo = firstValid(ki, sh, ph);
+        const ohHi = endValid(ki, h, sh, ph, ho, ohLo);
+        const owLo = firstValid(kj, 1, pw);
+        const owHi = endValid(kj, wd, 1, pw, wo, owLo);
+        const run = owHi - owLo;
+        if (run <= 0) continue;
+        const xc = xn + bytes(ci * h * wd + owLo - pw + kj);
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          axpyRun(plane + bytes(oh * wo + owLo), xc + bytes((oh * sh - ph + ki) * wd), run, v);
+        }
+      }
+    }
+  }
+}
+
 /**
  * dx = ∂conv2d/∂x for upstream dy [n × o × ho × wo], with the weight given as the CSR of Wᵀ
  * ([c·kh·kw × o]: row k lists the output channels that tap k feeds). dx is overwritten. dcol:
- * workspace of c·kh·kw·ho·wo floats, 0 for a pointwise conv.
+ * workspace of c·kh·kw·ho·wo floats, 0 for a pointwise conv; unused when the pass runs directly.
  */
 export function sparseConv2dBackwardData(
   dy: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, dcol: usize,
@@ -191,15 +281,42 @@ export function sparseConv2dBackwardData(
   const p = ho * wo;
   const imageBytes = bytes(c * h * wd);
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+  const direct = !pointwise && convolveDirectly(rowPtr, k, k, sw);
   for (let ni = 0; ni < n; ni++) {
     const dyn = dy + bytes(ni * o * p);
     const dxn = dx + <usize>ni * imageBytes;
     if (pointwise) {
       spmm(rowPtr, colIdx, values, 0, dyn, dxn, k, p);
+      continue;
+    }
+    // Overlapping taps add up and skipped pixels must read 0, as in the dense input gradient.
+    memory.fill(dxn, 0, imageBytes);
+    if (direct) {
+      // Each kept weight sends v·(its output rows) back onto the input pixels its tap read.
+      for (let kk = 0; kk < k; kk++) {
+        const end = load<i32>(rowPtr + bytes(kk + 1));
+        let i = load<i32>(rowPtr + bytes(kk));
+        if (i == end) continue;
+        const ci = kk / (kh * kw);
+        const ki = (kk / kw) % kh;
+        const kj = kk % kw;
+        const ohLo = firstValid(ki, sh, ph);
+        const ohHi = endValid(ki, h, sh, ph, ho, ohLo);
+        const owLo = firstValid(kj, 1, pw);
+        const owHi = endValid(kj, wd, 1, pw, wo, owLo);
+        const run = owHi - owLo;
+        if (run <= 0) continue;
+        const dxc = dxn + bytes(ci * h * wd + owLo - pw + kj);
+        for (; i < end; i++) {
+          const v = load<f32>(values + bytes(i));
+          const src = dyn + bytes(load<i32>(colIdx + bytes(i)) * p + owLo);
+          for (let oh = ohLo; oh < ohHi; oh++) {
+            axpyRun(dxc + bytes((oh * sh - ph + ki) * wd), src + bytes(oh * wo), run, v);
+          }
+        }
+      }
     } else {
       spmm(rowPtr, colIdx, values, 0, dyn, dcol, k, p);
-      // Overlapping taps add up and skipped pixels must read 0, as in the dense input gradient.
-      memory.fill(dxn, 0, imageBytes);
       col2imAdd(dcol, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
     }
   }
