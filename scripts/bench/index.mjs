@@ -2,5 +2,6 @@
 import * as kernels from './kernels.mjs';
 import * as lenet5 from './lenet5.mjs';
 import * as flRound from './fl-round.mjs';
+import * as sparse from './sparse.mjs';
 
-export const suites = [kernels, lenet5, flRound];
+export const suites = [kernels, lenet5, flRound, sparse];

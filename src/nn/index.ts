@@ -12,3 +12,4 @@ export {
   DEFAULT_SPARSE_CROSSOVER, uploadCsr, releaseCsr,
   type SparseCrossover, type SparseLayerKind, type LayerPath, type SparseWeights,
 } from './sparse-weights.ts';
+export { SparseModel, type SparseModelOptions } from './sparse-model.ts';

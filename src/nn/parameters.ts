@@ -113,7 +113,7 @@ export class ParameterStore {
       const w = this.dense.get(name)!;
       if (sparse) {
         this.backend.csrGather({ w, a: sparse.w });
-        this.backend.csrGather({ w, a: sparse.wt, transposed: true });
+        this.backend.csrGather({ w, a: sparse.wt!, transposed: true });
       } else {
         this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
       }
@@ -150,7 +150,7 @@ export class ParameterStore {
     slot.weights = undefined;
     if (old) {
       releaseCsr(this.backend, old.w);
-      releaseCsr(this.backend, old.wt);
+      releaseCsr(this.backend, old.wt!);
     }
     const sparsity = s.size ? 1 - nonzero / s.size : 0;
     if (!slot.kind || !this.crossover || sparsity < this.crossover[slot.kind]) return;
@@ -208,7 +208,7 @@ export class ParameterStore {
     for (const slot of this.#slots.values()) {
       if (slot.weights) {
         releaseCsr(this.backend, slot.weights.w);
-        releaseCsr(this.backend, slot.weights.wt);
+        releaseCsr(this.backend, slot.weights.wt!);
       }
       slot.weights = undefined;
     }

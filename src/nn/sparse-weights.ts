@@ -46,8 +46,8 @@ export interface SparseWeights {
   kind: SparseLayerKind;
   /** [out × rest]: rows are output units / channels. */
   w: CsrMatrix;
-  /** [rest × out]. */
-  wt: CsrMatrix;
+  /** [rest × out], for the input gradient; absent in a model compiled for inference (SparseModel). */
+  wt?: CsrMatrix;
 }
 
 /** Validates a crossover table (user input); returns it frozen. */
