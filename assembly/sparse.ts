@@ -9,6 +9,8 @@
 //   linear input grad  dxᵀ = Wᵀ·dyᵀ        (the same kernel, given the CSR of Wᵀ)
 //   conv forward       y_n = W·col_n        (im2col as the dense conv lays it out, then the product)
 //   conv input grad    dcol = Wᵀ·dy_n, dx_n = col2im(dcol)
+// Convolutions with few kept weights skip im2col (whose cost does not shrink with sparsity) and
+// run directly: each kept weight is one multiply-add run per output row it reaches.
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
 import { col2imAdd, im2col } from "./conv";
