@@ -17,4 +17,4 @@ export {
 export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
 export { dropout, addTensors } from "./elementwise";
 export { applyMask } from "./mask";
-export { csrGather, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData } from "./sparse";
+export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData } from "./sparse";

@@ -103,6 +103,26 @@ export function csrGather(
 }
 
 /**
+ * grad[r·cols + colIdx[i]] += lambda·values[i]/√(sumSq[0]) for every kept entry: the gradient of
+ * lambda·‖M⊙W‖₂ from the kept weights alone; nothing when the norm is 0 (the subgradient 0).
+ */
+export function csrAddScaledByInvNorm(
+  rowPtr: usize, colIdx: usize, values: usize, rows: i32, cols: i32, sumSq: usize, grad: usize, lambda: f32,
+): void {
+  const s = load<f32>(sumSq);
+  if (!(s > 0)) return;
+  const scale: f32 = <f32>(<f64>lambda / Math.sqrt(<f64>s));
+  for (let r = 0; r < rows; r++) {
+    const end = load<i32>(rowPtr + bytes(r + 1));
+    const base = grad + bytes(r * cols);
+    for (let i = load<i32>(rowPtr + bytes(r)); i < end; i++) {
+      const at = base + bytes(load<i32>(colIdx + bytes(i)));
+      store<f32>(at, load<f32>(at) + scale * load<f32>(values + bytes(i)));
+    }
+  }
+}
+
+/**
  * dst[cols×rows] = src[rows×cols]ᵀ. Four source rows at a time, so every store is a full v128 of
  * four consecutive destination floats.
  */

@@ -18,7 +18,7 @@ export type { BatchNorm2dForwardArgs, BatchNorm2dBackwardArgs } from './kernels/
 export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels/elementwise.ts';
 export type { ApplyMaskArgs } from './kernels/mask.ts';
 export type {
-  CsrMatrix, CsrGatherArgs, SparseLinearForwardArgs, SparseLinearBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dBackwardDataArgs,
+  CsrMatrix, CsrGatherArgs, CsrAddScaledByInvNormArgs, SparseLinearForwardArgs, SparseLinearBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dBackwardDataArgs,
 } from './kernels/sparse.ts';
 export * as reference from './kernels/reference.ts';
 export * as sparse from './sparse/index.ts';

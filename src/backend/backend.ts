@@ -24,8 +24,8 @@ import {
 } from '../kernels/elementwise.ts';
 import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
 import {
-  checkCsrGather, checkSparseConv2dBackwardData, checkSparseConv2dForward, checkSparseLinearBackwardData, checkSparseLinearForward,
-  csrParts, type CsrGatherArgs, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  checkCsrAddScaledByInvNorm, checkCsrGather, checkSparseConv2dBackwardData, checkSparseConv2dForward, checkSparseLinearBackwardData, checkSparseLinearForward,
+  csrParts, type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
   type SparseLinearBackwardDataArgs, type SparseLinearDims, type SparseLinearForwardArgs,
 } from '../kernels/sparse.ts';
 
@@ -247,6 +247,15 @@ export abstract class Backend {
     this.runCsrGather(a, checkCsrGather(a));
   }
 
+  /**
+   * grad ← grad + λ·(M⊙W)/‖M⊙W‖₂ from the kept weights alone (sumSquares of a.values): the
+   * penalty's gradient for a layer on the sparse path, at a cost ∝ its kept weights.
+   */
+  csrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs): void {
+    this.own(a.sumSquares, a.grad, ...csrParts(a.a));
+    this.runCsrAddScaledByInvNorm(a, checkCsrAddScaledByInvNorm(a));
+  }
+
   /** y = x·Wᵀ + b with W sparse. */
   sparseLinearForward(a: SparseLinearForwardArgs): void {
     this.own(a.x, a.b, a.y, ...csrParts(a.w));
@@ -306,6 +315,8 @@ export abstract class Backend {
   protected abstract runApplyMask(a: ApplyMaskArgs, n: number): void;
   /** `rows`: rows of a.a. */
   protected abstract runCsrGather(a: CsrGatherArgs, rows: number): void;
+  /** `rows`: rows of a.a. */
+  protected abstract runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void;
   protected abstract runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void;
   protected abstract runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void;
   protected abstract runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void;

@@ -11,7 +11,7 @@
 // (csrFromMask and friends) and uploaded by SparseWeights; kernels trust it.
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { expectDistinct, expectDType, expectRank, expectShape, fail } from './checks.ts';
+import { expectDistinct, expectDType, expectFinite, expectRank, expectShape, fail } from './checks.ts';
 import { convGeometry, type Conv2dDims, validOutputRange } from './conv.ts';
 import type { FloatArray } from './reference-types.ts';
 
@@ -75,6 +75,16 @@ export interface SparseConv2dBackwardDataArgs {
   padding?: [number, number];
 }
 
+export interface CsrAddScaledByInvNormArgs {
+  /** The kept weights (a CSR of W, values gathered): the penalised M⊙W without its zeros. */
+  a: CsrMatrix;
+  /** out of sumSquares(a.values): [1], ‖M⊙W‖₂². */
+  sumSquares: Tensor;
+  /** The dense gradient of W (rows·cols elements): grad[r, c] += lambda·v/√sumSquares at the kept (r, c). */
+  grad: Tensor;
+  lambda: number;
+}
+
 export interface SparseLinearDims { batch: number; inFeatures: number; outFeatures: number }
 
 /** Validates a CSR argument's tensors against its declared size; returns nnz. */
@@ -112,6 +122,18 @@ export function checkCsrGather(a: CsrGatherArgs): number {
     fail(k, `w has ${a.w.size} elements but a is ${a.a.rows}×${a.a.cols}${a.transposed ? ' (the transpose of w)' : ''}`);
   }
   expectDistinct(k, { w: a.w, ...csrTensors('a', a.a) });
+  return a.a.rows;
+}
+
+export function checkCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs): number {
+  const k = 'csrAddScaledByInvNorm';
+  checkCsr(k, 'a', a.a);
+  expectDType(k, 'sumSquares', a.sumSquares, 'f32');
+  expectDType(k, 'grad', a.grad, 'f32');
+  expectShape(k, 'sumSquares', a.sumSquares, [1]);
+  if (a.grad.size !== a.a.rows * a.a.cols) fail(k, `grad has ${a.grad.size} elements but a is ${a.a.rows}×${a.a.cols}`);
+  expectFinite(k, 'lambda', a.lambda);
+  expectDistinct(k, { sumSquares: a.sumSquares, grad: a.grad, ...csrTensors('a', a.a) });
   return a.a.rows;
 }
 
@@ -193,6 +215,20 @@ export function csrGatherRef(
 ): void {
   for (let r = 0; r < rows; r++) {
     for (let i = rowPtr[r]!; i < rowPtr[r + 1]!; i++) values[i] = transposed ? w[colIdx[i]! * rows + r]! : w[r * cols + colIdx[i]!]!;
+  }
+}
+
+/** grad[r·cols + c] += lambda·v/√sumSquares for each kept (r, c, v); nothing when the norm is 0. */
+export function csrAddScaledByInvNormRef(
+  rowPtr: IndexArray, colIdx: IndexArray, values: FloatArray, rows: number, cols: number, sumSquares: number, grad: FloatArray, lambda: number,
+): void {
+  if (!(sumSquares > 0)) return;
+  const scale = lambda / Math.sqrt(sumSquares);
+  for (let r = 0; r < rows; r++) {
+    for (let i = rowPtr[r]!; i < rowPtr[r + 1]!; i++) {
+      const at = r * cols + colIdx[i]!;
+      grad[at] = grad[at]! + scale * values[i]!;
+    }
   }
 }
 

@@ -172,10 +172,7 @@ export class Network {
       for (const name of this.#params.effective.keys()) {
         const coefficient = perLayer ? perLayer[l++]! : lambda as number;
         if (coefficient === 0) continue;
-        const w = this.#params.pruned(name);
-        const ss = this.#sumSquares.get(name)!;
-        this.backend.sumSquares({ x: w, out: ss });
-        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#params.grads.get(name)!, lambda: coefficient });
+        this.#params.addPenalty(name, coefficient, this.#sumSquares.get(name)!);
       }
     }
     this.#lastLambda = lambda;

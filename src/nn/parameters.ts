@@ -121,13 +121,21 @@ export class ParameterStore {
   }
 
   /**
-   * M⊙W of one prunable weight as a dense tensor, brought up to date for a weight on the sparse
-   * path (whose passes do not need it, so applyMasks leaves it stale); e.g. for the penalty.
+   * Adds λ·(M⊙W)/‖M⊙W‖₂ of one prunable weight to its gradient and leaves ‖M⊙W‖₂² in `sumSquares`:
+   * from the kept values for a weight on the sparse path (applyMasks leaves its dense M⊙W stale,
+   * and the kept values alone have the same norm), from M⊙W for the others.
    */
-  pruned(name: string): Tensor {
-    const eff = this.effective.get(name) ?? this.#missing(name, 'is not prunable');
-    if (this.#slots.get(name)!.weights) this.backend.applyMask({ w: this.dense.get(name)!, mask: this.masks.get(name)!, y: eff });
-    return eff;
+  addPenalty(name: string, lambda: number, sumSquares: Tensor): void {
+    const grad = this.grads.get(name)!;
+    const sparse = this.#slots.get(name)?.weights;
+    if (sparse) {
+      this.backend.sumSquares({ x: sparse.w.values, out: sumSquares });
+      this.backend.csrAddScaledByInvNorm({ a: sparse.w, sumSquares, grad, lambda });
+      return;
+    }
+    const x = this.effective.get(name) ?? this.#missing(name, 'is not prunable');
+    this.backend.sumSquares({ x, out: sumSquares });
+    this.backend.addScaledByInvNorm({ x, sumSquares, grad, lambda });
   }
 
   /** Per prunable weight: its sparsity under the current mask and the path its layer computes with. */

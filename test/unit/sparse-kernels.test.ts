@@ -184,6 +184,30 @@ forEachBackend('sparse kernels', (run) => {
     done();
   });
 
+  run('csrAddScaledByInvNorm adds the penalty gradient of the kept weights, as addScaledByInvNorm does on M⊙W', async (b, make) => {
+    const r = rng(21);
+    for (const [rows, cols, density] of [[7, 13, 0.3], [16, 150, 0.05], [3, 5, 1], [4, 9, 0]] as const) {
+      const w = Float32Array.from({ length: rows * cols }, r);
+      const mask = randomMask(w.length, density, r);
+      const { csr, done } = sparseWeight(b, make, w, mask, rows, cols);
+      const g0 = Float32Array.from({ length: w.length }, r);
+      const [gs, gd, ss, sd] = [make([rows, cols], g0), make([rows, cols], g0), make([1]), make([1])];
+      b.sumSquares({ x: csr.values, out: ss });
+      b.csrAddScaledByInvNorm({ a: csr, sumSquares: ss, grad: gs, lambda: 0.3 });
+      const mw = make([rows, cols], Float32Array.from(w, (v, i) => v * mask[i]!));
+      b.sumSquares({ x: mw, out: sd });
+      b.addScaledByInvNorm({ x: mw, sumSquares: sd, grad: gd, lambda: 0.3 });
+      expectClose(await b.read(ss), await b.read(sd), `‖M⊙W‖² ${rows}×${cols} @${density}`);
+      expectClose(await b.read(gs), await b.read(gd), `grad ${rows}×${cols} @${density}`);
+      if (density === 0) expect(await b.read(gs)).toEqual(g0);
+      done();
+    }
+    const { csr, done } = sparseWeight(b, make, [1, 2], Uint8Array.of(1, 1), 1, 2);
+    expect(thrown(() => b.csrAddScaledByInvNorm({ a: csr, sumSquares: make([1]), grad: make([3]), lambda: 1 })).message).toMatch(/grad has 3 elements/);
+    expect(thrown(() => b.csrAddScaledByInvNorm({ a: csr, sumSquares: make([1]), grad: make([2]), lambda: Number.NaN })).message).toMatch(/lambda/);
+    done();
+  });
+
   run('linear forward and input gradient match the dense kernels on M⊙W and the reference', async (b, make) => {
     const r = rng(7);
     for (const density of DENSITIES) {

@@ -20,8 +20,8 @@ import {
 import { addRef, dropoutRef, type AddArgs, type DropoutDims } from '../../kernels/elementwise.ts';
 import { applyMaskRef, type ApplyMaskArgs } from '../../kernels/mask.ts';
 import {
-  csrGatherRef, sparseConv2dBackwardDataRef, sparseConv2dForwardRef, sparseLinearForwardRef,
-  type CsrGatherArgs, type CsrMatrix, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  csrAddScaledByInvNormRef, csrGatherRef, sparseConv2dBackwardDataRef, sparseConv2dForwardRef, sparseLinearForwardRef,
+  type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type CsrMatrix, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
   type SparseLinearDims, type SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
@@ -131,6 +131,10 @@ export class ReferenceBackend extends Backend {
 
   protected runCsrGather(a: CsrGatherArgs): void {
     csrGatherRef(f(a.w), i32(a.a.rowPtr), i32(a.a.colIdx), f(a.a.values), a.a.rows, a.a.cols, a.transposed ?? false);
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs): void {
+    csrAddScaledByInvNormRef(...csr(a.a), a.a.rows, a.a.cols, f(a.sumSquares)[0]!, f(a.grad), a.lambda);
   }
 
   protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {

@@ -18,7 +18,7 @@ import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } f
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 import type {
-  CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
@@ -219,6 +219,10 @@ export class WasmBackend extends Backend {
   protected runCsrGather(a: CsrGatherArgs, rows: number): void {
     const [rowStride, colStride] = a.transposed ? [1, rows] : [a.a.cols, 1];
     this.#k.csrGather(p(a.w), p(a.a.rowPtr), p(a.a.colIdx), p(a.a.values), rows, rowStride, colStride);
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void {
+    this.#k.csrAddScaledByInvNorm(p(a.a.rowPtr), p(a.a.colIdx), p(a.a.values), rows, a.a.cols, p(a.sumSquares), p(a.grad), a.lambda);
   }
 
   protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {

@@ -45,6 +45,7 @@ export interface KernelExports {
   dropout(input: number, mask: number, out: number, n: number, scale: number): void;
   addTensors(a: number, b: number, y: number, n: number): void;
   applyMask(w: number, mask: number, y: number, n: number): void;
+  csrAddScaledByInvNorm(rowPtr: number, colIdx: number, values: number, rows: number, cols: number, sumSq: number, grad: number, lambda: number): void;
   csrGather(w: number, rowPtr: number, colIdx: number, values: number, rows: number, rowStride: number, colStride: number): void;
   /** xt, yt: workspaces of cols·batch and rows·batch floats (0 when batch is 1). */
   sparseLinearForward(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, xt: number, yt: number,

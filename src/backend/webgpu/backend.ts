@@ -20,7 +20,7 @@ import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } f
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 import type {
-  CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
 const WORKGROUP_1D = 64;
@@ -372,6 +372,11 @@ export class WebGpuBackend extends Backend {
     const [rowStride, colStride] = a.transposed ? [1, rows] : [a.a.cols, 1];
     this.#dispatch('csrGather', [['u32', rows], ['u32', rowStride], ['u32', colStride]],
       [buf(a.w), buf(a.a.rowPtr), buf(a.a.colIdx), buf(a.a.values)], this.#groups1d(rows));
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void {
+    this.#dispatch('csrAddScaledByInvNorm', [['u32', rows], ['u32', a.a.cols], ['f32', a.lambda]],
+      [...csrBuffers(a.a), buf(a.sumSquares), buf(a.grad)], this.#groups1d(rows));
   }
 
   protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {
