@@ -21,12 +21,16 @@ export interface SparseCrossover {
 }
 
 /**
- * Measured by `node scripts/bench.mjs --only sparse` (entries `crossover_linear`, `crossover_conv`)
- * on the 2-core AMD EPYC development machine, wasm backend, 1 thread: the lowest sparsity at which
- * the sparse forward + input gradient beat the dense ones on the LeNet-5 and AlexNet-CIFAR layer
- * shapes at their training batch sizes, rounded up to the next 0.05 to stay on the safe side.
+ * From `node scripts/bench.mjs --only sparse` (entries `crossover_conv`, `crossover_linear`: per
+ * layer shape of LeNet-5 and AlexNet-CIFAR at their training batch sizes, the sparse forward +
+ * input gradient against the dense ones, wasm, 1 thread) on the project's 2-core AMD EPYC machine,
+ * which other jobs kept loaded: across four runs the measured crossover moved between 0.1 and 0.8
+ * for conv and between 0.3 and 0.5 for linear layers, single noisy samples deciding it (the last,
+ * full run: conv 0.5, linear 0.4), while from 0.5 on the sparse passes won on every shape in
+ * almost every sample. 0.5 is that common point; re-measure on a quiet machine to refine it. (Memory: a layer on the sparse path holds the CSR of
+ * W and of Wᵀ, 16 bytes per kept weight, besides its dense tensors.)
  */
-export const DEFAULT_SPARSE_CROSSOVER: Readonly<SparseCrossover> = Object.freeze({ linear: 0.7, conv: 0.7 });
+export const DEFAULT_SPARSE_CROSSOVER: Readonly<SparseCrossover> = Object.freeze({ linear: 0.5, conv: 0.5 });
 
 /** How one prunable weight is computed with, as Network.paths() reports it. */
 export interface LayerPath {
