@@ -60,7 +60,7 @@ const BULK_FLOATS = 64;
  * col[K × P] from one image x_n [C × H × W]. Clipping to the image is worked out once per tap
  * (ki, kj), so the inner loops only copy contiguous runs and zero-fill the padded margins.
  */
-function im2col(
+export function im2col(
   x: usize, col: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
 ): void {

@@ -115,6 +115,72 @@ def train_step_case(model, bsz, classes, min_time=0.25, reps=5):
     return {"median_s": s, "value": bsz / s}
 
 
+def layerwise_masks(prunable, sparsity):
+    """Each prunable weight keeps its (1 - sparsity) largest magnitudes, as the bench's masks do."""
+    masks = []
+    for p in prunable:
+        flat = p.detach().abs().flatten()
+        pruned = int(round(sparsity * flat.numel()))
+        mask = torch.ones_like(flat)
+        if pruned > 0:
+            mask[flat.argsort()[:pruned]] = 0
+        masks.append(mask.view_as(p))
+    return masks
+
+
+_step_cache = {}
+
+
+def feddip_step(case):
+    """PyTorch's dense FedDIP/DPF step on the same shapes: M*W into the model, forward, cross-entropy
+    plus lambda * sum of per-layer L2 norms, backward, SGD with weight decay on the dense W. Its
+    cost does not depend on the sparsity (dense kernels), so a result is shared by the cases that
+    differ only in it."""
+    key = (case["model"], case["batch"], case["threads"], case.get("eval", False))
+    if key in _step_cache:
+        return _step_cache[key]
+    model = LeNet5() if case["model"] == "lenet5" else AlexNetCifar()
+    shape = (1, 28, 28) if case["model"] == "lenet5" else (3, 32, 32)
+    bsz = case["batch"]
+    x, y = torch.rand(bsz, *shape), torch.randint(0, 10, (bsz,))
+    params = list(model.parameters())
+    prunable = [p for p in params if p.dim() > 1]
+    masks = layerwise_masks(prunable, case["sparsity"])
+    dense = [p.detach().clone() for p in params]
+    lr, wd, lam = case.get("lr", 0.01), case.get("weightDecay", 5e-4), case.get("lambda", 5e-4)
+
+    def load_pruned():
+        with torch.no_grad():
+            mi = 0
+            for p, w in zip(params, dense):
+                if p.dim() > 1:
+                    p.copy_(w * masks[mi])
+                    mi += 1
+                else:
+                    p.copy_(w)
+
+    if case.get("eval", False):
+        model.eval()
+
+        def forward():
+            load_pruned()
+            with torch.no_grad():
+                model(x)
+        s = timed(forward, reps=3 if case["model"] == "alexnet" else 5)
+    else:
+        def step():
+            load_pruned()
+            loss = F.cross_entropy(model(x), y) + lam * sum(p.norm() for p in prunable)
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            with torch.no_grad():
+                for p, w in zip(params, dense):
+                    w.sub_(lr * (p.grad + wd * w))
+        s = timed(step, min_time=0.05 if case["model"] == "alexnet" else 0.25, reps=3 if case["model"] == "alexnet" else 5)
+    _step_cache[key] = {"median_s": s, "value": bsz / s}
+    return _step_cache[key]
+
+
 def run(case):
     torch.set_num_threads(case["threads"])
     torch.manual_seed(0)
@@ -168,6 +234,10 @@ def run(case):
         return train_step_case(AlexNetCifar(case["classes"]), case["batch"], case["classes"], 0.5, 3)
     if kind == "resnet18_cifar_step":
         return train_step_case(ResNet18Cifar(case["classes"]), case["batch"], case["classes"], 0.5, 3)
+    if kind == "feddip_step":
+        return feddip_step(case)
+    if kind == "forward":
+        return feddip_step({**case, "eval": True})
     if kind == "feddip_round":
         # PyTorch parallelises inside each operation (intra-op threads), not across clients.
         return {"median_s": feddip_round(case), "value": None}

@@ -18,6 +18,9 @@ export type {
 export type { BatchNorm2dForwardArgs, BatchNorm2dBackwardArgs } from './kernels/batchnorm.ts';
 export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels/elementwise.ts';
 export type { ApplyMaskArgs } from './kernels/mask.ts';
+export type {
+  CsrMatrix, CsrGatherArgs, CsrAddScaledByInvNormArgs, SparseLinearForwardArgs, SparseLinearBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dBackwardDataArgs,
+} from './kernels/sparse.ts';
 export * as reference from './kernels/reference.ts';
 export * as sparse from './sparse/index.ts';
 export * as data from './data/index.ts';

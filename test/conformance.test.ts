@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as feddip from '../dist/feddip.js';
 import { FIXTURES_DIR } from './runtimes/fixtures-path.mjs';
-import { type CaseResult, type FeddipModule, formatReport, loadManifest, runCase, SPLIT_ALL } from './conformance/suite.ts';
+import { type CaseResult, caseVariants, type FeddipModule, formatReport, loadManifest, runCase, SPLIT_ALL } from './conformance/suite.ts';
 import type { Backend, BackendName, BackendOptions } from '../src/index.ts';
 
 const read = async (rel: string) => new Uint8Array(await readFile(join(FIXTURES_DIR, rel)));
@@ -38,16 +38,16 @@ for (const { name, title, options } of passes) {
     });
     afterAll(() => backend?.dispose());
 
-    for (const c of manifest.cases) {
-      it(`${c.name} (${c.op})`, async (ctx) => {
-        const base = { runtime: 'node', backend: backend?.description ?? name, name: c.name, op: c.op };
+    for (const { c, sparse, name: caseName } of caseVariants(manifest.cases)) {
+      it(`${caseName} (${c.op})`, async (ctx) => {
+        const base = { runtime: 'node', backend: backend?.description ?? name, name: caseName, op: c.op };
         if (!backend) {
           if (name === 'wasm' || requireWebGpu) throw new Error(unavailable);
           results.push({ ...base, status: 'skip', detail: unavailable });
           ctx.skip(`no WebGPU adapter: ${unavailable}`);
           return;
         }
-        const r = await runCase(backend, c, read, feddip as unknown as FeddipModule);
+        const r = await runCase(backend, c, read, feddip as unknown as FeddipModule, sparse);
         results.push({ ...base, ...r });
         if (r.status === 'not-implemented') ctx.skip(`not implemented: ${r.detail}`);
         expect(r.status, r.detail).toBe('pass');

@@ -4,5 +4,6 @@ import * as lenet5 from './lenet5.mjs';
 import * as flRound from './fl-round.mjs';
 import * as aggregator from './aggregator.mjs';
 import * as models from './models.mjs';
+import * as sparse from './sparse.mjs';
 
-export const suites = [kernels, lenet5, models, flRound, aggregator];
+export const suites = [kernels, lenet5, models, sparse, flRound, aggregator];

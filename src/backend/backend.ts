@@ -23,6 +23,11 @@ import {
   type AddArgs, type DropoutBackwardArgs, type DropoutDims, type DropoutForwardArgs,
 } from '../kernels/elementwise.ts';
 import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
+import {
+  checkCsrAddScaledByInvNorm, checkCsrGather, checkSparseConv2dBackwardData, checkSparseConv2dForward, checkSparseLinearBackwardData, checkSparseLinearForward,
+  csrParts, type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  type SparseLinearBackwardDataArgs, type SparseLinearDims, type SparseLinearForwardArgs,
+} from '../kernels/sparse.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -246,6 +251,47 @@ export abstract class Backend {
     this.runApplyMask(a, checkApplyMask(a));
   }
 
+  // ---- sparse weights (CSR; see kernels/sparse.ts) ----
+
+  /** a.values ← the entries of w at a's positions: the kept weights, gathered before a sparse pass. */
+  csrGather(a: CsrGatherArgs): void {
+    this.own(a.w, ...csrParts(a.a));
+    this.runCsrGather(a, checkCsrGather(a));
+  }
+
+  /**
+   * grad ← grad + λ·(M⊙W)/‖M⊙W‖₂ from the kept weights alone (sumSquares of a.values): the
+   * penalty's gradient for a layer on the sparse path, at a cost ∝ its kept weights.
+   */
+  csrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs): void {
+    this.own(a.sumSquares, a.grad, ...csrParts(a.a));
+    this.runCsrAddScaledByInvNorm(a, checkCsrAddScaledByInvNorm(a));
+  }
+
+  /** y = x·Wᵀ + b with W sparse. */
+  sparseLinearForward(a: SparseLinearForwardArgs): void {
+    this.own(a.x, a.b, a.y, ...csrParts(a.w));
+    this.runSparseLinearForward(a, checkSparseLinearForward(a));
+  }
+
+  /** dx = dy·W, given the CSR of Wᵀ: the forward product of dy with Wᵀ, so the same hook runs it. */
+  sparseLinearBackwardData(a: SparseLinearBackwardDataArgs): void {
+    this.own(a.dy, a.dx, ...csrParts(a.wt));
+    this.runSparseLinearForward({ x: a.dy, w: a.wt, y: a.dx }, checkSparseLinearBackwardData(a));
+  }
+
+  /** y = conv2d(x, W) + b with W sparse ([O × C·kh·kw]). */
+  sparseConv2dForward(a: SparseConv2dForwardArgs): void {
+    this.own(a.x, a.b, a.y, ...csrParts(a.w));
+    this.runSparseConv2dForward(a, checkSparseConv2dForward(a));
+  }
+
+  /** dx = ∂conv2d/∂x for upstream dy, given the CSR of Wᵀ ([C·kh·kw × O]); dx is overwritten. */
+  sparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs): void {
+    this.own(a.dy, a.dx, ...csrParts(a.wt));
+    this.runSparseConv2dBackwardData(a, checkSparseConv2dBackwardData(a));
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -279,6 +325,13 @@ export abstract class Backend {
   protected abstract runDropout(input: Tensor, mask: Tensor, out: Tensor, d: DropoutDims): void;
   protected abstract runAdd(a: AddArgs, n: number): void;
   protected abstract runApplyMask(a: ApplyMaskArgs, n: number): void;
+  /** `rows`: rows of a.a. */
+  protected abstract runCsrGather(a: CsrGatherArgs, rows: number): void;
+  /** `rows`: rows of a.a. */
+  protected abstract runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void;
+  protected abstract runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void;
+  protected abstract runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void;
+  protected abstract runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void;
 
   // ---- helpers ----
 

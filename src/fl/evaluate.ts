@@ -1,4 +1,5 @@
 // Test-set evaluation of a model: top-1 (and top-5) accuracy and mean cross-entropy, in batches.
+import type { ModelDef } from '../nn/models.ts';
 import type { Network } from '../nn/network.ts';
 
 export interface EvalData {
@@ -13,9 +14,33 @@ export interface EvalResult {
   loss: number;
 }
 
+/** What evaluation needs of a model: a Network, or a SparseModel compiled for inference. */
+export interface Predictor {
+  readonly model: ModelDef;
+  predict(x: Float32Array, batch: number): Promise<Float32Array>;
+}
+
+/**
+ * Loads `weights` into `net` and evaluates them. A deployed pruned model is 0 where it is pruned,
+ * so its non-zeros are its mask: with that mask, layers pruned past the crossover evaluate on the
+ * sparse kernels (the logits are the same, since M⊙W = W) and the others stay dense.
+ */
 export async function evaluate(net: Network, weights: Float32Array, data: EvalData, batch = 1000): Promise<EvalResult> {
   net.setParameters(weights);
-  net.setMask(null);
+  net.setMask(nonzeroMask(net.model, weights));
+  return evaluatePredictor(net, data, batch);
+}
+
+function nonzeroMask(model: ModelDef, weights: Float32Array): Uint8Array {
+  const mask = new Uint8Array(weights.length).fill(1);
+  for (const s of model.layout.prunable) {
+    for (let i = s.offset; i < s.offset + s.size; i++) if (weights[i] === 0) mask[i] = 0;
+  }
+  return mask;
+}
+
+/** Evaluates a model as it stands (e.g. a SparseModel, which holds its own weights). */
+export async function evaluatePredictor(net: Predictor, data: EvalData, batch = 1000): Promise<EvalResult> {
   const n = data.labels.length;
   const classes = net.model.classes;
   let correct = 0;

@@ -38,14 +38,25 @@ function pair(kernel: string, name: string, value: unknown, fallback: [number, n
 }
 
 function dims(kernel: string, x: Tensor, w: Tensor, stride: unknown, padding: unknown): Conv2dDims {
+  expectRank(kernel, 'w', w, 4);
+  return convGeometry(kernel, x, w.shape as [number, number, number, number], stride, padding);
+}
+
+/**
+ * The geometry of a convolution of x with a weight of shape [out, in, kh, kw] (which a sparse
+ * weight only describes, it has no dense tensor): checks x, stride and padding against it.
+ */
+export function convGeometry(
+  kernel: string, x: Tensor, wShape: readonly [number, number, number, number], stride: unknown, padding: unknown,
+  xName = 'x',
+): Conv2dDims {
   const [strideH, strideW] = pair(kernel, 'stride', stride, [1, 1], 1);
   const [padH, padW] = pair(kernel, 'padding', padding, [0, 0], 0);
-  expectRank(kernel, 'x', x, 4);
-  expectRank(kernel, 'w', w, 4);
+  expectRank(kernel, xName, x, 4);
   const [batch, inChannels, inH, inW] = x.shape as [number, number, number, number];
-  const [outChannels, wIn, kernelH, kernelW] = w.shape as [number, number, number, number];
+  const [outChannels, wIn, kernelH, kernelW] = wShape;
   if (wIn !== inChannels) {
-    fail(kernel, `x has ${inChannels} channels but w is [${w.shape.join(', ')}] (expects [out, ${inChannels}, kh, kw])`);
+    fail(kernel, `${xName} has ${inChannels} channels but w is [${wShape.join(', ')}] (expects [out, ${inChannels}, kh, kw])`);
   }
   if (kernelH < 1 || kernelW < 1) fail(kernel, `w must have a kernel of at least 1×1, got ${kernelH}×${kernelW}`);
   const spanH = inH + 2 * padH - kernelH;

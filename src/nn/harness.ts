@@ -10,12 +10,15 @@ import { Rng } from '../util/rng.ts';
 import type { BoundLayer, Layer } from './layers.ts';
 import { ParamLayout } from './layout.ts';
 import { ParameterStore } from './parameters.ts';
+import type { LayerPath, SparseCrossover } from './sparse-weights.ts';
 
 export interface LayerHarnessOptions {
   /** Whether backward produces the gradient of the input (default true). */
   needInputGrad?: boolean;
   /** The generator of training-time draws (dropout); defaults to a fixed seed. */
   rng?: Rng;
+  /** As NetworkOptions.sparseCrossover: when the layer's pruned weights take the sparse path. */
+  sparseCrossover?: Partial<SparseCrossover> | false;
 }
 
 export class LayerHarness {
@@ -43,7 +46,7 @@ export class LayerHarness {
     this.inputShape = Object.freeze([...inputShape]);
     this.outputShape = Object.freeze(layer.outputShape(inputShape));
     this.rng = options.rng ?? new Rng(0);
-    this.#params = new ParameterStore(this.layout, backend, 'LayerHarness');
+    this.#params = new ParameterStore(this.layout, backend, 'LayerHarness', { sparseCrossover: options.sparseCrossover });
     const made: Tensor[] = [];
     try {
       this.#x = backend.tensor('f32', [batch, ...inputShape]);
@@ -76,6 +79,11 @@ export class LayerHarness {
   /** A 0/1 vector over `layout` for the prunable weights; null means dense. */
   setMask(mask: Uint8Array | null): void {
     this.#params.setMask(mask);
+  }
+
+  /** Per prunable weight: its sparsity and the path it computes on (see Network.paths). */
+  paths(): LayerPath[] {
+    return this.#params.paths();
   }
 
   /** Runs the layer on x ([batch, ...inputShape], flattened) in training or evaluation mode. */

@@ -8,3 +8,8 @@ export { lenet5, mlp, alexnetCifar, resnet18Cifar, modelByName, MODELS, type Mod
 export { Network, type NetworkOptions, type StepOptions, type LossParts, type Lambda } from './network.ts';
 export { LayerHarness, type LayerHarnessOptions } from './harness.ts';
 export { initParameters, fanIn } from './init.ts';
+export {
+  DEFAULT_SPARSE_CROSSOVER, uploadCsr, releaseCsr,
+  type SparseCrossover, type SparseLayerKind, type LayerPath, type SparseWeights,
+} from './sparse-weights.ts';
+export { SparseModel, type SparseModelOptions } from './sparse-model.ts';

@@ -8,6 +8,8 @@ import { BATCH_NORM_EPS, BATCH_NORM_MOMENTUM } from '../kernels/batchnorm.ts';
 import type { Pair } from '../kernels/pool.ts';
 import type { Rng } from '../util/rng.ts';
 import type { ParamSpec } from './layout.ts';
+import type { SparseWeights } from './sparse-weights.ts';
+import type { CsrMatrix } from '../kernels/sparse.ts';
 
 /** What a layer gets when it is bound: the backend, the batch size and its parameter tensors. */
 export interface BindContext {
@@ -23,6 +25,11 @@ export interface BindContext {
   rng(): Rng;
   /** Whether this layer must produce the gradient of its input (false for the first layer). */
   needInputGrad: boolean;
+  /**
+   * The CSR form of a pruned weight while its layer is on the sparse path, else undefined. Asked
+   * for at every pass, never cached: the path and the structure change when the mask does.
+   */
+  sparse?(name: string): SparseWeights | undefined;
 }
 
 /** The same context with a different answer to needInputGrad (for the layers inside a block). */
@@ -30,6 +37,7 @@ export function withInputGrad(ctx: BindContext, needInputGrad: boolean): BindCon
   return {
     backend: ctx.backend, batch: ctx.batch, needInputGrad,
     param: (n) => ctx.param(n), grad: (n) => ctx.grad(n), buffer: (n) => ctx.buffer(n), rng: () => ctx.rng(),
+    sparse: (n) => ctx.sparse?.(n),
   };
 }
 
@@ -55,6 +63,12 @@ export abstract class Layer {
   abstract bind(ctx: BindContext, input: readonly number[]): BoundLayer;
 }
 
+/** The CSR of Wᵀ a sparse backward pass needs; an inference-only sparse weight has none. */
+function transposeOf(s: SparseWeights, name: string): CsrMatrix {
+  if (!s.wt) throw new InvalidArgumentError(`${name}: this sparse weight was compiled for inference only and has no backward pass; train with a Network`);
+  return s.wt;
+}
+
 /** Allocation helper: a bound layer's tensors, released together. */
 export class Owned {
   readonly #backend: Backend;
@@ -76,6 +90,20 @@ export class Owned {
     for (const t of this.#tensors) this.#backend.release(t);
     this.#tensors.length = 0;
   }
+}
+
+/**
+ * A tensor looked up when first needed. Weights and gradients are resolved lazily so that a model
+ * compiled for inference (SparseModel: no gradients, pruned weights only in CSR form) binds the
+ * same layers; a training binding resolves them on its first pass, with the same errors.
+ */
+function once<T>(get: () => T): () => T {
+  let done = false;
+  let value: T | undefined;
+  return () => {
+    if (!done) { value = get(); done = true; }
+    return value as T;
+  };
 }
 
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
@@ -132,20 +160,31 @@ export class Conv2d extends Layer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
     const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-    const w = ctx.param(`${this.name}.weight`);
-    const dw = ctx.grad(`${this.name}.weight`);
+    const wName = `${this.name}.weight`;
+    const w = once(() => ctx.param(wName));
+    const dw = once(() => ctx.grad(wName));
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
-    const db = this.bias ? ctx.grad(`${this.name}.bias`) : undefined;
-    const { stride, padding } = this;
+    const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));
+    const { stride, padding, kernel } = this;
     let x: Tensor | undefined;
     return {
       output, inputGrad,
       forward: (input) => {
         x = input;
-        ctx.backend.conv2dForward({ x: input, w, b, y: output, stride, padding });
+        const s = ctx.sparse?.(wName);
+        if (s) ctx.backend.sparseConv2dForward({ x: input, w: s.w, kernel, b, y: output, stride, padding });
+        else ctx.backend.conv2dForward({ x: input, w: w(), b, y: output, stride, padding });
       },
       backward: (dy) => {
-        ctx.backend.conv2dBackward({ x: x!, w, dy, dx: inputGrad, dw, db, stride, padding });
+        const s = ctx.sparse?.(wName);
+        if (s && inputGrad) {
+          ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx: inputGrad, stride, padding });
+          // The weight gradient stays dense (error feedback needs it for pruned weights too); it
+          // reads x and dy only, so w — left stale on the sparse path — is passed for its shape.
+          ctx.backend.conv2dBackward({ x: x!, w: w(), dy, dw: dw(), db: db(), stride, padding });
+        } else {
+          ctx.backend.conv2dBackward({ x: x!, w: w(), dy, dx: inputGrad, dw: dw(), db: db(), stride, padding });
+        }
       },
       release: () => own.release(),
     };
@@ -179,18 +218,30 @@ export class Linear extends Layer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, this.outFeatures]);
     const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-    const w = ctx.param(`${this.name}.weight`);
-    const dw = ctx.grad(`${this.name}.weight`);
+    const wName = `${this.name}.weight`;
+    const w = once(() => ctx.param(wName));
+    const dw = once(() => ctx.grad(wName));
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
-    const db = this.bias ? ctx.grad(`${this.name}.bias`) : undefined;
+    const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));
     let x: Tensor | undefined;
     return {
       output, inputGrad,
       forward: (input) => {
         x = input;
-        ctx.backend.linearForward({ x: input, w, b, y: output });
+        const s = ctx.sparse?.(wName);
+        if (s) ctx.backend.sparseLinearForward({ x: input, w: s.w, b, y: output });
+        else ctx.backend.linearForward({ x: input, w: w(), b, y: output });
       },
-      backward: (dy) => ctx.backend.linearBackward({ x: x!, w, dy, dx: inputGrad, dw, db }),
+      backward: (dy) => {
+        const s = ctx.sparse?.(wName);
+        if (s && inputGrad) {
+          ctx.backend.sparseLinearBackwardData({ dy, wt: transposeOf(s, wName), dx: inputGrad });
+          // Dense weight gradient, as for Conv2d; w is not read for it.
+          ctx.backend.linearBackward({ x: x!, w: w(), dy, dw: dw(), db: db() });
+        } else {
+          ctx.backend.linearBackward({ x: x!, w: w(), dy, dx: inputGrad, dw: dw(), db: db() });
+        }
+      },
       release: () => own.release(),
     };
   }
@@ -312,8 +363,8 @@ export class BatchNorm2d extends Layer {
     const shape = [ctx.batch, ...this.outputShape(input)];
     const gamma = ctx.param(`${this.name}.weight`);
     const beta = ctx.param(`${this.name}.bias`);
-    const dgamma = ctx.grad(`${this.name}.weight`);
-    const dbeta = ctx.grad(`${this.name}.bias`);
+    const dgamma = once(() => ctx.grad(`${this.name}.weight`));
+    const dbeta = once(() => ctx.grad(`${this.name}.bias`));
     const runningMean = ctx.buffer(`${this.name}.running_mean`);
     const runningVar = ctx.buffer(`${this.name}.running_var`);
     const own = new Owned(ctx.backend);
@@ -336,7 +387,7 @@ export class BatchNorm2d extends Layer {
         // The gradient formula differentiates through the batch statistics; after an evaluation
         // pass the saved statistics are the running ones and the result would be silently wrong.
         if (!trained) throw new InvalidArgumentError(`${this.name}: backward needs a training-mode forward pass first`);
-        ctx.backend.batchNorm2dBackward({ x: x!, gamma, dy, saveMean, saveInvStd, dx, dgamma, dbeta });
+        ctx.backend.batchNorm2dBackward({ x: x!, gamma, dy, saveMean, saveInvStd, dx, dgamma: dgamma(), dbeta: dbeta() });
       },
       release: () => own.release(),
     };

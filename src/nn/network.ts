@@ -16,6 +16,7 @@ import type { BoundLayer } from './layers.ts';
 import type { ParamLayout } from './layout.ts';
 import type { ModelDef } from './models.ts';
 import { ParameterStore } from './parameters.ts';
+import type { LayerPath, SparseCrossover } from './sparse-weights.ts';
 
 export interface StepOptions {
   lr: number;
@@ -36,6 +37,13 @@ export interface NetworkOptions {
    * run is reproducible even when none is given; federated code passes one forked from its run seed.
    */
   rng?: Rng;
+  /**
+   * Per layer type ('linear', 'conv'), the mask sparsity at and above which a pruned layer runs its
+   * forward pass and input gradient on the CSR form of its weight (the weight gradient stays dense).
+   * Missing types take DEFAULT_SPARSE_CROSSOVER (measured by the sparse bench); false keeps every
+   * layer dense. Network.paths() says what each layer does under the current mask.
+   */
+  sparseCrossover?: Partial<SparseCrossover> | false;
 }
 
 export interface LossParts {
@@ -77,7 +85,7 @@ export class Network {
     this.backend = backend;
     this.layout = model.layout;
     this.rng = options.rng ?? new Rng(0);
-    this.#params = new ParameterStore(model.layout, backend, model.name);
+    this.#params = new ParameterStore(model.layout, backend, model.name, { sparseCrossover: options.sparseCrossover });
     for (const s of this.layout.prunable) this.#sumSquares.set(s.name, backend.tensor('f32', [1]));
   }
 
@@ -105,6 +113,14 @@ export class Network {
    */
   setMask(mask: Uint8Array | null): void {
     this.#params.setMask(mask);
+  }
+
+  /**
+   * Per prunable weight, in layout order: its sparsity under the current mask and whether its layer
+   * computes on the sparse or the dense path (chosen by setMask from the crossover table).
+   */
+  paths(): LayerPath[] {
+    return this.#params.paths();
   }
 
   /** Logits for a batch of inputs (N × inputShape, flattened); evaluation mode. */
@@ -153,12 +169,10 @@ export class Network {
     }
     if (perLayer || lambda !== 0) {
       let l = 0;
-      for (const [name, w] of this.#params.effective) {
+      for (const name of this.#params.effective.keys()) {
         const coefficient = perLayer ? perLayer[l++]! : lambda as number;
         if (coefficient === 0) continue;
-        const ss = this.#sumSquares.get(name)!;
-        this.backend.sumSquares({ x: w, out: ss });
-        this.backend.addScaledByInvNorm({ x: w, sumSquares: ss, grad: this.#params.grads.get(name)!, lambda: coefficient });
+        this.#params.addPenalty(name, coefficient, this.#sumSquares.get(name)!);
       }
     }
     this.#lastLambda = lambda;

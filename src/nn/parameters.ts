@@ -8,7 +8,28 @@ import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Rng } from '../util/rng.ts';
 import type { BindContext } from './layers.ts';
-import type { ParamLayout } from './layout.ts';
+import type { ParamLayout, ParamSegment } from './layout.ts';
+import { csrFromMask, csrTranspose } from '../sparse/csr.ts';
+import {
+  checkCrossover, DEFAULT_SPARSE_CROSSOVER, type LayerPath, releaseCsr, type SparseCrossover, type SparseLayerKind,
+  sparseKindOf, type SparseWeights, uploadCsr,
+} from './sparse-weights.ts';
+
+export interface ParameterStoreOptions {
+  /**
+   * Per layer type, the sparsity at and above which a prunable weight computes from its CSR form
+   * (sparse forward and input gradient); default DEFAULT_SPARSE_CROSSOVER, false = always dense.
+   */
+  sparseCrossover?: Partial<SparseCrossover> | false;
+}
+
+/** Where a prunable weight stands: its mask's count, and its CSR form while it runs sparse. */
+interface SparseSlot {
+  segment: ParamSegment;
+  kind: SparseLayerKind | undefined;
+  nonzero: number;
+  weights: SparseWeights | undefined;
+}
 
 export class ParameterStore {
   readonly layout: ParamLayout;
@@ -22,11 +43,17 @@ export class ParameterStore {
   readonly masks = new Map<string, Tensor>();
   /** Gradients, per trainable segment. */
   readonly grads = new Map<string, Tensor>();
+  /** The crossover in force, or null when every layer stays dense. */
+  readonly crossover: Readonly<SparseCrossover> | null;
+  readonly #slots = new Map<string, SparseSlot>();
 
-  constructor(layout: ParamLayout, backend: Backend, owner: string) {
+  constructor(layout: ParamLayout, backend: Backend, owner: string, options: ParameterStoreOptions = {}) {
     this.layout = layout;
     this.backend = backend;
     this.owner = owner;
+    const c = options.sparseCrossover;
+    this.crossover = c === false ? null : checkCrossover({ ...DEFAULT_SPARSE_CROSSOVER, ...(c ?? {}) });
+    for (const s of layout.prunable) this.#slots.set(s.name, { segment: s, kind: sparseKindOf(s.shape), nonzero: s.size, weights: undefined });
     try {
       for (const s of layout.segments) {
         this.dense.set(s.name, backend.tensor('f32', s.shape));
@@ -60,20 +87,90 @@ export class ParameterStore {
     return this.#gather(this.grads);
   }
 
-  /** A 0/1 vector over the whole layout (non-prunable entries ignored); null means all ones. */
+  /**
+   * A 0/1 vector over the whole layout (non-prunable entries ignored); null means all ones. Also
+   * picks each prunable weight's path and, for those that run sparse, rebuilds the CSR structure
+   * of the mask (and of its transpose) — the only place it is built, since the mask is what fixes it.
+   */
   setMask(mask: Uint8Array | null): void {
     if (mask) this.layout.checkVector(mask, 'mask');
     for (const s of this.layout.prunable) {
       const t = this.masks.get(s.name)!;
-      if (!mask) this.backend.fill({ y: t, value: 1 });
-      else this.backend.write(t, Float32Array.from(mask.subarray(s.offset, s.offset + s.size)));
+      const part = mask?.subarray(s.offset, s.offset + s.size);
+      if (!part) this.backend.fill({ y: t, value: 1 });
+      else this.backend.write(t, Float32Array.from(part));
+      this.#restructure(this.#slots.get(s.name)!, part);
     }
   }
 
-  /** Refreshes M⊙W from the current W and M; call before a pass that computes with them. */
+  /**
+   * Refreshes what compute reads from the current W and M: the kept values of weights on the
+   * sparse path (gathered from W: cost ∝ kept weights), M⊙W for the others. Call before a pass.
+   */
   applyMasks(): void {
     for (const [name, eff] of this.effective) {
-      this.backend.applyMask({ w: this.dense.get(name)!, mask: this.masks.get(name)!, y: eff });
+      const sparse = this.#slots.get(name)!.weights;
+      const w = this.dense.get(name)!;
+      if (sparse) {
+        this.backend.csrGather({ w, a: sparse.w });
+        this.backend.csrGather({ w, a: sparse.wt!, transposed: true });
+      } else {
+        this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
+      }
+    }
+  }
+
+  /**
+   * Adds λ·(M⊙W)/‖M⊙W‖₂ of one prunable weight to its gradient and leaves ‖M⊙W‖₂² in `sumSquares`:
+   * from the kept values for a weight on the sparse path (applyMasks leaves its dense M⊙W stale,
+   * and the kept values alone have the same norm), from M⊙W for the others.
+   */
+  addPenalty(name: string, lambda: number, sumSquares: Tensor): void {
+    const grad = this.grads.get(name)!;
+    const sparse = this.#slots.get(name)?.weights;
+    if (sparse) {
+      this.backend.sumSquares({ x: sparse.w.values, out: sumSquares });
+      this.backend.csrAddScaledByInvNorm({ a: sparse.w, sumSquares, grad, lambda });
+      return;
+    }
+    const x = this.effective.get(name) ?? this.#missing(name, 'is not prunable');
+    this.backend.sumSquares({ x, out: sumSquares });
+    this.backend.addScaledByInvNorm({ x, sumSquares, grad, lambda });
+  }
+
+  /** Per prunable weight: its sparsity under the current mask and the path its layer computes with. */
+  paths(): LayerPath[] {
+    return [...this.#slots.values()].map(({ segment: s, kind, nonzero, weights }) => ({
+      name: s.name, kind: kind ?? (s.shape.length === 4 ? 'conv' : 'linear'), nonzero, size: s.size,
+      sparsity: s.size ? 1 - nonzero / s.size : 0, path: weights ? 'sparse' : 'dense',
+    }));
+  }
+
+  #restructure(slot: SparseSlot, mask: Uint8Array | undefined): void {
+    const s = slot.segment;
+    let nonzero = s.size;
+    if (mask) {
+      nonzero = 0;
+      for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) nonzero++;
+    }
+    slot.nonzero = nonzero;
+    const old = slot.weights;
+    slot.weights = undefined;
+    if (old) {
+      releaseCsr(this.backend, old.w);
+      releaseCsr(this.backend, old.wt!);
+    }
+    const sparsity = s.size ? 1 - nonzero / s.size : 0;
+    if (!slot.kind || !this.crossover || sparsity < this.crossover[slot.kind]) return;
+    const rows = s.shape[0]!;
+    const cols = s.size / rows;
+    const structure = csrFromMask(mask ?? new Uint8Array(s.size).fill(1), rows, cols);
+    const w = uploadCsr(this.backend, structure);
+    try {
+      slot.weights = { kind: slot.kind, w, wt: uploadCsr(this.backend, csrTranspose(structure)) };
+    } catch (error) {
+      releaseCsr(this.backend, w);
+      throw error;
     }
   }
 
@@ -82,6 +179,7 @@ export class ParameterStore {
    * place), which is then also up to date.
    */
   zeroMasked(): void {
+    // The sparse values are gathered from W before every pass, so they follow W without more work.
     for (const [name, eff] of this.effective) {
       const w = this.dense.get(name)!;
       this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
@@ -105,6 +203,7 @@ export class ParameterStore {
       },
       grad: (name) => this.grads.get(name)
         ?? this.#missing(name, 'has no gradient (it is a buffer)'),
+      sparse: (name) => this.#slots.get(name)?.weights,
       buffer: (name) => {
         const s = this.layout.segment(name);
         if (s.trainable) throw new InvalidArgumentError(`${this.owner}: '${name}' is a trainable parameter, not a buffer`);
@@ -114,6 +213,13 @@ export class ParameterStore {
   }
 
   dispose(): void {
+    for (const slot of this.#slots.values()) {
+      if (slot.weights) {
+        releaseCsr(this.backend, slot.weights.w);
+        releaseCsr(this.backend, slot.weights.wt!);
+      }
+      slot.weights = undefined;
+    }
     for (const map of [this.dense, this.effective, this.masks, this.grads]) {
       for (const t of map.values()) this.backend.release(t);
       map.clear();

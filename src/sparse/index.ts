@@ -8,3 +8,4 @@ export {
 } from './masks.ts';
 export { cubicSparsity, incrementalLambda, learningRate, isReconfigRound, type IncrementalLambdaOptions } from './schedules.ts';
 export { packBits, unpackBits, packedWords, popcount, popcount32 } from './bitmask.ts';
+export { csrFromMask, csrTranspose, csrGatherValues, checkCsrStructure, type CsrStructure } from './csr.ts';

@@ -299,11 +299,23 @@ const erkExpected: Expectation = (c) => {
   return out;
 };
 
+/** Every layer on the sparse path whatever its sparsity (crossover 0), or every layer dense. */
+const crossoverFor = (sparse: boolean) => (sparse ? { linear: 0, conv: 0 } : false as const);
+
+/** Fails the case unless every prunable layer took the path the variant is about. */
+function expectPaths(net: InstanceType<FeddipModule['Network']>, sparse: boolean): void {
+  const wrong = net.paths().filter((p) => p.path !== (sparse ? 'sparse' : 'dense'));
+  if (wrong.length) throw new Error(`layers on the wrong path: ${wrong.map((p) => `${p.name} (${p.path})`).join(', ')}`);
+}
+
 /** The whole LeNet-5: forward, mean cross-entropy, and every parameter gradient. */
-const modelLenet5: OpRunner = async (b, c, inp, feddip) => {
+const modelLenet5 = (sparse: boolean): OpRunner => async (b, c, inp, feddip) => {
   const model = feddip.lenet5();
-  const net = new feddip.Network(model, b);
+  const net = new feddip.Network(model, b, { sparseCrossover: crossoverFor(sparse) });
   try {
+    // Unpruned: on the sparse path every weight is stored, and must give the dense golden values.
+    net.setMask(null);
+    expectPaths(net, sparse);
     const params = new Float32Array(model.layout.size);
     for (const s of model.layout.segments) params.set(inp[s.name] as Float32Array, s.offset);
     net.setParameters(params);
@@ -326,16 +338,17 @@ const modelLenet5: OpRunner = async (b, c, inp, feddip) => {
  * One FedDIP/DPF client step on LeNet-5: global magnitude mask at the case's sparsity, loss and
  * gradients at M⊙W with the incremental penalty, SGD update applied to the dense weights.
  */
-const dpfStep: OpRunner = async (b, c, inp, feddip) => {
+const dpfStep = (sparse: boolean): OpRunner => async (b, c, inp, feddip) => {
   const attrs = c.attrs as { sparsity: number; lambda: number; lr: number; weight_decay: number };
   const model = feddip.lenet5();
-  const net = new feddip.Network(model, b);
+  const net = new feddip.Network(model, b, { sparseCrossover: crossoverFor(sparse) });
   try {
     const params = new Float32Array(model.layout.size);
     for (const s of model.layout.segments) params.set(inp[s.name] as Float32Array, s.offset);
     net.setParameters(params);
     const mask = feddip.sparse.globalMagnitudeMask(params, model.layout.segments, attrs.sparsity);
     net.setMask(mask);
+    expectPaths(net, sparse);
     net.computeGradients(inp.x as Float32Array, inp.labels as Int32Array, attrs.lambda);
     const parts = await net.lastLoss();
     const out: Outputs = {
@@ -391,9 +404,100 @@ const resnetBasicBlock: OpRunner = async (b, c, inp, feddip) => {
   }
 };
 
+// ---- the sparse path on the same golden cases ----
+//
+// A layer case has a dense W and golden values for it. Its sparse run splits W into two sparse
+// weights with complementary masks — M keeps every 29th entry (a few per cent: the direct conv
+// kernels), 1 − M the rest (the im2col + sparse-product kernels) — runs both, and adds the results:
+// conv(x, M⊙W) + conv(x, (1−M)⊙W) = conv(x, W), so both sparse code paths meet the golden values.
+
+/** The two complementary CSR weights of a [rows × cols] W, values gathered from it on the device. */
+function splitWeight(b: Backend, lib: FeddipModule, w: Tensor, rows: number, cols: number) {
+  const halves = [0, 1].map((part) => {
+    const mask = Uint8Array.from({ length: rows * cols }, (_, i) => ((i % 29 === 0) === (part === 0) ? 1 : 0));
+    const s = lib.sparse.csrFromMask(mask, rows, cols);
+    const csr = lib.uploadCsr(b, s);
+    const csrT = lib.uploadCsr(b, lib.sparse.csrTranspose(s));
+    b.csrGather({ w, a: csr });
+    b.csrGather({ w, a: csrT, transposed: true });
+    return { csr, csrT };
+  });
+  return {
+    halves,
+    release: () => { for (const h of halves) { lib.releaseCsr(b, h.csr); lib.releaseCsr(b, h.csrT); } },
+  };
+}
+
+const linearSparse: OpRunner = (b, c, inp, lib) => withTensors(b, async (make) => {
+  const [O, I] = shapeOf(c, 'W') as [number, number];
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const w = make('f32', [O, I], inp.W);
+  const bias = inp.b ? make('f32', shapeOf(c, 'b'), inp.b) : undefined;
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const [y0, y1, y] = [0, 1, 2].map(() => make('f32', shapeOf(c, 'y')));
+  const [dx0, dx1, dx] = [0, 1, 2].map(() => make('f32', shapeOf(c, 'dx')));
+  const dw = make('f32', shapeOf(c, 'dW'));
+  const db = c.outputs.includes('db') ? make('f32', shapeOf(c, 'db')) : undefined;
+  const { halves: [m, r], release } = splitWeight(b, lib, w, O, I);
+  try {
+    b.sparseLinearForward({ x, w: m!.csr, b: bias, y: y0! });
+    b.sparseLinearForward({ x, w: r!.csr, y: y1! });
+    b.add({ a: y0!, b: y1!, y: y! });
+    b.sparseLinearBackwardData({ dy, wt: m!.csrT, dx: dx0! });
+    b.sparseLinearBackwardData({ dy, wt: r!.csrT, dx: dx1! });
+    b.add({ a: dx0!, b: dx1!, y: dx! });
+    // The weight gradient is dense on the sparse path too (error feedback).
+    b.linearBackward({ x, w, dy, dw, db });
+    const out: Outputs = { y: await b.read(y!), dx: await b.read(dx!), dW: await b.read(dw) };
+    if (db) out.db = await b.read(db);
+    return out;
+  } finally {
+    release();
+  }
+});
+
+const conv2dSparse: OpRunner = (b, c, inp, lib) => withTensors(b, async (make) => {
+  const attrs = c.attrs as { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number };
+  if (attrs.dilation.some((v) => v !== 1) || attrs.groups !== 1) throw new Error('conv2d supports dilation 1 and groups 1 only');
+  const geometry = { stride: attrs.stride, padding: attrs.padding };
+  const [O, C, kh, kw] = shapeOf(c, 'W') as [number, number, number, number];
+  const kernel: [number, number] = [kh, kw];
+  const x = make('f32', shapeOf(c, 'x'), inp.x);
+  const w = make('f32', [O, C, kh, kw], inp.W);
+  const bias = inp.b ? make('f32', shapeOf(c, 'b'), inp.b) : undefined;
+  const dy = make('f32', shapeOf(c, 'dy'), inp.dy);
+  const [y0, y1, y] = [0, 1, 2].map(() => make('f32', shapeOf(c, 'y')));
+  const [dx0, dx1, dx] = [0, 1, 2].map(() => make('f32', shapeOf(c, 'dx')));
+  const dw = make('f32', shapeOf(c, 'dW'));
+  const db = c.outputs.includes('db') ? make('f32', shapeOf(c, 'db')) : undefined;
+  const { halves: [m, r], release } = splitWeight(b, lib, w, O, C * kh * kw);
+  try {
+    b.sparseConv2dForward({ x, w: m!.csr, kernel, b: bias, y: y0!, ...geometry });
+    b.sparseConv2dForward({ x, w: r!.csr, kernel, y: y1!, ...geometry });
+    b.add({ a: y0!, b: y1!, y: y! });
+    b.sparseConv2dBackwardData({ dy, wt: m!.csrT, kernel, dx: dx0!, ...geometry });
+    b.sparseConv2dBackwardData({ dy, wt: r!.csrT, kernel, dx: dx1!, ...geometry });
+    b.add({ a: dx0!, b: dx1!, y: dx! });
+    b.conv2dBackward({ x, w, dy, dw, db, ...geometry });
+    const out: Outputs = { y: await b.read(y!), dx: await b.read(dx!), dW: await b.read(dw) };
+    if (db) out.db = await b.read(db);
+    return out;
+  } finally {
+    release();
+  }
+});
+
+/** Runners of the sparse variant of a case (named "<case> [sparse]" in reports), by op. */
+export const SPARSE_OPS: Record<string, OpRunner> = {
+  linear: linearSparse,
+  conv2d: conv2dSparse,
+  model_lenet5: modelLenet5(true),
+  dpf_step: dpfStep(true),
+};
+
 export const OPS: Record<string, OpRunner> = {
-  model_lenet5: modelLenet5,
-  dpf_step: dpfStep,
+  model_lenet5: modelLenet5(false),
+  dpf_step: dpfStep(false),
   linear,
   relu,
   cross_entropy: crossEntropy,

@@ -3,10 +3,11 @@
 // (vitest), Deno and Chromium run exactly this code against the built package.
 import type { Backend, BackendName, BackendOptions, BackendReport, Flatten as FlattenClass, lenet5 as lenet5Fn, Network as NetworkClass } from '../../src/index.ts';
 import type { BasicBlock as BasicBlockClass, LayerHarness as LayerHarnessClass } from '../../src/index.ts';
+import type { releaseCsr as releaseCsrFn, uploadCsr as uploadCsrFn } from '../../src/index.ts';
 import type * as Sparse from '../../src/sparse/index.ts';
 import { compare, type ExpectedArray } from './compare.ts';
 import { type FixtureCase, type FixtureReader, loadManifest, loadTensors } from './manifest.ts';
-import { EXPECTATIONS, OPS } from './ops.ts';
+import { EXPECTATIONS, OPS, SPARSE_OPS } from './ops.ts';
 
 export type CaseStatus = 'pass' | 'fail' | 'skip' | 'not-implemented';
 
@@ -31,6 +32,25 @@ export interface FeddipModule {
   /** Single-block cases (the residual block) bind the package's layer through its harness. */
   BasicBlock: typeof BasicBlockClass;
   LayerHarness: typeof LayerHarnessClass;
+  /** The sparse variants of layer cases upload CSR weights with the package's own helpers. */
+  uploadCsr: typeof uploadCsrFn;
+  releaseCsr: typeof releaseCsrFn;
+}
+
+/** A case as run: on the dense kernels, or — for ops in SPARSE_OPS — also on the sparse path. */
+export interface CaseVariant {
+  c: FixtureCase;
+  sparse: boolean;
+  /** The case's name, with " [sparse]" for the sparse variant. */
+  name: string;
+}
+
+/** Every case, each followed by its sparse variant where its op has one. */
+export function caseVariants(cases: readonly FixtureCase[]): CaseVariant[] {
+  return cases.flatMap((c) => [
+    { c, sparse: false, name: c.name },
+    ...(SPARSE_OPS[c.op] ? [{ c, sparse: true, name: `${c.name} [sparse]` }] : []),
+  ]);
 }
 
 export interface SuiteOptions {
@@ -62,9 +82,11 @@ export type { FixtureCase, FixtureReader };
  * output tensors, plus whatever its op's EXPECTATIONS entry states from the attrs (cases such as
  * erk_densities have no tensors at all). A case with nothing to judge fails rather than passes.
  */
-export async function runCase(backend: Backend, c: FixtureCase, read: FixtureReader, lib: FeddipModule): Promise<{ status: CaseStatus; detail: string }> {
-  const runner = OPS[c.op];
-  if (!runner) return { status: 'not-implemented', detail: `op '${c.op}' has no kernel yet` };
+export async function runCase(
+  backend: Backend, c: FixtureCase, read: FixtureReader, lib: FeddipModule, sparse = false,
+): Promise<{ status: CaseStatus; detail: string }> {
+  const runner = (sparse ? SPARSE_OPS : OPS)[c.op];
+  if (!runner) return { status: 'not-implemented', detail: `op '${c.op}' has no ${sparse ? 'sparse path' : 'kernel'} yet` };
   const inputs = await loadTensors(read, c, c.inputs);
   const golden = await loadTensors(read, c, c.outputs);
   const expected: Record<string, ExpectedArray> = { ...golden };
@@ -106,7 +128,7 @@ export async function runCase(backend: Backend, c: FixtureCase, read: FixtureRea
 /** Runs every case on every requested backend. Never throws for a kernel failure: it reports it. */
 export async function runConformance(options: SuiteOptions): Promise<CaseResult[]> {
   const manifest = await loadManifest(options.read);
-  const cases = manifest.cases.filter((c) => !options.filter || options.filter.test(c.name));
+  const cases = caseVariants(manifest.cases).filter((v) => !options.filter || options.filter.test(v.name));
   const results: CaseResult[] = [];
   const passes: Array<{ name: BackendName; options?: BackendOptions }> = (options.backends ?? ['wasm', 'webgpu']).map((name) => ({ name }));
   if (options.wasmThreads !== undefined) passes.push({ name: 'wasm', options: { threads: options.wasmThreads, ...SPLIT_ALL } });
@@ -127,14 +149,14 @@ export async function runConformance(options: SuiteOptions): Promise<CaseResult[
         backend = undefined;
       }
     }
-    for (const c of cases) {
-      const base = { runtime: options.runtime, backend: label, name: c.name, op: c.op };
+    for (const { c, sparse, name } of cases) {
+      const base = { runtime: options.runtime, backend: label, name, op: c.op };
       if (!backend) {
         const required = backendName !== 'webgpu' || options.requireWebGpu;
         results.push({ ...base, status: required ? 'fail' : 'skip', detail: unavailable });
         continue;
       }
-      results.push({ ...base, ...(await runCase(backend, c, options.read, options.feddip)) });
+      results.push({ ...base, ...(await runCase(backend, c, options.read, options.feddip, sparse)) });
     }
     backend?.dispose();
   }

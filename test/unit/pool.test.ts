@@ -12,6 +12,7 @@ interface WindowCase { shape: [number, number, number, number]; kernel: Pair; st
 const WINDOW_CASES: WindowCase[] = [
   { shape: [1, 1, 1, 1], kernel: [1, 1] },
   { shape: [1, 3, 7, 5], kernel: [2, 2] }, // odd sizes: the last row and column are dropped
+  { shape: [2, 3, 8, 13], kernel: [2, 2] }, // 2×2 windows four at a time, then a tail of two
   { shape: [2, 3, 9, 11], kernel: [3, 3], stride: [2, 2], padding: [1, 1] }, // overlapping, padded
   { shape: [1, 2, 6, 7], kernel: [3, 2], stride: [1, 2], padding: [1, 0] }, // rectangular
   { shape: [3, 5, 4, 4], kernel: [4, 4] }, // global (the ResNet-CIFAR head)
@@ -125,6 +126,13 @@ forEachBackend('pooling', (run) => {
     expect(Number.isNaN(got[0])).toBe(true);
     expect(got[1]).toBe(-Infinity);
     expect([...await b.read(indices)]).toEqual([3, 0]);
+    // The same rules with four windows side by side (the vectorised 2×2 path).
+    const wide = make([1, 1, 2, 8], [1, NaN, 3, 3, -Infinity, -Infinity, 2, 5, NaN, 1, 3, 3, -Infinity, -Infinity, 5, 2]);
+    const wy = make([1, 1, 1, 4]);
+    const wi = make([1, 1, 1, 4], undefined, 'i32');
+    b.maxPool2dForward({ x: wide, y: wy, indices: wi, kernel: [2, 2] });
+    expect([...await b.read(wy)]).toEqual([NaN, 3, -Infinity, 5]);
+    expect([...await b.read(wi)]).toEqual([8, 2, 4, 7]);
   });
 
   run('2×2 max pooling over rows wide enough for the four-window SIMD path: ties, NaN, −∞, signed zeros', async (b, make) => {

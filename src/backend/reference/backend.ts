@@ -19,6 +19,11 @@ import {
 } from '../../kernels/batchnorm.ts';
 import { addRef, dropoutRef, type AddArgs, type DropoutDims } from '../../kernels/elementwise.ts';
 import { applyMaskRef, type ApplyMaskArgs } from '../../kernels/mask.ts';
+import {
+  csrAddScaledByInvNormRef, csrGatherRef, sparseConv2dBackwardDataRef, sparseConv2dForwardRef, sparseLinearForwardRef,
+  type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type CsrMatrix, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  type SparseLinearDims, type SparseLinearForwardArgs,
+} from '../../kernels/sparse.ts';
 
 class HostTensor<D extends DType = DType> extends Tensor<D> {
   readonly data: HostArray;
@@ -31,6 +36,7 @@ class HostTensor<D extends DType = DType> extends Tensor<D> {
 const f = (t: Tensor): Float32Array => (t as HostTensor).data as Float32Array;
 const fo = (t: Tensor | undefined): Float32Array | undefined => (t ? f(t) : undefined);
 const i32 = (t: Tensor): Int32Array => (t as HostTensor).data as Int32Array;
+const csr = (m: CsrMatrix): [Int32Array, Int32Array, Float32Array] => [i32(m.rowPtr), i32(m.colIdx), f(m.values)];
 
 export class ReferenceBackend extends Backend {
   readonly name = 'reference' as const;
@@ -121,5 +127,25 @@ export class ReferenceBackend extends Backend {
 
   protected runApplyMask(a: ApplyMaskArgs): void {
     applyMaskRef(f(a.w), f(a.mask), f(a.y));
+  }
+
+  protected runCsrGather(a: CsrGatherArgs): void {
+    csrGatherRef(f(a.w), i32(a.a.rowPtr), i32(a.a.colIdx), f(a.a.values), a.a.rows, a.a.cols, a.transposed ?? false);
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs): void {
+    csrAddScaledByInvNormRef(...csr(a.a), a.a.rows, a.a.cols, f(a.sumSquares)[0]!, f(a.grad), a.lambda);
+  }
+
+  protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {
+    sparseLinearForwardRef(f(a.x), ...csr(a.w), fo(a.b), f(a.y), d);
+  }
+
+  protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
+    sparseConv2dForwardRef(f(a.x), ...csr(a.w), fo(a.b), f(a.y), d);
+  }
+
+  protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
+    sparseConv2dBackwardDataRef(f(a.dy), ...csr(a.wt), f(a.dx), d);
   }
 }

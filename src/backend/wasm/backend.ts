@@ -24,6 +24,9 @@ import type {
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
+import type {
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+} from '../../kernels/sparse.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
   readonly ptr: number;
@@ -388,6 +391,34 @@ export class WasmBackend extends Backend {
 
   protected runApplyMask(a: ApplyMaskArgs, n: number): void {
     this.#elementwise('applyMaskPart', this.#k.applyMask, [p(a.w), p(a.mask), p(a.y), n], n);
+  }
+
+  protected runCsrGather(a: CsrGatherArgs, rows: number): void {
+    const [rowStride, colStride] = a.transposed ? [1, rows] : [a.a.cols, 1];
+    this.#k.csrGather(p(a.w), p(a.a.rowPtr), p(a.a.colIdx), p(a.a.values), rows, rowStride, colStride);
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void {
+    this.#k.csrAddScaledByInvNorm(p(a.a.rowPtr), p(a.a.colIdx), p(a.a.values), rows, a.a.cols, p(a.sumSquares), p(a.grad), a.lambda);
+  }
+
+  protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {
+    const { batch, inFeatures, outFeatures } = d;
+    // One scratch block holds both transposed operands (xᵀ, then yᵀ, 64-byte aligned for v128).
+    const xtBytes = Math.ceil((inFeatures * batch * 4) / 64) * 64;
+    const scratch = batch > 1 ? this.#scratch(xtBytes + outFeatures * batch * 4) : 0;
+    this.#k.sparseLinearForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y),
+      scratch, scratch && scratch + xtBytes, batch, inFeatures, outFeatures);
+  }
+
+  protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
+    this.#k.sparseConv2dForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), this.#convScratch(d).col,
+      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+  }
+
+  protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
+    this.#k.sparseConv2dBackwardData(p(a.dy), p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values), p(a.dx), this.#convScratch(d).col,
+      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
 }
 

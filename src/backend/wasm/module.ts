@@ -46,6 +46,15 @@ export interface KernelExports {
   dropout(input: number, mask: number, out: number, n: number, scale: number): void;
   addTensors(a: number, b: number, y: number, n: number): void;
   applyMask(w: number, mask: number, y: number, n: number): void;
+  csrAddScaledByInvNorm(rowPtr: number, colIdx: number, values: number, rows: number, cols: number, sumSq: number, grad: number, lambda: number): void;
+  csrGather(w: number, rowPtr: number, colIdx: number, values: number, rows: number, rowStride: number, colStride: number): void;
+  /** xt, yt: workspaces of cols·batch and rows·batch floats (0 when batch is 1). */
+  sparseLinearForward(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, xt: number, yt: number,
+    batch: number, cols: number, rows: number): void;
+  sparseConv2dForward(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, col: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  sparseConv2dBackwardData(dy: number, rowPtr: number, colIdx: number, values: number, dx: number, dcol: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

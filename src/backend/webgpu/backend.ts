@@ -19,6 +19,9 @@ import type {
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
+import type {
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+} from '../../kernels/sparse.ts';
 
 const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
@@ -364,7 +367,35 @@ export class WebGpuBackend extends Backend {
   protected runApplyMask(a: ApplyMaskArgs, n: number): void {
     this.#dispatch('applyMask', [['u32', n]], [buf(a.w), buf(a.mask), buf(a.y)], this.#groups1d(n));
   }
+
+  protected runCsrGather(a: CsrGatherArgs, rows: number): void {
+    const [rowStride, colStride] = a.transposed ? [1, rows] : [a.a.cols, 1];
+    this.#dispatch('csrGather', [['u32', rows], ['u32', rowStride], ['u32', colStride]],
+      [buf(a.w), buf(a.a.rowPtr), buf(a.a.colIdx), buf(a.a.values)], this.#groups1d(rows));
+  }
+
+  protected runCsrAddScaledByInvNorm(a: CsrAddScaledByInvNormArgs, rows: number): void {
+    this.#dispatch('csrAddScaledByInvNorm', [['u32', rows], ['u32', a.a.cols], ['f32', a.lambda]],
+      [...csrBuffers(a.a), buf(a.sumSquares), buf(a.grad)], this.#groups1d(rows));
+  }
+
+  protected runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void {
+    this.#dispatch('sparseLinearForward', [['u32', d.batch], ['u32', d.inFeatures], ['u32', d.outFeatures], ['u32', a.b ? 1 : 0]],
+      [buf(a.x), ...csrBuffers(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y)], this.#groups1d(a.y.size));
+  }
+
+  protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
+    this.#dispatch('sparseConv2dForward', this.#convFields(d, Boolean(a.b)),
+      [buf(a.x), ...csrBuffers(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y)], this.#groups1d(a.y.size));
+  }
+
+  protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
+    this.#dispatch('sparseConv2dBackwardData', this.#convFields(d, false),
+      [buf(a.dy), ...csrBuffers(a.wt), buf(a.dx)], this.#groups1d(a.dx.size));
+  }
 }
+
+const csrBuffers = (m: CsrMatrix): GPUBuffer[] => [buf(m.rowPtr), buf(m.colIdx), buf(m.values)];
 
 /** The Params block of the windowed pooling shaders (shaders/include/pool2d_params.wgsl). */
 function poolFields(d: Pool2dDims): Field[] {

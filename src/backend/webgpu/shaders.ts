@@ -30,6 +30,11 @@ import batchNormBackward from '../../../shaders/batchnorm_backward.wgsl';
 import dropout from '../../../shaders/dropout.wgsl';
 import add from '../../../shaders/add.wgsl';
 import applyMask from '../../../shaders/apply_mask.wgsl';
+import csrGather from '../../../shaders/csr_gather.wgsl';
+import csrAddScaledByInvNorm from '../../../shaders/csr_add_scaled_by_inv_norm.wgsl';
+import sparseLinearForward from '../../../shaders/sparse_linear_forward.wgsl';
+import sparseConv2dForward from '../../../shaders/sparse_conv2d_forward.wgsl';
+import sparseConv2dBackwardData from '../../../shaders/sparse_conv2d_backward_data.wgsl';
 
 const withPrelude = (prelude: string, body: string): string => `${prelude}\n${body}`;
 
@@ -46,6 +51,9 @@ export const SHADERS = {
   avgPool2dBackward: withPrelude(pool2dParams, avgPool2dBackward),
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
   applyMask,
+  csrGather, csrAddScaledByInvNorm, sparseLinearForward,
+  sparseConv2dForward: withPrelude(conv2dParams, sparseConv2dForward),
+  sparseConv2dBackwardData: withPrelude(conv2dParams, sparseConv2dBackwardData),
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
