@@ -257,7 +257,7 @@ def feddip_round(case):
     params = list(model.parameters())
     prunable = [p for p in params if p.dim() > 1]
     flat = torch.cat([p.detach().abs().flatten() for p in prunable])
-    k = int(round(0.5 * flat.numel()))
+    k = int(round(case.get("sparsity", 0.5) * flat.numel()))
     threshold = flat.kthvalue(k).values
     masks = [(p.detach().abs() > threshold).float() for p in prunable]
     dense = [p.detach().clone() for p in params]
