@@ -13,7 +13,7 @@ import { initParameters } from '../nn/init.ts';
 import { modelByName, MODELS } from '../nn/models.ts';
 import { buildReport } from '../report/index.ts';
 import { Rng } from '../util/rng.ts';
-import { InvalidArgumentError } from '../errors.ts';
+import { FeddipError, InvalidArgumentError } from '../errors.ts';
 import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
 import type { RunFiles } from './io.ts';
 import { formatDuration as duration, ProgressDisplay, type TerminalStream } from './progress.ts';
@@ -163,6 +163,12 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
       say(`round ${String(m.round + 1).padStart(String(rounds).length)}/${rounds}  acc ${(100 * m.test_acc).toFixed(2)} %  loss ${m.test_loss.toFixed(4)}  sparsity ${(100 * m.sparsity).toFixed(1)} %  ↓${mb(m.bytes_down)} ↑${mb(m.bytes_up)}  ${duration(m.seconds)}  ETA ${duration(eta)}`);
       if (io.stopRequested()) { interrupted = true; break; }
     }
+  } catch (error) {
+    // wasm32 stops at 4 GiB: activations grow with the batch, so say which knob to turn.
+    if (error instanceof FeddipError && error.code === 'OUT_OF_MEMORY') {
+      throw new FeddipError('OUT_OF_MEMORY', `${error.message}\n${model.name} at batch ${o.batch} needs more memory than this backend has; try --batch ${Math.max(1, Math.floor((o.batch as number) / 2))}${backend.name === 'wasm' ? ' (ResNet-18-CIFAR trains at batch 64 within wasm32\'s 4 GiB)' : ''}`, { cause: error });
+    }
+    throw error;
   } finally {
     display.close();
     backend.dispose();

@@ -20,12 +20,31 @@ export interface Predictor {
   predict(x: Float32Array, batch: number): Promise<Float32Array>;
 }
 
+/** Activation memory an evaluation batch may take (the forward pass of its largest batch). */
+const EVAL_BUDGET_BYTES = 256 * 2 ** 20;
+
+/**
+ * The evaluation batch for a model: up to 1,000 images, fewer when their activations would not fit
+ * the budget — ResNet-18 at 1,000 images would need ~8 GB, past wasm32's 4 GiB. The top-level
+ * outputs are counted 8 times over, for what blocks and layers keep inside. Results do not depend
+ * on it: every image is evaluated on its own.
+ */
+export function evalBatchFor(model: ModelDef, budgetBytes = EVAL_BUDGET_BYTES): number {
+  let shape: readonly number[] = model.inputShape;
+  let floats = 0;
+  for (const layer of model.layers) {
+    shape = layer.outputShape(shape);
+    floats += shape.reduce((a, b) => a * b, 1);
+  }
+  return Math.max(1, Math.min(1000, Math.floor(budgetBytes / (4 * 8 * floats))));
+}
+
 /**
  * Loads `weights` into `net` and evaluates them. A deployed pruned model is 0 where it is pruned,
  * so its non-zeros are its mask: with that mask, layers pruned past the crossover evaluate on the
  * sparse kernels (the logits are the same, since M⊙W = W) and the others stay dense.
  */
-export async function evaluate(net: Network, weights: Float32Array, data: EvalData, batch = 1000): Promise<EvalResult> {
+export async function evaluate(net: Network, weights: Float32Array, data: EvalData, batch = evalBatchFor(net.model)): Promise<EvalResult> {
   net.setParameters(weights);
   net.setMask(nonzeroMask(net.model, weights));
   return evaluatePredictor(net, data, batch);
@@ -40,7 +59,7 @@ function nonzeroMask(model: ModelDef, weights: Float32Array): Uint8Array {
 }
 
 /** Evaluates a model as it stands (e.g. a SparseModel, which holds its own weights). */
-export async function evaluatePredictor(net: Predictor, data: EvalData, batch = 1000): Promise<EvalResult> {
+export async function evaluatePredictor(net: Predictor, data: EvalData, batch = evalBatchFor(net.model)): Promise<EvalResult> {
   const n = data.labels.length;
   const classes = net.model.classes;
   let correct = 0;

@@ -11,6 +11,6 @@ export { FedDst, feddst } from './methods/feddst.ts';
 export { PruneTrain, prunetrain } from './methods/prunetrain.ts';
 export { TopkEf, topkEf } from './methods/topk-ef.ts';
 export { trainClient, trainingMask, taskSamples, BatchBuffers, type ClientData, type TrainOptions } from './client.ts';
-export { evaluate, evaluatePredictor, type EvalData, type EvalResult, type Predictor } from './evaluate.ts';
+export { evaluate, evaluatePredictor, evalBatchFor, type EvalData, type EvalResult, type Predictor } from './evaluate.ts';
 export { simulate, type SimulationSetup, type RoundMetrics, type TrainingProgress } from './simulation.ts';
 export { METHODS, createStrategy, type MethodName } from './methods.ts';
