@@ -6,7 +6,7 @@
 //   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (gemmTN, then a scatter-add)
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
-import { gemmNN, gemmNT, gemmTN } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNT, gemmNTGatherB, gemmTN } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -180,6 +180,195 @@ function fillValue(dst: usize, value: f32, n: i32): void {
   for (; i < n; i++) store<f32>(dst + bytes(i), value);
 }
 
+// ---- implicit im2col ----
+// With stride 1, row (c, ki, kj) of col is image plane c read from offset ki·W + kj, one run per
+// output row. Computing the outputs on an ho × W grid instead of ho × wo (W: the padded input
+// width) turns each of those rows into ONE contiguous window of the plane, L = (ho−1)·W + wo floats
+// long, so the GEMMs read B straight from the (padded) image through a table of K row offsets and
+// no col is built. The price is W − wo wasted columns per output row (their results are dropped,
+// their upstream gradients are zero); for LeNet's 5×5 convolutions im2col's short runs cost more
+// than that. The last window ends at the plane's last pixel, so nothing outside the image is read.
+
+// @ts-ignore: decorator
+@inline function round4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+/** Window length L of the implicit lowering. */
+// @ts-ignore: decorator
+@inline function windowLength(ho: i32, wo: i32, wp: i32): i32 {
+  return (ho - 1) * wp + wo;
+}
+
+/**
+ * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no
+ * col at all), and at most half again as many computed columns as outputs (L ≤ 1.5·P), beyond which
+ * the wasted multiply-adds outweigh the copying saved (small planes with wide kernels).
+ */
+export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
+  const ho = h + 2 * ph - kh + 1;
+  const wo = w + 2 * pw - kw + 1;
+  if (ho < 1 || wo < 1) return false;
+  return 2 * windowLength(ho, wo, w + 2 * pw) <= 3 * ho * wo;
+}
+
+/**
+ * Floats of workspace one thread needs for conv2dForward/conv2dBackward (and the sparse conv
+ * kernels, which use im2col): 0 for a pointwise convolution. The TypeScript side sizes its scratch
+ * with this, so the choice of lowering lives in one place.
+ */
+export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) return 0;
+  const ho = (h + 2 * ph - kh) / sh + 1;
+  const wo = (w + 2 * pw - kw) / sw + 1;
+  const k = c * kh * kw;
+  const col = k * ho * wo;
+  if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw)) return col;
+  const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
+  const l = windowLength(ho, wo, w + 2 * pw);
+  return max(col, round4(k) + 2 * plane + round4(o * l) + round4(k * l));
+}
+
+/** offs[t] = c·Hp·Wp + ki·Wp + kj for taps t = t0 … t1−1 (written from offs[0]). */
+function implicitOffsets(offs: usize, t0: i32, t1: i32, hp: i32, wp: i32, kh: i32, kw: i32): void {
+  const taps = kh * kw;
+  for (let t = t0; t < t1; t++) {
+    const ci = t / taps;
+    const ki = (t - ci * taps) / kw;
+    const kj = t - ci * taps - ki * kw;
+    store<i32>(offs + bytes(t - t0), ci * hp * wp + ki * wp + kj);
+  }
+}
+
+/** The interior of the zero-bordered copy xp [c × (h+2ph) × (w+2pw)] of image x [c × h × w]. */
+function padInterior(x: usize, xp: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  for (let ci = 0; ci < c; ci++) {
+    for (let r = 0; r < h; r++) {
+      copyRun(xp + bytes((ci * hp + r + ph) * wp + pw), x + bytes((ci * h + r) * w), w);
+    }
+  }
+}
+
+/** dx [c × h × w] = the interior of dxp [c × (h+2ph) × (w+2pw)]. */
+function unpad(dxp: usize, dx: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  for (let ci = 0; ci < c; ci++) {
+    for (let r = 0; r < h; r++) {
+      copyRun(dx + bytes((ci * h + r) * w), dxp + bytes((ci * hp + r + ph) * wp + pw), w);
+    }
+  }
+}
+
+/** Lays dy_n [o × ho × wo] onto the grid g [o × L] (row stride wp); the gaps keep the zeros put there once. */
+function spreadRows(dy: usize, g: usize, o: i32, ho: i32, wo: i32, wp: i32, l: i32): void {
+  for (let oi = 0; oi < o; oi++) {
+    for (let r = 0; r < ho; r++) copyRun(g + bytes(oi * l + r * wp), dy + bytes((oi * ho + r) * wo), wo);
+  }
+}
+
+function conv2dForwardImplicit(
+  x: usize, w: usize, bias: usize, y: usize, ws: usize,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const k = c * kh * kw;
+  const l = windowLength(ho, wo, wp);
+  const padded = ph != 0 || pw != 0;
+  const plane = padded ? round4(c * hp * wp) : 0;
+  const offs = ws;
+  const xp = ws + bytes(round4(k));
+  const g = xp + bytes(2 * plane);
+  implicitOffsets(offs, 0, k, hp, wp, kh, kw);
+  if (padded) memory.fill(xp, 0, bytes(plane));
+  for (let ni = 0; ni < n; ni++) {
+    const xn = x + bytes(ni * c * h * wd);
+    const yn = y + bytes(ni * o * ho * wo);
+    if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
+    gemmGatherB(w, k, 1, padded ? xp : xn, offs, g, l, o, l, k, 0);
+    // acc + bias is what the im2col path's bias-seeded product stores (acc + 1·bias), bit for bit.
+    for (let oi = 0; oi < o; oi++) {
+      const bv = f32x4.splat(bias != 0 ? load<f32>(bias + bytes(oi)) : 0);
+      const bs: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
+      for (let r = 0; r < ho; r++) {
+        const src = g + bytes(oi * l + r * wp);
+        const dst = yn + bytes((oi * ho + r) * wo);
+        let j = 0;
+        if (bias != 0) {
+          for (; j + 4 <= wo; j += 4) v128.store(dst + bytes(j), f32x4.add(v128.load(src + bytes(j)), bv));
+          for (; j < wo; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)) + bs);
+        } else {
+          copyRun(dst, src, wo);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix) and/or the input gradient of
+ * the implicit lowering, over images 0 … n−1 in order.
+ */
+function conv2dBackwardImplicit(
+  x: usize, w: usize, dy: usize, dx: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const k = c * kh * kw;
+  const l = windowLength(ho, wo, wp);
+  const padded = ph != 0 || pw != 0;
+  const plane = padded ? round4(c * hp * wp) : 0;
+  const offs = ws;
+  const xp = ws + bytes(round4(k));
+  const dxp = xp + bytes(plane);
+  const g = dxp + bytes(plane);
+  const dcol = g + bytes(round4(o * l));
+  const image = c * h * wd;
+  // dW needs the offsets of its own taps only; dx walks all of them.
+  const doDw = dw != 0 && t1 > t0;
+  implicitOffsets(offs, 0, k, hp, wp, kh, kw);
+  memory.fill(g, 0, bytes(o * l));
+  if (padded && doDw) memory.fill(xp, 0, bytes(plane));
+  for (let ni = 0; ni < n; ni++) {
+    const xn = x + bytes(ni * image);
+    spreadRows(dy + bytes(ni * o * ho * wo), g, o, ho, wo, wp, l);
+    if (doDw) {
+      if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
+      gemmNTGatherB(g, padded ? xp : xn, offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, ni == 0 ? 0 : 1);
+    }
+    if (dx != 0) {
+      const dxn = dx + bytes(ni * image);
+      gemmTN(w, g, dcol, k, l, o, 0);
+      // Taps are added in ascending order, as col2imAdd does, so each pixel sums the same terms in
+      // the same order (plus zeros from the wasted columns).
+      const target = padded ? dxp : dxn;
+      memory.fill(target, 0, bytes(padded ? plane : image));
+      for (let t = 0; t < k; t++) {
+        const dst = target + bytes(load<i32>(offs + bytes(t)));
+        const src = dcol + bytes(t * l);
+        let j = 0;
+        for (; j + 4 <= l; j += 4) {
+          const at = bytes(j);
+          v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+        }
+        for (; j < l; j++) store<f32>(dst + bytes(j), load<f32>(dst + bytes(j)) + load<f32>(src + bytes(j)));
+      }
+      if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
+    }
+  }
+}
+
+/** conv2dBackwardImplicit's weight gradient for taps t0 … t1−1 only (a thread's share). */
+export function conv2dWeightGradImplicitTaps(
+  x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  conv2dBackwardImplicit(x, 0, dy, 0, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
+}
+
 /**
  * y = conv2d(x, w) + bias for x [n × c × h × w], w [o × c × kh × kw], y [n × o × ho × wo].
  * bias = 0 means no bias; col is a workspace of c·kh·kw·ho·wo floats (0 for a pointwise conv).
@@ -192,6 +381,10 @@ export function conv2dForward(
   const wo = (wd + 2 * pw - kw) / sw + 1;
   const k = c * kh * kw;
   const p = ho * wo;
+  if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw)) {
+    conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
+    return;
+  }
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   for (let ni = 0; ni < n; ni++) {
     const xn = x + bytes(ni * c * h * wd);
@@ -226,7 +419,10 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
-  for (let ni = 0; ni < n; ni++) {
+  const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw);
+  if (implicit) conv2dBackwardImplicit(x, w, dy, dx, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
+  const lowered = implicit ? 0 : n;
+  for (let ni = 0; ni < lowered; ni++) {
     const xn = x + <usize>ni * imageBytes;
     const dyn = dy + bytes(ni * o * p);
     if (dw != 0) {
