@@ -6,7 +6,7 @@
 //   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (gemmTN, then a scatter-add)
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
-import { gemmGatherB, gemmNN, gemmNT, gemmNTGatherB, gemmTN } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -227,7 +227,19 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
-  return max(col, round4(k) + 2 * plane + round4(o * l) + round4(k * l));
+  const slot = plane + round4(o * l);
+  return max(col, round4(k) + plane + round4(k * l) + chunkImages(slot) * slot);
+}
+
+/**
+ * Images lowered together in the implicit weight gradient: their products are summed in registers
+ * before one horizontal sum and one store per weight, instead of once per image. About 256 KiB of
+ * padded images and gradient grids, so the chunk stays in L2. Depends on the geometry only, never
+ * on the batch or the thread count, so every split of the taps sums in the same order.
+ */
+// @ts-ignore: decorator
+@inline function chunkImages(slotFloats: i32): i32 {
+  return max(1, (1 << 13) / slotFloats);
 }
 
 /** offs[t] = c·Hp·Wp + ki·Wp + kj for taps t = t0 … t1−1 (written from offs[0]). */
@@ -279,8 +291,8 @@ function conv2dForwardImplicit(
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
   const offs = ws;
-  const xp = ws + bytes(round4(k));
-  const g = xp + bytes(2 * plane);
+  const xp = ws + bytes(round4(k) + plane + round4(k * l));
+  const g = xp + bytes(plane);
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
   if (padded) memory.fill(xp, 0, bytes(plane));
   for (let ni = 0; ni < n; ni++) {
@@ -308,8 +320,99 @@ function conv2dForwardImplicit(
 }
 
 /**
+ * Σ over `images` of dot(a_i, b_i) for rows of length l, a_i = a + i·aStride and b_i = b + i·bStride
+ * (strides in bytes): the tail of the weight-gradient blocks.
+ */
+function dotImages(a: usize, aStride: usize, b: usize, bStride: usize, l: i32, images: i32): f32 {
+  let acc = f32x4.splat(0);
+  let tail: f32 = 0;
+  for (let im = 0; im < images; im++) {
+    const ai = a + <usize>im * aStride, bi = b + <usize>im * bStride;
+    let p = 0;
+    for (; p + 4 <= l; p += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(ai + bytes(p)), v128.load(bi + bytes(p))));
+    for (; p < l; p++) tail += load<f32>(ai + bytes(p)) * load<f32>(bi + bytes(p));
+  }
+  return hsum(acc) + tail;
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// @ts-ignore: decorator
+@inline function accumulate(dst: usize, value: f32, first: bool): void {
+  store<f32>(dst, first ? value : load<f32>(dst) + value);
+}
+
+/**
+ * dw[i, j] (+)= Σ_images Σ_p g_im[i, p] · src_im[offs[j] + p] for i < o, j < taps: the weight
+ * gradient of a chunk of images, g_im [o × l] at g + im·gStride, image im's plane at src + im·srcStride
+ * (bytes). Blocks of 2 rows × 4 taps share their loads, as gemmNT's do, and keep their accumulators
+ * across the chunk's images. Splits by taps stay bit-identical when they start at a multiple of 4.
+ */
+function weightGradChunk(
+  g: usize, gStride: usize, src: usize, srcStride: usize, offs: usize, dw: usize,
+  o: i32, taps: i32, l: i32, ldw: i32, images: i32, first: bool,
+): void {
+  const rowBytes = bytes(l);
+  let i = 0;
+  for (; i + 2 <= o; i += 2) {
+    let j = 0;
+    for (; j + 4 <= taps; j += 4) {
+      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
+      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0, s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
+      for (let im = 0; im < images; im++) {
+        const a0 = g + <usize>im * gStride + <usize>i * rowBytes;
+        const a1 = a0 + rowBytes;
+        const base = src + <usize>im * srcStride;
+        const b0 = base + f0, b1 = base + f1, b2 = base + f2, b3 = base + f3;
+        let p = 0;
+        for (; p + 4 <= l; p += 4) {
+          const at = bytes(p);
+          const x0 = v128.load(a0 + at), x1 = v128.load(a1 + at);
+          const w0 = v128.load(b0 + at), w1 = v128.load(b1 + at), w2 = v128.load(b2 + at), w3 = v128.load(b3 + at);
+          c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
+          c02 = f32x4.add(c02, f32x4.mul(x0, w2)); c03 = f32x4.add(c03, f32x4.mul(x0, w3));
+          c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+          c12 = f32x4.add(c12, f32x4.mul(x1, w2)); c13 = f32x4.add(c13, f32x4.mul(x1, w3));
+        }
+        for (; p < l; p++) {
+          const at = bytes(p);
+          const x0 = load<f32>(a0 + at), x1 = load<f32>(a1 + at);
+          const w0 = load<f32>(b0 + at), w1 = load<f32>(b1 + at), w2 = load<f32>(b2 + at), w3 = load<f32>(b3 + at);
+          s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+          s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+        }
+      }
+      const r0 = dw + bytes(i * ldw + j), r1 = r0 + bytes(ldw);
+      accumulate(r0, hsum(c00) + s00, first); accumulate(r0 + 4, hsum(c01) + s01, first);
+      accumulate(r0 + 8, hsum(c02) + s02, first); accumulate(r0 + 12, hsum(c03) + s03, first);
+      accumulate(r1, hsum(c10) + s10, first); accumulate(r1 + 4, hsum(c11) + s11, first);
+      accumulate(r1 + 8, hsum(c12) + s12, first); accumulate(r1 + 12, hsum(c13) + s13, first);
+    }
+    for (; j < taps; j++) {
+      const b = src + bytes(load<i32>(offs + bytes(j)));
+      const a0 = g + <usize>i * rowBytes;
+      accumulate(dw + bytes(i * ldw + j), dotImages(a0, gStride, b, srcStride, l, images), first);
+      accumulate(dw + bytes((i + 1) * ldw + j), dotImages(a0 + rowBytes, gStride, b, srcStride, l, images), first);
+    }
+  }
+  for (; i < o; i++) {
+    for (let j = 0; j < taps; j++) {
+      const b = src + bytes(load<i32>(offs + bytes(j)));
+      accumulate(dw + bytes(i * ldw + j), dotImages(g + <usize>i * rowBytes, gStride, b, srcStride, l, images), first);
+    }
+  }
+}
+
+/**
  * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix) and/or the input gradient of
- * the implicit lowering, over images 0 … n−1 in order.
+ * the implicit lowering. Images go in chunks (chunkImages): each is laid onto its gradient grid
+ * (and padded) once, then the chunk's weight gradient is reduced in one pass.
  */
 function conv2dBackwardImplicit(
   x: usize, w: usize, dy: usize, dx: usize, dw: usize, ws: usize, t0: i32, t1: i32,
@@ -321,42 +424,56 @@ function conv2dBackwardImplicit(
   const l = windowLength(ho, wo, wp);
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
+  const slot = plane + round4(o * l);
+  const chunk = chunkImages(slot);
   const offs = ws;
-  const xp = ws + bytes(round4(k));
-  const dxp = xp + bytes(plane);
-  const g = dxp + bytes(plane);
-  const dcol = g + bytes(round4(o * l));
+  const dxp = ws + bytes(round4(k));
+  const dcol = dxp + bytes(plane);
+  const slots = dcol + bytes(round4(k * l));
   const image = c * h * wd;
-  // dW needs the offsets of its own taps only; dx walks all of them.
   const doDw = dw != 0 && t1 > t0;
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
-  memory.fill(g, 0, bytes(o * l));
-  if (padded && doDw) memory.fill(xp, 0, bytes(plane));
-  for (let ni = 0; ni < n; ni++) {
-    const xn = x + bytes(ni * image);
-    spreadRows(dy + bytes(ni * o * ho * wo), g, o, ho, wo, wp, l);
+  // The gaps of every grid (wasted columns) and the borders of every padded copy stay zero: only
+  // the interiors are written below.
+  const used = min(chunk, n);
+  for (let s = 0; s < used; s++) {
+    const at = slots + <usize>s * bytes(slot);
+    if (padded && doDw) memory.fill(at, 0, bytes(plane));
+    memory.fill(at + bytes(plane), 0, bytes(o * l));
+  }
+  for (let n0 = 0; n0 < n; n0 += chunk) {
+    const images = min(chunk, n - n0);
+    for (let s = 0; s < images; s++) {
+      const at = slots + <usize>s * bytes(slot);
+      spreadRows(dy + bytes((n0 + s) * o * ho * wo), at + bytes(plane), o, ho, wo, wp, l);
+      if (padded && doDw) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
+    }
     if (doDw) {
-      if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
-      gemmNTGatherB(g, padded ? xp : xn, offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, ni == 0 ? 0 : 1);
+      // Unpadded images are read in place: consecutive images are `image` floats apart.
+      const src = padded ? slots : x + bytes(n0 * image);
+      weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+        offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
     }
     if (dx != 0) {
-      const dxn = dx + bytes(ni * image);
-      gemmTN(w, g, dcol, k, l, o, 0);
-      // Taps are added in ascending order, as col2imAdd does, so each pixel sums the same terms in
-      // the same order (plus zeros from the wasted columns).
-      const target = padded ? dxp : dxn;
-      memory.fill(target, 0, bytes(padded ? plane : image));
-      for (let t = 0; t < k; t++) {
-        const dst = target + bytes(load<i32>(offs + bytes(t)));
-        const src = dcol + bytes(t * l);
-        let j = 0;
-        for (; j + 4 <= l; j += 4) {
-          const at = bytes(j);
-          v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+      for (let s = 0; s < images; s++) {
+        const dxn = dx + bytes((n0 + s) * image);
+        gemmTN(w, slots + <usize>s * bytes(slot) + bytes(plane), dcol, k, l, o, 0);
+        // Taps are added in ascending order, as col2imAdd does, so each pixel sums the same terms
+        // in the same order (plus zeros from the wasted columns).
+        const target = padded ? dxp : dxn;
+        memory.fill(target, 0, bytes(padded ? plane : image));
+        for (let t = 0; t < k; t++) {
+          const dst = target + bytes(load<i32>(offs + bytes(t)));
+          const src = dcol + bytes(t * l);
+          let j = 0;
+          for (; j + 4 <= l; j += 4) {
+            const at = bytes(j);
+            v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+          }
+          for (; j < l; j++) store<f32>(dst + bytes(j), load<f32>(dst + bytes(j)) + load<f32>(src + bytes(j)));
         }
-        for (; j < l; j++) store<f32>(dst + bytes(j), load<f32>(dst + bytes(j)) + load<f32>(src + bytes(j)));
+        if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
       }
-      if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
     }
   }
 }

@@ -67,29 +67,16 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
  * row and a column that is a multiple of 4, so split products are bit-identical to whole ones.
  */
 export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32, beta: f32): void {
-  ntCore<Dense>(a, b, 0, c, m, n, k, ldc, beta);
-}
-
-/**
- * gemmNTStrided where row j of B starts at b + 4·offs[j] (offs: n i32s) instead of b + 4·j·k: the
- * rows of an implicit im2col (see conv.ts) are shifted windows of one image, read in place.
- */
-export function gemmNTGatherB(a: usize, b: usize, offs: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32, beta: f32): void {
-  ntCore<Gathered>(a, b, offs, c, m, n, k, ldc, beta);
-}
-
-// @ts-ignore: decorator
-@inline function ntCore<G>(a: usize, b: usize, offs: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32, beta: f32): void {
   let i = 0;
   for (; i + 2 <= m; i += 2) {
     const a0 = addr(a, i * k);
     const a1 = addr(a, (i + 1) * k);
     let j = 0;
     for (; j + 4 <= n; j += 4) {
-      const b0 = rowOf<G>(b, offs, j, k);
-      const b1 = rowOf<G>(b, offs, j + 1, k);
-      const b2 = rowOf<G>(b, offs, j + 2, k);
-      const b3 = rowOf<G>(b, offs, j + 3, k);
+      const b0 = addr(b, j * k);
+      const b1 = addr(b, (j + 1) * k);
+      const b2 = addr(b, (j + 2) * k);
+      const b3 = addr(b, (j + 3) * k);
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
       let p = 0;
@@ -123,14 +110,14 @@ export function gemmNTGatherB(a: usize, b: usize, offs: usize, c: usize, m: i32,
       storeScaled(r1 + 8, s12, beta); storeScaled(r1 + 12, s13, beta);
     }
     for (; j < n; j++) {
-      const bj = rowOf<G>(b, offs, j, k);
+      const bj = addr(b, j * k);
       storeScaled(addr(c, i * ldc + j), dot(a0, bj, k), beta);
       storeScaled(addr(c, (i + 1) * ldc + j), dot(a1, bj, k), beta);
     }
   }
   for (; i < m; i++) {
     const ai = addr(a, i * k);
-    for (let j = 0; j < n; j++) storeScaled(addr(c, i * ldc + j), dot(ai, rowOf<G>(b, offs, j, k), k), beta);
+    for (let j = 0; j < n; j++) storeScaled(addr(c, i * ldc + j), dot(ai, addr(b, j * k), k), beta);
   }
 }
 
@@ -189,6 +176,30 @@ export function gemmGatherB(
       storeRow8(addr(c, (i + 3) * ldc + j), c30, c31, beta);
     }
     for (let r = 0; r < 4; r++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + r, j, n, k, beta);
+  }
+  if (i + 2 <= m) {
+    // Two leftover rows (a 6-filter convolution, m ≡ 2 mod 4) share each B load: a lone row would
+    // load as many B vectors as it does multiply-adds.
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      for (let p = 0; p < k; p++) {
+        const brow = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
+        const ap = a + (<usize>(i * strideI + p * strideP) << 2);
+        const x0 = v128.load32_splat(ap);
+        const x1 = v128.load32_splat(ap + (<usize>strideI << 2));
+        const w0 = v128.load(brow), w1 = v128.load(brow, 16), w2 = v128.load(brow, 32), w3 = v128.load(brow, 48);
+        c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
+        c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
+      }
+      const r0 = addr(c, i * ldc + j), r1 = addr(c, (i + 1) * ldc + j);
+      storeRow8(r0, c00, c01, beta); storeRow8(r0 + 32, c02, c03, beta);
+      storeRow8(r1, c10, c11, beta); storeRow8(r1 + 32, c12, c13, beta);
+    }
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, j, n, k, beta);
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + 1, j, n, k, beta);
+    i += 2;
   }
   for (; i < m; i++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, 0, n, k, beta);
 }
