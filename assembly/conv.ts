@@ -227,19 +227,128 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
-  const slot = plane + round4(o * l);
+  const slot = plane + round4(o * l) + (transposedWeightGrad(o) ? round4(o * ho * wo) : 0);
   return max(col, round4(k) + plane + round4(k * l) + chunkImages(slot) * slot);
 }
 
 /**
  * Images lowered together in the implicit weight gradient: their products are summed in registers
- * before one horizontal sum and one store per weight, instead of once per image. About 256 KiB of
- * padded images and gradient grids, so the chunk stays in L2. Depends on the geometry only, never
- * on the batch or the thread count, so every split of the taps sums in the same order.
+ * before one store per weight, instead of once per image. About 32 KiB of padded images and
+ * gradients, so a chunk stays in L1 (256 KiB measured no faster on LeNet). Depends on the geometry
+ * only, never on the batch or the thread count, so every split of the taps sums in the same order.
  */
 // @ts-ignore: decorator
 @inline function chunkImages(slotFloats: i32): i32 {
   return max(1, (1 << 13) / slotFloats);
+}
+
+/**
+ * Whether the implicit weight gradient runs on dy transposed to [positions × o] (weightGradByFilters):
+ * filters are then the SIMD axis, so no lane multiplies a wasted grid column; it needs o in whole
+ * vectors. Otherwise (LeNet conv1's 6 filters) it runs on the grid (weightGradChunk).
+ */
+// @ts-ignore: decorator
+@inline function transposedWeightGrad(o: i32): bool {
+  return (o & 3) == 0;
+}
+
+/** dst[j·stride] (+)= lane j of v, j = 0 … 3 (stride in bytes). */
+// @ts-ignore: decorator
+@inline function accumulateLanes(dst: usize, stride: usize, v: v128, first: bool): void {
+  accumulate(dst, f32x4.extract_lane(v, 0), first);
+  accumulate(dst + stride, f32x4.extract_lane(v, 1), first);
+  accumulate(dst + 2 * stride, f32x4.extract_lane(v, 2), first);
+  accumulate(dst + 3 * stride, f32x4.extract_lane(v, 3), first);
+}
+
+/**
+ * dw[i, j] (+)= Σ_images Σ_{r<ho, q<wo} dyT_im[r·wo + q, i] · src_im[offs[j] + r·wp + q] for i < o
+ * (a multiple of 4), j < taps, with dyT_im [ho·wo × o] at dyT + im·dStride and image im's plane at
+ * src + im·srcStride (bytes). Each weight is one lane summing its terms in that fixed order, so
+ * every blocking and every split of the taps gives the same bits. Blocks: 4 taps × 8 filters.
+ */
+function weightGradByFilters(
+  dyT: usize, dStride: usize, src: usize, srcStride: usize, offs: usize, dw: usize,
+  o: i32, taps: i32, ho: i32, wo: i32, wp: i32, ldw: i32, images: i32, first: bool,
+): void {
+  const posBytes = bytes(o);
+  const col = bytes(ldw);
+  let i = 0;
+  for (; i + 8 <= o; i += 8) {
+    let j = 0;
+    for (; j + 4 <= taps; j += 4) {
+      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
+      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          const row = base + bytes(r * wp);
+          for (let q = 0; q < wo; q++) {
+            const at = row + bytes(q);
+            const w0 = v128.load(d), w1 = v128.load(d, 16);
+            const x0 = v128.load32_splat(at + f0), x1 = v128.load32_splat(at + f1);
+            const x2 = v128.load32_splat(at + f2), x3 = v128.load32_splat(at + f3);
+            c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
+            c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+            c20 = f32x4.add(c20, f32x4.mul(x2, w0)); c21 = f32x4.add(c21, f32x4.mul(x2, w1));
+            c30 = f32x4.add(c30, f32x4.mul(x3, w0)); c31 = f32x4.add(c31, f32x4.mul(x3, w1));
+            d += posBytes;
+          }
+        }
+      }
+      const out = dw + bytes(i * ldw + j);
+      accumulateLanes(out, col, c00, first); accumulateLanes(out + 4 * col, col, c01, first);
+      accumulateLanes(out + 4, col, c10, first); accumulateLanes(out + 4 + 4 * col, col, c11, first);
+      accumulateLanes(out + 8, col, c20, first); accumulateLanes(out + 8 + 4 * col, col, c21, first);
+      accumulateLanes(out + 12, col, c30, first); accumulateLanes(out + 12 + 4 * col, col, c31, first);
+    }
+    for (; j < taps; j++) {
+      const f0 = bytes(load<i32>(offs + bytes(j)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride + f0;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          for (let q = 0; q < wo; q++) {
+            const x0 = v128.load32_splat(base + bytes(r * wp + q));
+            c00 = f32x4.add(c00, f32x4.mul(x0, v128.load(d)));
+            c01 = f32x4.add(c01, f32x4.mul(x0, v128.load(d, 16)));
+            d += posBytes;
+          }
+        }
+      }
+      const out = dw + bytes(i * ldw + j);
+      accumulateLanes(out, col, c00, first); accumulateLanes(out + 4 * col, col, c01, first);
+    }
+  }
+  for (; i < o; i += 4) {
+    for (let j = 0; j < taps; j++) {
+      const f0 = bytes(load<i32>(offs + bytes(j)));
+      let c00 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride + f0;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          for (let q = 0; q < wo; q++) {
+            c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(base + bytes(r * wp + q)), v128.load(d)));
+            d += posBytes;
+          }
+        }
+      }
+      accumulateLanes(dw + bytes(i * ldw + j), col, c00, first);
+    }
+  }
+}
+
+/** dyT [ho·wo × o] = dy_n [o × ho·wo]ᵀ. */
+function transposeGrad(dy: usize, dyT: usize, o: i32, positions: i32): void {
+  for (let oi = 0; oi < o; oi++) {
+    const src = dy + bytes(oi * positions);
+    for (let q = 0; q < positions; q++) store<f32>(dyT + bytes(q * o + oi), load<f32>(src + bytes(q)));
+  }
 }
 
 /** offs[t] = c·Hp·Wp + ki·Wp + kj for taps t = t0 … t1−1 (written from offs[0]). */
@@ -424,7 +533,9 @@ function conv2dBackwardImplicit(
   const l = windowLength(ho, wo, wp);
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
-  const slot = plane + round4(o * l);
+  const byFilters = transposedWeightGrad(o);
+  const grid = round4(o * l);
+  const slot = plane + grid + (byFilters ? round4(o * ho * wo) : 0);
   const chunk = chunkImages(slot);
   const offs = ws;
   const dxp = ws + bytes(round4(k));
@@ -439,19 +550,24 @@ function conv2dBackwardImplicit(
   for (let s = 0; s < used; s++) {
     const at = slots + <usize>s * bytes(slot);
     if (padded && doDw) memory.fill(at, 0, bytes(plane));
-    memory.fill(at + bytes(plane), 0, bytes(o * l));
+    if (dx != 0 || !byFilters) memory.fill(at + bytes(plane), 0, bytes(o * l));
   }
   for (let n0 = 0; n0 < n; n0 += chunk) {
     const images = min(chunk, n - n0);
     for (let s = 0; s < images; s++) {
       const at = slots + <usize>s * bytes(slot);
-      spreadRows(dy + bytes((n0 + s) * o * ho * wo), at + bytes(plane), o, ho, wo, wp, l);
+      const dyn = dy + bytes((n0 + s) * o * ho * wo);
+      if (dx != 0 || !byFilters) spreadRows(dyn, at + bytes(plane), o, ho, wo, wp, l);
+      if (doDw && byFilters) transposeGrad(dyn, at + bytes(plane + grid), o, ho * wo);
       if (padded && doDw) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
     }
     if (doDw) {
       // Unpadded images are read in place: consecutive images are `image` floats apart.
       const src = padded ? slots : x + bytes(n0 * image);
-      weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+      if (byFilters) {
+        weightGradByFilters(slots + bytes(plane + grid), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+          offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
+      } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
         offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
     }
     if (dx != 0) {

@@ -47,6 +47,7 @@ const GEOMETRIES: Geometry[] = [
   [2, 3, 9, 8, 5, 4, 3, 1, 1, 0, 0], // unpadded, non-square kernel, outputs off the SIMD widths
   [2, 2, 6, 9, 7, 3, 4, 1, 1, 2, 1], // unequal padding on the two axes
   [2, 3, 5, 7, 4, 1, 1, 1, 1, 1, 1], // a padded 1×1: the grid is exactly the output, nothing wasted
+  [2, 2, 7, 8, 12, 3, 3, 1, 1, 1, 1], // 12 filters: dW by filters, 8-wide blocks, a 4-wide rest, 18 taps
 ];
 
 /** An independent forward: materialise the zero-padded input, then slide without bounds tests. */
