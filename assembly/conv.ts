@@ -201,16 +201,21 @@ function fillValue(dst: usize, value: f32, n: i32): void {
 }
 
 /**
- * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no
- * col at all), and at most half again as many computed columns as outputs (L ≤ 1.5·P), beyond which
- * the wasted multiply-adds outweigh the copying saved (small planes with wide kernels).
+ * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no col
+ * at all), and few wasted multiply-adds for the copying saved. im2col costs about the same per
+ * element of col whatever the filter count o, while the grid wastes o·(L − P) multiply-adds per
+ * input channel and tap, so the lowering pays when o·(L − P) ≤ 8·P: LeNet-5's convolutions (1.4×
+ * and 1.3× forward at batch 64) and 64 filters on 32×32, but not AlexNet's or ResNet's 128–512
+ * filters on 4×4 to 16×16 planes, where it measured up to 3× slower (small planes also leave the
+ * GEMM with short rows).
  */
-export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, o: i32): bool {
   if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
   const ho = h + 2 * ph - kh + 1;
   const wo = w + 2 * pw - kw + 1;
   if (ho < 1 || wo < 1) return false;
-  return 2 * windowLength(ho, wo, w + 2 * pw) <= 3 * ho * wo;
+  const p = ho * wo;
+  return <i64>o * <i64>(windowLength(ho, wo, w + 2 * pw) - p) <= 8 * <i64>p;
 }
 
 /**
@@ -224,7 +229,7 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const wo = (w + 2 * pw - kw) / sw + 1;
   const k = c * kh * kw;
   const col = k * ho * wo;
-  if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw)) return col;
+  if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
   const slot = plane + round4(o * l) + (transposedWeightGrad(o) ? round4(o * ho * wo) : 0);
@@ -614,7 +619,7 @@ export function conv2dForward(
   const wo = (wd + 2 * pw - kw) / sw + 1;
   const k = c * kh * kw;
   const p = ho * wo;
-  if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw)) {
+  if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
     conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
   }
@@ -652,7 +657,7 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
-  const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw);
+  const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
   if (implicit) conv2dBackwardImplicit(x, w, dy, dx, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
   const lowered = implicit ? 0 : n;
   for (let ni = 0; ni < lowered; ni++) {

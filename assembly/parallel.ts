@@ -97,7 +97,7 @@ export function conv2dBackwardPart(
     const k = c * kh * kw;
     const t0 = bound(k, 4, part, parts), t1 = bound(k, 4, part + 1, parts);
     if (t1 <= t0) return;
-    if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw)) {
+    if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
       conv2dWeightGradImplicitTaps(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
       return;
     }
