@@ -6,6 +6,7 @@
 //   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (gemmTN, then a scatter-add)
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
+// Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
 import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
 
 // @ts-ignore: decorator
@@ -204,8 +205,8 @@ function fillValue(dst: usize, value: f32, n: i32): void {
  * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no col
  * at all), and few wasted multiply-adds for the copying saved. im2col costs about the same per
  * element of col whatever the filter count o, while the grid wastes o·(L − P) multiply-adds per
- * input channel and tap, so the lowering pays when o·(L − P) ≤ 8·P: LeNet-5's convolutions (1.4×
- * and 1.3× forward at batch 64) and 64 filters on 32×32, but not AlexNet's or ResNet's 128–512
+ * input channel and tap, so the lowering pays when o·(L − P) ≤ 8·P: LeNet-5's convolutions (forward
+ * 1.3–1.5× faster at batch 64) and 64 filters on 32×32 (1.3×), but not AlexNet's or ResNet's 128–512
  * filters on 4×4 to 16×16 planes, where it measured up to 3× slower (small planes also leave the
  * GEMM with short rows).
  */
