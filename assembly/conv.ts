@@ -6,7 +6,8 @@
 //   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (gemmTN, then a scatter-add)
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
-import { gemmNN, gemmNT, gemmTN } from "./gemm";
+// Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
+import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -180,6 +181,433 @@ function fillValue(dst: usize, value: f32, n: i32): void {
   for (; i < n; i++) store<f32>(dst + bytes(i), value);
 }
 
+// ---- implicit im2col ----
+// With stride 1, row (c, ki, kj) of col is image plane c read from offset ki·W + kj, one run per
+// output row. Computing the outputs on an ho × W grid instead of ho × wo (W: the padded input
+// width) turns each of those rows into ONE contiguous window of the plane, L = (ho−1)·W + wo floats
+// long, so the GEMMs read B straight from the (padded) image through a table of K row offsets and
+// no col is built. The price is W − wo wasted columns per output row (their results are dropped,
+// their upstream gradients are zero); for LeNet's 5×5 convolutions im2col's short runs cost more
+// than that. The last window ends at the plane's last pixel, so nothing outside the image is read.
+
+// @ts-ignore: decorator
+@inline function round4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+/** Window length L of the implicit lowering. */
+// @ts-ignore: decorator
+@inline function windowLength(ho: i32, wo: i32, wp: i32): i32 {
+  return (ho - 1) * wp + wo;
+}
+
+/**
+ * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no col
+ * at all), and few wasted multiply-adds for the copying saved. im2col costs about the same per
+ * element of col whatever the filter count o, while the grid wastes o·(L − P) multiply-adds per
+ * input channel and tap, so the lowering pays when o·(L − P) ≤ 8·P: LeNet-5's convolutions (forward
+ * 1.3–1.5× faster at batch 64) and 64 filters on 32×32 (1.3×), but not AlexNet's or ResNet's 128–512
+ * filters on 4×4 to 16×16 planes, where it measured up to 3× slower (small planes also leave the
+ * GEMM with short rows).
+ */
+export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, o: i32): bool {
+  if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
+  const ho = h + 2 * ph - kh + 1;
+  const wo = w + 2 * pw - kw + 1;
+  if (ho < 1 || wo < 1) return false;
+  const p = ho * wo;
+  return <i64>o * <i64>(windowLength(ho, wo, w + 2 * pw) - p) <= 8 * <i64>p;
+}
+
+/**
+ * Floats of workspace one thread needs for conv2dForward/conv2dBackward (and the sparse conv
+ * kernels, which use im2col): 0 for a pointwise convolution. The TypeScript side sizes its scratch
+ * with this, so the choice of lowering lives in one place.
+ */
+export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) return 0;
+  const ho = (h + 2 * ph - kh) / sh + 1;
+  const wo = (w + 2 * pw - kw) / sw + 1;
+  const k = c * kh * kw;
+  const col = k * ho * wo;
+  if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
+  const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
+  const l = windowLength(ho, wo, w + 2 * pw);
+  const slot = plane + round4(o * l) + (transposedWeightGrad(o) ? round4(o * ho * wo) : 0);
+  return max(col, round4(k) + plane + round4(k * l) + chunkImages(slot) * slot);
+}
+
+/**
+ * Images lowered together in the implicit weight gradient: their products are summed in registers
+ * before one store per weight, instead of once per image. About 32 KiB of padded images and
+ * gradients, so a chunk stays in L1 (256 KiB measured no faster on LeNet). Depends on the geometry
+ * only, never on the batch or the thread count, so every split of the taps sums in the same order.
+ */
+// @ts-ignore: decorator
+@inline function chunkImages(slotFloats: i32): i32 {
+  return max(1, (1 << 13) / slotFloats);
+}
+
+/**
+ * Whether the implicit weight gradient runs on dy transposed to [positions × o] (weightGradByFilters):
+ * filters are then the SIMD axis, so no lane multiplies a wasted grid column; it needs o in whole
+ * vectors. Otherwise (LeNet conv1's 6 filters) it runs on the grid (weightGradChunk).
+ */
+// @ts-ignore: decorator
+@inline function transposedWeightGrad(o: i32): bool {
+  return (o & 3) == 0;
+}
+
+/** dst[j·stride] (+)= lane j of v, j = 0 … 3 (stride in bytes). */
+// @ts-ignore: decorator
+@inline function accumulateLanes(dst: usize, stride: usize, v: v128, first: bool): void {
+  accumulate(dst, f32x4.extract_lane(v, 0), first);
+  accumulate(dst + stride, f32x4.extract_lane(v, 1), first);
+  accumulate(dst + 2 * stride, f32x4.extract_lane(v, 2), first);
+  accumulate(dst + 3 * stride, f32x4.extract_lane(v, 3), first);
+}
+
+/**
+ * dw[i, j] (+)= Σ_images Σ_{r<ho, q<wo} dyT_im[r·wo + q, i] · src_im[offs[j] + r·wp + q] for i < o
+ * (a multiple of 4), j < taps, with dyT_im [ho·wo × o] at dyT + im·dStride and image im's plane at
+ * src + im·srcStride (bytes). Each weight is one lane summing its terms in that fixed order, so
+ * every blocking and every split of the taps gives the same bits. Blocks: 4 taps × 8 filters.
+ */
+function weightGradByFilters(
+  dyT: usize, dStride: usize, src: usize, srcStride: usize, offs: usize, dw: usize,
+  o: i32, taps: i32, ho: i32, wo: i32, wp: i32, ldw: i32, images: i32, first: bool,
+): void {
+  const posBytes = bytes(o);
+  const col = bytes(ldw);
+  let i = 0;
+  for (; i + 8 <= o; i += 8) {
+    let j = 0;
+    for (; j + 4 <= taps; j += 4) {
+      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
+      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          const row = base + bytes(r * wp);
+          for (let q = 0; q < wo; q++) {
+            const at = row + bytes(q);
+            const w0 = v128.load(d), w1 = v128.load(d, 16);
+            const x0 = v128.load32_splat(at + f0), x1 = v128.load32_splat(at + f1);
+            const x2 = v128.load32_splat(at + f2), x3 = v128.load32_splat(at + f3);
+            c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
+            c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+            c20 = f32x4.add(c20, f32x4.mul(x2, w0)); c21 = f32x4.add(c21, f32x4.mul(x2, w1));
+            c30 = f32x4.add(c30, f32x4.mul(x3, w0)); c31 = f32x4.add(c31, f32x4.mul(x3, w1));
+            d += posBytes;
+          }
+        }
+      }
+      const out = dw + bytes(i * ldw + j);
+      accumulateLanes(out, col, c00, first); accumulateLanes(out + 4 * col, col, c01, first);
+      accumulateLanes(out + 4, col, c10, first); accumulateLanes(out + 4 + 4 * col, col, c11, first);
+      accumulateLanes(out + 8, col, c20, first); accumulateLanes(out + 8 + 4 * col, col, c21, first);
+      accumulateLanes(out + 12, col, c30, first); accumulateLanes(out + 12 + 4 * col, col, c31, first);
+    }
+    for (; j < taps; j++) {
+      const f0 = bytes(load<i32>(offs + bytes(j)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride + f0;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          for (let q = 0; q < wo; q++) {
+            const x0 = v128.load32_splat(base + bytes(r * wp + q));
+            c00 = f32x4.add(c00, f32x4.mul(x0, v128.load(d)));
+            c01 = f32x4.add(c01, f32x4.mul(x0, v128.load(d, 16)));
+            d += posBytes;
+          }
+        }
+      }
+      const out = dw + bytes(i * ldw + j);
+      accumulateLanes(out, col, c00, first); accumulateLanes(out + 4 * col, col, c01, first);
+    }
+  }
+  for (; i < o; i += 4) {
+    for (let j = 0; j < taps; j++) {
+      const f0 = bytes(load<i32>(offs + bytes(j)));
+      let c00 = f32x4.splat(0);
+      for (let im = 0; im < images; im++) {
+        const base = src + <usize>im * srcStride + f0;
+        let d = dyT + <usize>im * dStride + bytes(i);
+        for (let r = 0; r < ho; r++) {
+          for (let q = 0; q < wo; q++) {
+            c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(base + bytes(r * wp + q)), v128.load(d)));
+            d += posBytes;
+          }
+        }
+      }
+      accumulateLanes(dw + bytes(i * ldw + j), col, c00, first);
+    }
+  }
+}
+
+/** dyT [ho·wo × o] = dy_n [o × ho·wo]ᵀ. */
+function transposeGrad(dy: usize, dyT: usize, o: i32, positions: i32): void {
+  for (let oi = 0; oi < o; oi++) {
+    const src = dy + bytes(oi * positions);
+    for (let q = 0; q < positions; q++) store<f32>(dyT + bytes(q * o + oi), load<f32>(src + bytes(q)));
+  }
+}
+
+/** offs[t] = c·Hp·Wp + ki·Wp + kj for taps t = t0 … t1−1 (written from offs[0]). */
+function implicitOffsets(offs: usize, t0: i32, t1: i32, hp: i32, wp: i32, kh: i32, kw: i32): void {
+  const taps = kh * kw;
+  for (let t = t0; t < t1; t++) {
+    const ci = t / taps;
+    const ki = (t - ci * taps) / kw;
+    const kj = t - ci * taps - ki * kw;
+    store<i32>(offs + bytes(t - t0), ci * hp * wp + ki * wp + kj);
+  }
+}
+
+/** The interior of the zero-bordered copy xp [c × (h+2ph) × (w+2pw)] of image x [c × h × w]. */
+function padInterior(x: usize, xp: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  for (let ci = 0; ci < c; ci++) {
+    for (let r = 0; r < h; r++) {
+      copyRun(xp + bytes((ci * hp + r + ph) * wp + pw), x + bytes((ci * h + r) * w), w);
+    }
+  }
+}
+
+/** dx [c × h × w] = the interior of dxp [c × (h+2ph) × (w+2pw)]. */
+function unpad(dxp: usize, dx: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  for (let ci = 0; ci < c; ci++) {
+    for (let r = 0; r < h; r++) {
+      copyRun(dx + bytes((ci * h + r) * w), dxp + bytes((ci * hp + r + ph) * wp + pw), w);
+    }
+  }
+}
+
+/** Lays dy_n [o × ho × wo] onto the grid g [o × L] (row stride wp); the gaps keep the zeros put there once. */
+function spreadRows(dy: usize, g: usize, o: i32, ho: i32, wo: i32, wp: i32, l: i32): void {
+  for (let oi = 0; oi < o; oi++) {
+    for (let r = 0; r < ho; r++) copyRun(g + bytes(oi * l + r * wp), dy + bytes((oi * ho + r) * wo), wo);
+  }
+}
+
+function conv2dForwardImplicit(
+  x: usize, w: usize, bias: usize, y: usize, ws: usize,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const k = c * kh * kw;
+  const l = windowLength(ho, wo, wp);
+  const padded = ph != 0 || pw != 0;
+  const plane = padded ? round4(c * hp * wp) : 0;
+  const offs = ws;
+  const xp = ws + bytes(round4(k) + plane + round4(k * l));
+  const g = xp + bytes(plane);
+  implicitOffsets(offs, 0, k, hp, wp, kh, kw);
+  if (padded) memory.fill(xp, 0, bytes(plane));
+  for (let ni = 0; ni < n; ni++) {
+    const xn = x + bytes(ni * c * h * wd);
+    const yn = y + bytes(ni * o * ho * wo);
+    if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
+    gemmGatherB(w, k, 1, padded ? xp : xn, offs, g, l, o, l, k, 0);
+    // acc + bias is what the im2col path's bias-seeded product stores (acc + 1·bias), bit for bit.
+    for (let oi = 0; oi < o; oi++) {
+      const bv = f32x4.splat(bias != 0 ? load<f32>(bias + bytes(oi)) : 0);
+      const bs: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
+      for (let r = 0; r < ho; r++) {
+        const src = g + bytes(oi * l + r * wp);
+        const dst = yn + bytes((oi * ho + r) * wo);
+        let j = 0;
+        if (bias != 0) {
+          for (; j + 4 <= wo; j += 4) v128.store(dst + bytes(j), f32x4.add(v128.load(src + bytes(j)), bv));
+          for (; j < wo; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)) + bs);
+        } else {
+          copyRun(dst, src, wo);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Σ over `images` of dot(a_i, b_i) for rows of length l, a_i = a + i·aStride and b_i = b + i·bStride
+ * (strides in bytes): the tail of the weight-gradient blocks.
+ */
+function dotImages(a: usize, aStride: usize, b: usize, bStride: usize, l: i32, images: i32): f32 {
+  let acc = f32x4.splat(0);
+  let tail: f32 = 0;
+  for (let im = 0; im < images; im++) {
+    const ai = a + <usize>im * aStride, bi = b + <usize>im * bStride;
+    let p = 0;
+    for (; p + 4 <= l; p += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(ai + bytes(p)), v128.load(bi + bytes(p))));
+    for (; p < l; p++) tail += load<f32>(ai + bytes(p)) * load<f32>(bi + bytes(p));
+  }
+  return hsum(acc) + tail;
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// @ts-ignore: decorator
+@inline function accumulate(dst: usize, value: f32, first: bool): void {
+  store<f32>(dst, first ? value : load<f32>(dst) + value);
+}
+
+/**
+ * dw[i, j] (+)= Σ_images Σ_p g_im[i, p] · src_im[offs[j] + p] for i < o, j < taps: the weight
+ * gradient of a chunk of images, g_im [o × l] at g + im·gStride, image im's plane at src + im·srcStride
+ * (bytes). Blocks of 2 rows × 4 taps share their loads, as gemmNT's do, and keep their accumulators
+ * across the chunk's images. Splits by taps stay bit-identical when they start at a multiple of 4.
+ */
+function weightGradChunk(
+  g: usize, gStride: usize, src: usize, srcStride: usize, offs: usize, dw: usize,
+  o: i32, taps: i32, l: i32, ldw: i32, images: i32, first: bool,
+): void {
+  const rowBytes = bytes(l);
+  let i = 0;
+  for (; i + 2 <= o; i += 2) {
+    let j = 0;
+    for (; j + 4 <= taps; j += 4) {
+      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
+      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0, s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
+      for (let im = 0; im < images; im++) {
+        const a0 = g + <usize>im * gStride + <usize>i * rowBytes;
+        const a1 = a0 + rowBytes;
+        const base = src + <usize>im * srcStride;
+        const b0 = base + f0, b1 = base + f1, b2 = base + f2, b3 = base + f3;
+        let p = 0;
+        for (; p + 4 <= l; p += 4) {
+          const at = bytes(p);
+          const x0 = v128.load(a0 + at), x1 = v128.load(a1 + at);
+          const w0 = v128.load(b0 + at), w1 = v128.load(b1 + at), w2 = v128.load(b2 + at), w3 = v128.load(b3 + at);
+          c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
+          c02 = f32x4.add(c02, f32x4.mul(x0, w2)); c03 = f32x4.add(c03, f32x4.mul(x0, w3));
+          c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+          c12 = f32x4.add(c12, f32x4.mul(x1, w2)); c13 = f32x4.add(c13, f32x4.mul(x1, w3));
+        }
+        for (; p < l; p++) {
+          const at = bytes(p);
+          const x0 = load<f32>(a0 + at), x1 = load<f32>(a1 + at);
+          const w0 = load<f32>(b0 + at), w1 = load<f32>(b1 + at), w2 = load<f32>(b2 + at), w3 = load<f32>(b3 + at);
+          s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+          s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+        }
+      }
+      const r0 = dw + bytes(i * ldw + j), r1 = r0 + bytes(ldw);
+      accumulate(r0, hsum(c00) + s00, first); accumulate(r0 + 4, hsum(c01) + s01, first);
+      accumulate(r0 + 8, hsum(c02) + s02, first); accumulate(r0 + 12, hsum(c03) + s03, first);
+      accumulate(r1, hsum(c10) + s10, first); accumulate(r1 + 4, hsum(c11) + s11, first);
+      accumulate(r1 + 8, hsum(c12) + s12, first); accumulate(r1 + 12, hsum(c13) + s13, first);
+    }
+    for (; j < taps; j++) {
+      const b = src + bytes(load<i32>(offs + bytes(j)));
+      const a0 = g + <usize>i * rowBytes;
+      accumulate(dw + bytes(i * ldw + j), dotImages(a0, gStride, b, srcStride, l, images), first);
+      accumulate(dw + bytes((i + 1) * ldw + j), dotImages(a0 + rowBytes, gStride, b, srcStride, l, images), first);
+    }
+  }
+  for (; i < o; i++) {
+    for (let j = 0; j < taps; j++) {
+      const b = src + bytes(load<i32>(offs + bytes(j)));
+      accumulate(dw + bytes(i * ldw + j), dotImages(g + <usize>i * rowBytes, gStride, b, srcStride, l, images), first);
+    }
+  }
+}
+
+/**
+ * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix) and/or the input gradient of
+ * the implicit lowering. Images go in chunks (chunkImages): each is laid onto its gradient grid
+ * (and padded) once, then the chunk's weight gradient is reduced in one pass.
+ */
+function conv2dBackwardImplicit(
+  x: usize, w: usize, dy: usize, dx: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const k = c * kh * kw;
+  const l = windowLength(ho, wo, wp);
+  const padded = ph != 0 || pw != 0;
+  const plane = padded ? round4(c * hp * wp) : 0;
+  const byFilters = transposedWeightGrad(o);
+  const grid = round4(o * l);
+  const slot = plane + grid + (byFilters ? round4(o * ho * wo) : 0);
+  const chunk = chunkImages(slot);
+  const offs = ws;
+  const dxp = ws + bytes(round4(k));
+  const dcol = dxp + bytes(plane);
+  const slots = dcol + bytes(round4(k * l));
+  const image = c * h * wd;
+  const doDw = dw != 0 && t1 > t0;
+  implicitOffsets(offs, 0, k, hp, wp, kh, kw);
+  // The gaps of every grid (wasted columns) and the borders of every padded copy stay zero: only
+  // the interiors are written below.
+  const used = min(chunk, n);
+  for (let s = 0; s < used; s++) {
+    const at = slots + <usize>s * bytes(slot);
+    if (padded && doDw) memory.fill(at, 0, bytes(plane));
+    if (dx != 0 || !byFilters) memory.fill(at + bytes(plane), 0, bytes(o * l));
+  }
+  for (let n0 = 0; n0 < n; n0 += chunk) {
+    const images = min(chunk, n - n0);
+    for (let s = 0; s < images; s++) {
+      const at = slots + <usize>s * bytes(slot);
+      const dyn = dy + bytes((n0 + s) * o * ho * wo);
+      if (dx != 0 || !byFilters) spreadRows(dyn, at + bytes(plane), o, ho, wo, wp, l);
+      if (doDw && byFilters) transposeGrad(dyn, at + bytes(plane + grid), o, ho * wo);
+      if (padded && doDw) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
+    }
+    if (doDw) {
+      // Unpadded images are read in place: consecutive images are `image` floats apart.
+      const src = padded ? slots : x + bytes(n0 * image);
+      if (byFilters) {
+        weightGradByFilters(slots + bytes(plane + grid), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+          offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
+      } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+        offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
+    }
+    if (dx != 0) {
+      for (let s = 0; s < images; s++) {
+        const dxn = dx + bytes((n0 + s) * image);
+        gemmTN(w, slots + <usize>s * bytes(slot) + bytes(plane), dcol, k, l, o, 0);
+        // Taps are added in ascending order, as col2imAdd does, so each pixel sums the same terms
+        // in the same order (plus zeros from the wasted columns).
+        const target = padded ? dxp : dxn;
+        memory.fill(target, 0, bytes(padded ? plane : image));
+        for (let t = 0; t < k; t++) {
+          const dst = target + bytes(load<i32>(offs + bytes(t)));
+          const src = dcol + bytes(t * l);
+          let j = 0;
+          for (; j + 4 <= l; j += 4) {
+            const at = bytes(j);
+            v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+          }
+          for (; j < l; j++) store<f32>(dst + bytes(j), load<f32>(dst + bytes(j)) + load<f32>(src + bytes(j)));
+        }
+        if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
+      }
+    }
+  }
+}
+
+/** conv2dBackwardImplicit's weight gradient for taps t0 … t1−1 only (a thread's share). */
+export function conv2dWeightGradImplicitTaps(
+  x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  conv2dBackwardImplicit(x, 0, dy, 0, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
+}
+
 /**
  * y = conv2d(x, w) + bias for x [n × c × h × w], w [o × c × kh × kw], y [n × o × ho × wo].
  * bias = 0 means no bias; col is a workspace of c·kh·kw·ho·wo floats (0 for a pointwise conv).
@@ -192,6 +620,10 @@ export function conv2dForward(
   const wo = (wd + 2 * pw - kw) / sw + 1;
   const k = c * kh * kw;
   const p = ho * wo;
+  if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
+    conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
+    return;
+  }
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   for (let ni = 0; ni < n; ni++) {
     const xn = x + bytes(ni * c * h * wd);
@@ -226,7 +658,10 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
-  for (let ni = 0; ni < n; ni++) {
+  const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
+  if (implicit) conv2dBackwardImplicit(x, w, dy, dx, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
+  const lowered = implicit ? 0 : n;
+  for (let ni = 0; ni < lowered; ni++) {
     const xn = x + <usize>ni * imageBytes;
     const dyn = dy + bytes(ni * o * p);
     if (dw != 0) {

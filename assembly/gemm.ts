@@ -26,6 +26,18 @@
   store<f32>(c, beta == 0 ? value : value + beta * load<f32>(c));
 }
 
+// Row addressing of B, chosen at compile time: Dense rows are ldb floats apart, Gathered rows start
+// at the offsets (in floats) listed in an i32 table. Generic rather than a runtime flag so that the
+// plain products keep their inner loops free of the table load.
+class Dense {}
+class Gathered {}
+
+// @ts-ignore: decorator
+@inline function rowOf<G>(b: usize, offs: usize, row: i32, ldb: i32): usize {
+  if (idof<G>() == idof<Gathered>()) return b + (<usize>load<i32>(offs + (<usize>row << 2)) << 2);
+  return addr(b, row * ldb);
+}
+
 /** Dot product of two contiguous rows of length k. */
 function dot(a: usize, b: usize, k: i32): f32 {
   let acc0 = f32x4.splat(0);
@@ -117,6 +129,24 @@ export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i
 export function gemmStridedA(
   a: usize, strideI: i32, strideP: i32, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32,
 ): void {
+  stridedACore<Dense>(a, strideI, strideP, b, 0, c, n, m, n, k, beta);
+}
+
+/**
+ * gemmStridedA where row p of B starts at b + 4·offs[p] (offs: k i32s) and rows of C are ldc floats
+ * apart: the forward pass of an implicit im2col (see conv.ts). Each element of C is summed over p in
+ * the same order as by gemmStridedA, so both give the same bits for the same operands.
+ */
+export function gemmGatherB(
+  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, beta: f32,
+): void {
+  stridedACore<Gathered>(a, strideI, strideP, b, offs, c, ldc, m, n, k, beta);
+}
+
+// @ts-ignore: decorator
+@inline function stridedACore<G>(
+  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, beta: f32,
+): void {
   let i = 0;
   for (; i + 4 <= m; i += 4) {
     let j = 0;
@@ -126,28 +156,52 @@ export function gemmStridedA(
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       for (let p = 0; p < k; p++) {
-        const brow = addr(b, p * n + j);
+        const brow = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
         const w0 = v128.load(brow);
         const w1 = v128.load(brow, 16);
         const ap = a + (<usize>(i * strideI + p * strideP) << 2);
         const si = <usize>strideI << 2;
-        const x0 = f32x4.splat(load<f32>(ap));
-        const x1 = f32x4.splat(load<f32>(ap + si));
-        const x2 = f32x4.splat(load<f32>(ap + 2 * si));
-        const x3 = f32x4.splat(load<f32>(ap + 3 * si));
+        const x0 = v128.load32_splat(ap);
+        const x1 = v128.load32_splat(ap + si);
+        const x2 = v128.load32_splat(ap + 2 * si);
+        const x3 = v128.load32_splat(ap + 3 * si);
         c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1);
         c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
         c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
         c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
       }
-      storeRow8(addr(c, i * n + j), c00, c01, beta);
-      storeRow8(addr(c, (i + 1) * n + j), c10, c11, beta);
-      storeRow8(addr(c, (i + 2) * n + j), c20, c21, beta);
-      storeRow8(addr(c, (i + 3) * n + j), c30, c31, beta);
+      storeRow8(addr(c, i * ldc + j), c00, c01, beta);
+      storeRow8(addr(c, (i + 1) * ldc + j), c10, c11, beta);
+      storeRow8(addr(c, (i + 2) * ldc + j), c20, c21, beta);
+      storeRow8(addr(c, (i + 3) * ldc + j), c30, c31, beta);
     }
-    for (let r = 0; r < 4; r++) rowTail(a, strideI, strideP, b, c, i + r, j, n, k, beta);
+    for (let r = 0; r < 4; r++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + r, j, n, k, beta);
   }
-  for (; i < m; i++) rowTail(a, strideI, strideP, b, c, i, 0, n, k, beta);
+  if (i + 2 <= m) {
+    // Two leftover rows (a 6-filter convolution, m ≡ 2 mod 4) share each B load: a lone row would
+    // load as many B vectors as it does multiply-adds.
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      for (let p = 0; p < k; p++) {
+        const brow = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
+        const ap = a + (<usize>(i * strideI + p * strideP) << 2);
+        const x0 = v128.load32_splat(ap);
+        const x1 = v128.load32_splat(ap + (<usize>strideI << 2));
+        const w0 = v128.load(brow), w1 = v128.load(brow, 16), w2 = v128.load(brow, 32), w3 = v128.load(brow, 48);
+        c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
+        c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
+      }
+      const r0 = addr(c, i * ldc + j), r1 = addr(c, (i + 1) * ldc + j);
+      storeRow8(r0, c00, c01, beta); storeRow8(r0 + 32, c02, c03, beta);
+      storeRow8(r1, c10, c11, beta); storeRow8(r1 + 32, c12, c13, beta);
+    }
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, j, n, k, beta);
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + 1, j, n, k, beta);
+    i += 2;
+  }
+  for (; i < m; i++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, 0, n, k, beta);
 }
 
 // @ts-ignore: decorator
@@ -166,40 +220,40 @@ export function gemmStridedA(
  * multiply-add chain does not serialise on latency — this is the whole product for the leftover
  * rows of small-M products such as a 6-filter convolution), then four, then one at a time.
  */
-function rowTail(
-  a: usize, strideI: i32, strideP: i32, b: usize, c: usize, i: i32, j0: i32, n: i32, k: i32, beta: f32,
+function rowTail<G>(
+  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, i: i32, j0: i32, n: i32, k: i32, beta: f32,
 ): void {
   let j = j0;
   for (; j + 16 <= n; j += 16) {
     let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
     for (let p = 0; p < k; p++) {
-      const x = f32x4.splat(load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)));
-      const row = addr(b, p * n + j);
+      const x = v128.load32_splat(a + (<usize>(i * strideI + p * strideP) << 2));
+      const row = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
       acc0 = madd(acc0, x, v128.load(row));
       acc1 = madd(acc1, x, v128.load(row, 16));
       acc2 = madd(acc2, x, v128.load(row, 32));
       acc3 = madd(acc3, x, v128.load(row, 48));
     }
-    const dst = addr(c, i * n + j);
+    const dst = addr(c, i * ldc + j);
     storeRow8(dst, acc0, acc1, beta);
     storeRow8(dst + 32, acc2, acc3, beta);
   }
   for (; j + 4 <= n; j += 4) {
     let acc = f32x4.splat(0);
     for (let p = 0; p < k; p++) {
-      const x = f32x4.splat(load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)));
-      acc = madd(acc, x, v128.load(addr(b, p * n + j)));
+      const x = v128.load32_splat(a + (<usize>(i * strideI + p * strideP) << 2));
+      acc = madd(acc, x, v128.load(rowOf<G>(b, offs, p, n) + (<usize>j << 2)));
     }
-    const dst = addr(c, i * n + j);
+    const dst = addr(c, i * ldc + j);
     if (beta != 0) acc = madd(acc, f32x4.splat(beta), v128.load(dst));
     v128.store(dst, acc);
   }
   for (; j < n; j++) {
     let s: f32 = 0;
     for (let p = 0; p < k; p++) {
-      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(addr(b, p * n + j));
+      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(rowOf<G>(b, offs, p, n) + (<usize>j << 2));
     }
-    storeScaled(addr(c, i * n + j), s, beta);
+    storeScaled(addr(c, i * ldc + j), s, beta);
   }
 }
 

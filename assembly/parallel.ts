@@ -9,7 +9,7 @@ import { linearForward } from "./linear";
 import { reluBackward, reluForward } from "./activation";
 import { axpy, fill, sgdStep } from "./optim";
 import { addScaledByInvNorm, copy } from "./vector";
-import { conv2dBackward, conv2dForward, im2colTaps, isPointwise } from "./conv";
+import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, im2colTaps, isImplicit, isPointwise } from "./conv";
 import {
   adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
   maxPool2dBackward, maxPool2dForward,
@@ -97,6 +97,10 @@ export function conv2dBackwardPart(
     const k = c * kh * kw;
     const t0 = bound(k, 4, part, parts), t1 = bound(k, 4, part + 1, parts);
     if (t1 <= t0) return;
+    if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
+      conv2dWeightGradImplicitTaps(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
+      return;
+    }
     const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
     for (let ni = 0; ni < n; ni++) {
       const xn = at(x, ni * image);

@@ -23,7 +23,9 @@ forEachBackend('backend contract', (run, name) => {
 
   run('linear forward and backward match the reference on odd shapes', async (b) => {
     const r = rng(7);
-    for (const [batch, inF, outF] of [[1, 1, 1], [3, 5, 7], [7, 13, 9], [2, 33, 17], [5, 4, 8], [9, 16, 3]] as const) {
+    for (const [batch, inF, outF] of [[1, 1, 1], [3, 5, 7], [7, 13, 9], [2, 33, 17], [5, 4, 8], [9, 16, 3],
+      [6, 35, 22], // 6 = 4 + 2 rows: the two-row GEMM block, with column tails
+    ] as const) {
       const xs = randomArray(batch * inF, r); const ws = randomArray(outF * inF, r);
       const bs = randomArray(outF, r); const dys = randomArray(batch * outF, r);
       const d = { batch, inFeatures: inF, outFeatures: outF };

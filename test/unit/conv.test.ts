@@ -41,6 +41,13 @@ const GEOMETRIES: Geometry[] = [
   [2, 1, 3, 3, 2, 3, 3, 4, 4, 1, 1], // stride past the image: one output, most of dx is zero
   [2, 3, 8, 8, 4, 2, 2, 3, 3, 0, 0], // stride larger than the kernel: skipped pixels get dx = 0
   [0, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1], // empty batch: dW and db are zeros, not left as they were
+  // Stride 1 takes the implicit lowering on wasm (outputs on a padded-width grid, no im2col; see
+  // assembly/conv.ts) when the grid wastes little: these pin its padding and window arithmetic.
+  [3, 1, 10, 10, 6, 5, 5, 1, 1, 2, 2], // LeNet conv1's geometry, shrunk: padded copy of each image
+  [2, 3, 9, 8, 5, 4, 3, 1, 1, 0, 0], // unpadded, non-square kernel, outputs off the SIMD widths
+  [2, 2, 6, 9, 7, 3, 4, 1, 1, 2, 1], // unequal padding on the two axes
+  [2, 3, 5, 7, 4, 1, 1, 1, 1, 1, 1], // a padded 1×1: the grid is exactly the output, nothing wasted
+  [2, 2, 7, 8, 12, 3, 3, 1, 1, 1, 1], // 12 filters: dW by filters, 8-wide blocks, a 4-wide rest, 18 taps
 ];
 
 /** An independent forward: materialise the zero-padded input, then slide without bounds tests. */

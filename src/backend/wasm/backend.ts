@@ -272,14 +272,16 @@ export class WasmBackend extends Backend {
   }
 
   /**
-   * im2col workspace: one image's worth per thread (`parts` of them, each `stride` bytes apart); a
-   * 1×1 stride-1 unpadded conv reads x directly (see assembly/conv.ts) and needs none.
+   * Conv workspace (im2col, or the implicit lowering's buffers: assembly/conv.ts decides and sizes
+   * it): one per thread (`parts` of them, each `stride` bytes apart); a 1×1 stride-1 unpadded conv
+   * reads x directly and needs none.
    */
   #convScratch(d: Conv2dDims, parts = 1): { col: number; stride: number } {
-    const pointwise = d.kernelH === 1 && d.kernelW === 1 && d.strideH === 1 && d.strideW === 1 && d.padH === 0 && d.padW === 0;
-    if (pointwise || d.batch === 0) return { col: 0, stride: 0 };
+    if (d.batch === 0) return { col: 0, stride: 0 };
+    const floats = this.#k.convWorkspaceFloats(d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+    if (floats === 0) return { col: 0, stride: 0 };
     // Rounded to cache lines so that two threads never write the same line.
-    const stride = Math.ceil((d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW * 4) / 64) * 64;
+    const stride = Math.ceil((floats * 4) / 64) * 64;
     return { col: this.#scratch(stride * parts), stride };
   }
 

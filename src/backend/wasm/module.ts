@@ -24,7 +24,12 @@ export interface KernelExports {
   copy(x: number, y: number, n: number): void;
   sumSquares(x: number, n: number, out: number): void;
   addScaledByInvNorm(x: number, sumSq: number, grad: number, n: number, lambda: number): void;
-  /** col: workspace of C·kh·kw·Ho·Wo floats, or 0 for a 1×1 stride-1 unpadded conv. */
+  /**
+   * Floats of per-thread workspace the conv kernels need for this geometry (im2col, or the implicit
+   * lowering's padded image, gradient grid and offsets); 0 for a 1×1 stride-1 unpadded conv.
+   */
+  convWorkspaceFloats(c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): number;
+  /** col: workspace of convWorkspaceFloats floats, or 0 for a 1×1 stride-1 unpadded conv. */
   conv2dForward(x: number, w: number, bias: number, y: number, col: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   conv2dBackward(x: number, w: number, dy: number, dx: number, dw: number, db: number, col: number,
