@@ -22,14 +22,14 @@ import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
 
 /** First output index o with o·stride − pad + k ≥ 0. */
 // @ts-ignore: decorator
-@inline function firstValid(k: i32, stride: i32, pad: i32): i32 {
+@inline export function firstValid(k: i32, stride: i32, pad: i32): i32 {
   const a = pad - k;
   return a > 0 ? (a + stride - 1) / stride : 0;
 }
 
 /** One past the last output index o < out with o·stride − pad + k < size, never below `lo`. */
 // @ts-ignore: decorator
-@inline function endValid(k: i32, size: i32, stride: i32, pad: i32, out: i32, lo: i32): i32 {
+@inline export function endValid(k: i32, size: i32, stride: i32, pad: i32, out: i32, lo: i32): i32 {
   const t = size - 1 + pad - k;
   const hi = t < 0 ? 0 : min(out, t / stride + 1);
   return max(lo, hi);

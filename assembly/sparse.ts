@@ -13,7 +13,7 @@
 // run directly: each kept weight is one multiply-add run per output row it reaches.
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
-import { col2imAdd, im2col } from "./conv";
+import { col2imAdd, endValid, firstValid, im2col, isPointwise } from "./conv";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -170,11 +170,6 @@ export function sparseLinearForward(
   transpose(yt, y, rows, batch);
 }
 
-// @ts-ignore: decorator
-@inline function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
-}
-
 /** dst[0 … n) += v·src[0 … n): one kept weight applied along a row of output pixels. */
 // @ts-ignore: decorator
 @inline function axpyRun(dst: usize, src: usize, n: i32, v: f32): void {
@@ -193,21 +188,6 @@ export function sparseLinearForward(
     const at = bytes(j);
     store<f32>(dst + at, load<f32>(dst + at) + v * load<f32>(src + at));
   }
-}
-
-/** First output index o with o·stride − pad + k ≥ 0 (as in conv.ts). */
-// @ts-ignore: decorator
-@inline function firstValid(k: i32, stride: i32, pad: i32): i32 {
-  const a = pad - k;
-  return a > 0 ? (a + stride - 1) / stride : 0;
-}
-
-/** One past the last output index o < out with o·stride − pad + k < size, never below `lo`. */
-// @ts-ignore: decorator
-@inline function endValid(k: i32, size: i32, stride: i32, pad: i32, out: i32, lo: i32): i32 {
-  const t = size - 1 + pad - k;
-  const hi = t < 0 ? 0 : min(out, t / stride + 1);
-  return max(lo, hi);
 }
 
 /**
