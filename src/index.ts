@@ -2,6 +2,7 @@
 export { createBackend, backends, BACKEND_NAMES, type BackendReport, type BackendOptions } from './backend/registry.ts';
 export { Backend, type BackendName, type Threading } from './backend/backend.ts';
 export { DEFAULT_SPLIT } from './backend/wasm/backend.ts';
+export { DEFAULT_WORKER_TIMEOUT_MS } from './backend/wasm/threads.ts';
 export { Tensor, type DType, type HostArray } from './backend/tensor.ts';
 export { FeddipError, BackendUnavailableError, InvalidArgumentError, CodecError, type FeddipErrorCode } from './errors.ts';
 export { runtimeName, runtimeDescription, type RuntimeName } from './platform/runtime.ts';

@@ -88,7 +88,9 @@ export abstract class Backend {
   /** Frees a tensor's memory; using it afterwards is an error. Releasing twice is harmless. */
   release(t: Tensor): void {
     if (t.released) return;
-    this.own(t);
+    // Not own(): a broken backend must still let go of its tensors (dispose releases them all).
+    this.#assertNotDisposed();
+    this.#assertOwned(t);
     this.#live.delete(t);
     t.markReleased();
     this.free(t);
@@ -338,17 +340,33 @@ export abstract class Backend {
   /** Every tensor handed to a kernel must be alive and belong to this backend. */
   protected own(...tensors: Array<Tensor | undefined>): void {
     this.#assertUsable();
-    for (const t of tensors) {
-      if (t === undefined) continue;
-      if (!(t instanceof Tensor)) throw new InvalidArgumentError(`${this.name}: expected a tensor, got ${typeof t}`);
-      if (t.released) throw new FeddipError('TENSOR_RELEASED', `${this.name}: ${t} was released and cannot be used`);
-      if (!this.#live.has(t)) {
-        throw new FeddipError('FOREIGN_TENSOR', `${this.name}: ${t} belongs to another backend; read it and write it into a tensor of this one`);
-      }
+    for (const t of tensors) if (t !== undefined) this.#assertOwned(t);
+  }
+
+  /**
+   * Why this backend can no longer run anything although it was not disposed (e.g. a kernel
+   * thread died), or undefined. Once set, every call but release() and dispose() throws it.
+   */
+  protected failure(): FeddipError | undefined {
+    return undefined;
+  }
+
+  #assertOwned(t: Tensor): void {
+    if (!(t instanceof Tensor)) throw new InvalidArgumentError(`${this.name}: expected a tensor, got ${typeof t}`);
+    if (t.released) throw new FeddipError('TENSOR_RELEASED', `${this.name}: ${t} was released and cannot be used`);
+    if (!this.#live.has(t)) {
+      throw new FeddipError('FOREIGN_TENSOR', `${this.name}: ${t} belongs to another backend; read it and write it into a tensor of this one`);
     }
   }
 
-  #assertUsable(): void {
+  #assertNotDisposed(): void {
     if (this.#disposed) throw new FeddipError('INVALID_ARGUMENT', `${this.name} backend was disposed; create a new one`);
+  }
+
+  #assertUsable(): void {
+    this.#assertNotDisposed();
+    const failure = this.failure();
+    // A fresh error, so that its stack shows this call; the message and cause are the original's.
+    if (failure) throw new FeddipError(failure.code, failure.message, { cause: failure.cause ?? failure });
   }
 }

@@ -5,6 +5,11 @@ import { importDynamic, runtimeName } from './runtime.ts';
 export interface WorkerHandle {
   post(message: unknown, transfer?: Transferable[]): void;
   onMessage(handler: (message: unknown) => void): void;
+  /**
+   * The worker failed or is gone: an uncaught error, or (Node) its exit, whatever the code and
+   * cause, terminate() included — owners ignore the exits they asked for. Node reports an
+   * uncaught error twice (error, then exit).
+   */
   onError(handler: (error: Error) => void): void;
   terminate(): Promise<void>;
   /**
@@ -31,7 +36,8 @@ export async function spawnWorker(url: URL): Promise<WorkerHandle> {
       onMessage: (h) => w.on('message', h as (v: never) => void),
       onError: (h) => {
         w.on('error', h as (v: never) => void);
-        w.on('exit', ((code: number) => { if (code !== 0) h(new Error(`worker exited with code ${code}`)); }) as (v: never) => void);
+        // Even code 0: a worker that left on its own is as gone for its owner as a crashed one.
+        w.on('exit', ((code: number) => h(new Error(`worker exited with code ${code}`))) as (v: never) => void);
       },
       terminate: async () => { await w.terminate(); },
       unref: () => w.unref(),

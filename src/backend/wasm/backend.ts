@@ -4,12 +4,12 @@
 // allocation, checks, small kernels — stays on the calling thread.
 import { Backend, type Threading } from '../backend.ts';
 import { type DType, type HostArray, Tensor, shapeSize } from '../tensor.ts';
-import { InvalidArgumentError } from '../../errors.ts';
+import { type FeddipError, InvalidArgumentError } from '../../errors.ts';
 import { canBlock, canShareMemory, cpuCount } from '../../platform/worker.ts';
 import { runtimeName } from '../../platform/runtime.ts';
 import { WasmHeap } from './heap.ts';
 import { instantiateKernels, instantiateSharedKernels, type KernelExports } from './module.ts';
-import { KernelThreads } from './threads.ts';
+import { DEFAULT_WORKER_TIMEOUT_MS, KernelThreads } from './threads.ts';
 import type { ParallelKernel } from './protocol.ts';
 import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../kernels/linear.ts';
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
@@ -52,6 +52,15 @@ export interface WasmBackendOptions {
   minSplitMacs?: number;
   /** Element-wise, pooling and batch-norm kernels over fewer elements stay on the calling thread. */
   minSplitElements?: number;
+  /**
+   * How long a split kernel waits for its worker threads without any of them making progress
+   * before it declares one dead (terminated, out of memory, killed) and throws a
+   * `BACKEND_UNAVAILABLE` error instead of hanging; from then on the backend refuses every call
+   * (dispose it and create a new one). It must exceed the longest part of a kernel on a loaded
+   * machine (a worker that started its part shows no progress until it finishes it). Default:
+   * DEFAULT_WORKER_TIMEOUT_MS (30 s); `Infinity` waits forever.
+   */
+  workerTimeoutMs?: number;
 }
 
 /**
@@ -76,6 +85,12 @@ function positiveInteger(name: string, value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new InvalidArgumentError(`wasm backend: '${name}' must be a positive integer, got ${String(value)}`);
   }
+  return value;
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new InvalidArgumentError(`wasm backend: '${name}' must be a number > 0 (milliseconds), got ${String(value)}`);
   return value;
 }
 
@@ -121,6 +136,7 @@ export class WasmBackend extends Backend {
       macs: nonNegative('minSplitMacs', options.minSplitMacs, DEFAULT_SPLIT.macs),
       elements: nonNegative('minSplitElements', options.minSplitElements, DEFAULT_SPLIT.elements),
     };
+    const timeoutMs = positive('workerTimeoutMs', options.workerTimeoutMs, DEFAULT_WORKER_TIMEOUT_MS);
     const cores = requested === undefined ? await cpuCount() : 0;
     const threads = requested ?? cores;
     let reason: string;
@@ -132,7 +148,7 @@ export class WasmBackend extends Backend {
       const shared = await instantiateSharedKernels();
       try {
         const block = canBlock();
-        const pool = await KernelThreads.start(shared.module, shared.memory, shared.kernels as unknown as Record<string, unknown>, threads - 1, block);
+        const pool = await KernelThreads.start(shared.module, shared.memory, shared.kernels as unknown as Record<string, unknown>, threads - 1, block, timeoutMs);
         const how = `${threads} threads on shared memory (${requested === undefined ? 'one per core' : 'as requested'})`;
         return new WasmBackend(shared.kernels, pool, block ? how : `${how}; the page's main thread polls for its workers, since Atomics.wait is not allowed there`, split);
       } catch (error) {
@@ -145,6 +161,10 @@ export class WasmBackend extends Backend {
   /** Kernels split across threads so far and the parts the workers ran (zeros when single-threaded). */
   threadStats(): { split: number; workerParts: number } {
     return this.#pool?.stats ?? { split: 0, workerParts: 0 };
+  }
+
+  protected override failure(): FeddipError | undefined {
+    return this.#pool?.failure;
   }
 
   /** Bytes of linear memory reserved and in use (for memory-growth checks). */

@@ -4,7 +4,7 @@
 // generation counter it waits on with Atomics.wait), which costs microseconds, where a
 // postMessage round trip costs tens to hundreds.
 import { parentPort } from '../../platform/worker.ts';
-import { ARGS_OFFSET, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, Slot, SPIN_POLLS, STOP } from './protocol.ts';
+import { ARGS_OFFSET, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, Slot, SPIN_POLLS, STOP, workerSlot, WorkerSlot } from './protocol.ts';
 
 type Kernel = (...args: number[]) => void;
 
@@ -37,6 +37,10 @@ function serve(control: Int32Array, args: Float64Array, kernels: Kernel[], index
   // caller, having seen 'ready', already published.
   let seen = 0;
   const call: number[] = [];
+  // Progress the caller's watchdog reads: which task this thread took and which it finished, so
+  // that a thread that stopped can be named, and told apart from one still busy with its part.
+  const started = workerSlot(index, WorkerSlot.Started);
+  const finished = workerSlot(index, WorkerSlot.Finished);
   for (;;) {
     let polls = 0;
     let now = Atomics.load(control, Slot.Generation);
@@ -45,6 +49,7 @@ function serve(control: Int32Array, args: Float64Array, kernels: Kernel[], index
       now = Atomics.load(control, Slot.Generation);
     }
     seen = now;
+    Atomics.store(control, started, now);
     const kernel = Atomics.load(control, Slot.Kernel);
     if (kernel === STOP) return;
     const count = control[Slot.ArgCount]!;
@@ -58,6 +63,7 @@ function serve(control: Int32Array, args: Float64Array, kernels: Kernel[], index
       Atomics.compareExchange(control, Slot.Failed, 0, index);
     }
     Atomics.add(control, Slot.WorkerParts, 1);
+    Atomics.store(control, finished, now);
     if (Atomics.sub(control, Slot.Pending, 1) === 1) Atomics.notify(control, Slot.Pending);
   }
 }

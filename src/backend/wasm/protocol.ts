@@ -32,7 +32,31 @@ export const STOP = -1;
 /** Byte offset of the Float64 arguments (every i32 pointer and f32 value is exact in a double). */
 export const ARGS_OFFSET = 64;
 export const MAX_ARGS = 24;
-export const CONTROL_BYTES = ARGS_OFFSET + 8 * MAX_ARGS;
+/**
+ * Byte offset of the per-worker slots: worker i (1-based, its part number) owns the 64 bytes at
+ * WORKERS_OFFSET + (i − 1)·WORKER_BYTES, a cache line of its own, so that workers writing their
+ * progress do not bounce one line between cores.
+ */
+export const WORKERS_OFFSET = ARGS_OFFSET + 8 * MAX_ARGS;
+export const WORKER_BYTES = 64;
+
+/** Int32 slots inside a worker's own line (offsets from its first slot). */
+export const WorkerSlot = {
+  /** The generation of the last task this worker picked up. */
+  Started: 0,
+  /** The generation of the last task this worker finished (set before it decrements Pending). */
+  Finished: 1,
+} as const;
+
+/** Bytes of the control block for `workers` kernel workers. */
+export function controlBytes(workers: number): number {
+  return WORKERS_OFFSET + WORKER_BYTES * workers;
+}
+
+/** Index into the control block's Int32Array of `slot` of worker `index` (1-based). */
+export function workerSlot(index: number, slot: number): number {
+  return (WORKERS_OFFSET + (index - 1) * WORKER_BYTES) / 4 + slot;
+}
 
 /**
  * Polls of an atomic before falling asleep on it. A training step issues kernels microseconds
@@ -46,6 +70,6 @@ export interface KernelWorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
-  /** This worker's part (the calling thread is part 0). */
+  /** This worker's part (the calling thread is part 0); also where its progress slots are. */
   index: number;
 }

@@ -1,0 +1,303 @@
+// Workers that die: a kernel thread of the wasm backend, and a client-training worker of the
+// simulation's pool. Neither may hang its owner. The kernel threads give up after their deadline
+// (or at once, when the event loop heard of the death) with a typed error and refuse every later
+// call; the pool fails only the dead worker's client, replaces the worker and keeps its lanes.
+//
+// The workers are killed the way an embedder kills them, with terminate() on their real handles,
+// which a thin wrapper around spawnWorker hands to the tests. Workers run dist/*.js, so these tests
+// need `npm run build:js` first.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createBackend, FeddipError, fl, initParameters, mlp, Rng, type Backend } from '../../src/index.ts';
+import type * as WorkerModule from '../../src/platform/worker.ts';
+import type { WorkerHandle } from '../../src/platform/worker.ts';
+import { type ClientJob, InProcessPool, WorkerPool } from '../../src/fl/pool.ts';
+import type { ClientResult, ClientTask } from '../../src/fl/types.ts';
+
+interface Spawned { url: string; handle: WorkerHandle; trains: number }
+
+const hooks = vi.hoisted(() => ({ spawned: [] as Spawned[], failSpawns: false }));
+
+vi.mock('../../src/platform/worker.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof WorkerModule>();
+  return {
+    ...real,
+    spawnWorker: async (url: URL) => {
+      if (hooks.failSpawns) throw new Error('spawning refused by the test (as when the runtime is out of memory)');
+      const handle = await real.spawnWorker(url);
+      const entry: Spawned = { url: url.href, handle, trains: 0 };
+      hooks.spawned.push(entry);
+      return {
+        ...handle,
+        post: (m: unknown, t?: Transferable[]) => {
+          if ((m as { type?: string }).type === 'train') entry.trains++;
+          handle.post(m, t);
+        },
+      };
+    },
+  };
+});
+
+const kernelWorkers = () => hooks.spawned.filter((s) => s.url.endsWith('/kernel-worker.js'));
+const trainingWorkers = () => hooks.spawned.filter((s) => s.url.endsWith('/worker.js'));
+
+/** Blocks this thread without running its event loop, as a kernel call does. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function thrown(fn: () => unknown): FeddipError {
+  try {
+    fn();
+  } catch (error) {
+    return error as FeddipError;
+  }
+  throw new Error('did not throw');
+}
+
+const turn = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+afterEach(() => {
+  hooks.failSpawns = false;
+});
+
+describe('wasm kernel threads: a dead worker thread', () => {
+  const opened: Backend[] = [];
+  afterEach(() => {
+    for (const b of opened.splice(0)) b.dispose();
+  });
+  const open = async (options: Parameters<typeof createBackend>[1]) => {
+    const b = await createBackend('wasm', { minSplitMacs: 0, minSplitElements: 0, ...options });
+    opened.push(b);
+    return b;
+  };
+
+  it('makes a split kernel throw a typed error once the deadline passes, naming the thread; later calls fail fast', async () => {
+    const before = kernelWorkers().length;
+    const b = await open({ threads: 3, workerTimeoutMs: 400 });
+    const [, second] = kernelWorkers().slice(before);
+    const x = b.tensor('f32', [4096], Float32Array.from({ length: 4096 }, (_, i) => i - 2048));
+    const y = b.tensor('f32', [4096]);
+    const small = b.tensor('f32', [3]);
+    b.reluForward({ x, y });
+    expect((await b.read(y))[4095]).toBe(2047);
+
+    // Killed while this thread holds on: its 'exit' event cannot be delivered before the kernel
+    // call, exactly as when a thread dies during one.
+    void second!.handle.terminate();
+    sleepSync(100);
+    const t0 = performance.now();
+    const error = thrown(() => b.reluForward({ x, y }));
+    const waited = performance.now() - t0;
+    expect(error).toBeInstanceOf(FeddipError);
+    expect(error.code).toBe('BACKEND_UNAVAILABLE');
+    expect(error.message).toMatch(/kernel worker thread 2 never picked the task up/);
+    expect(error.message).toMatch(/reluForwardPart waited \d+\.\d s without progress/);
+    expect(error.message).toMatch(/dispose it and create a new one, or create it with \{ threads: 1 \}/);
+    expect(error.message).toMatch(/workerTimeoutMs \}\) \(now 400 ms\)/);
+    expect(waited).toBeGreaterThanOrEqual(400);
+    expect(waited).toBeLessThan(5000);
+
+    // Every later call, split or not, memory included, fails at once with the same explanation.
+    for (const call of [
+      () => b.reluForward({ x, y }),
+      () => b.fill({ y: small, value: 1 }),
+      () => b.tensor('f32', [2]),
+      () => b.write(x, new Float32Array(4096)),
+    ]) {
+      const t1 = performance.now();
+      const again = thrown(call);
+      expect(performance.now() - t1).toBeLessThan(50);
+      expect(again.code).toBe('BACKEND_UNAVAILABLE');
+      expect(again.message).toBe(error.message);
+    }
+    await expect(b.read(y)).rejects.toThrow(error.message);
+    // Release and dispose still work: the memory is given back, nothing hangs.
+    b.release(y);
+    b.dispose();
+    expect(b.liveTensors).toBe(0);
+  });
+
+  it('fails the next kernel at once when the death was reported between kernels', async () => {
+    const before = kernelWorkers().length;
+    const b = await open({ threads: 2 }); // the default deadline: 30 s, which this must not wait for
+    const [worker] = kernelWorkers().slice(before);
+    const x = b.tensor('f32', [1024]);
+    const y = b.tensor('f32', [1024]);
+    const logits = b.tensor('f32', [2, 5]), labels = b.tensor('i32', [2]), loss = b.tensor('f32', [1]), dlogits = b.tensor('f32', [2, 5]);
+    b.reluForward({ x, y });
+    await worker!.handle.terminate();
+    await turn();
+    const t0 = performance.now();
+    const error = thrown(() => b.reluForward({ x, y }));
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(FeddipError);
+    expect(error.code).toBe('BACKEND_UNAVAILABLE');
+    expect(error.message).toMatch(/^wasm: kernel worker thread 1 died \(worker exited with code 1\); every split kernel needs all 2 threads\./);
+    expect(error.message).toMatch(/dispose it and create a new one/);
+    // Kernels that would not be split fail too: the backend as a whole is out.
+    expect(thrown(() => b.softmaxCrossEntropy({ logits, labels, loss, dlogits })).message).toBe(error.message);
+  });
+
+  it('rejects a deadline that is not a positive number', async () => {
+    for (const workerTimeoutMs of [0, -5, Number.NaN]) {
+      await expect(createBackend('wasm', { threads: 2, workerTimeoutMs })).rejects.toThrow(/'workerTimeoutMs' must be a number > 0/);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ the client-training pool
+
+function synthetic(n: number, seed: number) {
+  const r = new Rng(seed);
+  const labels = Int32Array.from({ length: n }, () => r.int(10));
+  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
+  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
+  return { images, labels };
+}
+
+const model = mlp();
+const train = synthetic(240, 1);
+const data = { ...train, sampleSize: 784 };
+const initial = initParameters(model.layout, (() => { const r = new Rng(2); return () => r.uniform(); })());
+
+/** Four clients of 60 samples, one epoch each. */
+function jobs(round: number): ClientJob[] {
+  const task: ClientTask = {
+    config: { round, lr: 0.05, weightDecay: 5e-4, lambda: 0, localEpochs: 1, batch: 20, uplink: 'dense', uplinkDensity: 1 },
+    weights: initial, mask: null,
+  };
+  return [0, 1, 2, 3].map((clientId) => ({
+    clientId, indices: Int32Array.from({ length: 60 }, (_, i) => clientId * 60 + i), task, rng: new Rng(7).fork(`client-${clientId}-round-${round}`).getState(),
+  }));
+}
+
+/** What each client trains to, in this thread: the reference for the workers' results. */
+async function expected(round: number): Promise<ClientResult[]> {
+  const backend = await createBackend('wasm', { threads: 1 });
+  const pool = new InProcessPool(model, backend, data);
+  try {
+    return (await pool.run(jobs(round))) as ClientResult[];
+  } finally {
+    await pool.close();
+    backend.dispose();
+  }
+}
+
+function expectSame(got: ClientResult | Error, want: ClientResult) {
+  if (got instanceof Error) throw new Error(`client ${want.clientId} failed: ${got.message}`);
+  expect(got.clientId).toBe(want.clientId);
+  expect(got.trainLoss).toBe(want.trainLoss);
+  expect(got.update).toEqual(want.update);
+}
+
+describe('WorkerPool: a dead training worker', () => {
+  it('fails only its own client, is replaced, and the next run uses the full pool', async () => {
+    const want = await expected(0);
+    const before = trainingWorkers().length;
+    const pool = await WorkerPool.create(2, model, 'wasm', data);
+    try {
+      const [first, second] = trainingWorkers().slice(before);
+      // run() hands job 0 to the first worker and job 1 to the second before it returns.
+      const running = pool.run(jobs(0));
+      void first!.handle.terminate();
+      const out = await running;
+      expect(out[0]).toBeInstanceOf(Error);
+      expect((out[0] as Error).message).toBe('training worker crashed: worker exited with code 1');
+      for (const k of [1, 2, 3]) expectSame(out[k]!, want[k]!);
+      expect(pool.threads).toBe(2);
+
+      // A run need not wait for a replacement (the other worker may take the jobs); wait here, so
+      // that the next run starts with both lanes and each takes a job at once.
+      await pool.ready();
+      const replacement = trainingWorkers()[before + 2];
+      expect(replacement, 'a fresh worker took the dead one\'s place').toBeDefined();
+      const trainsBefore = [replacement!.trains, second!.trains];
+      const next = await pool.run(jobs(0));
+      next.forEach((r, k) => expectSame(r, want[k]!));
+      // Both lanes trained: the replacement took work, not only the surviving worker.
+      expect(replacement!.trains).toBeGreaterThan(trainsBefore[0]!);
+      expect(second!.trains).toBeGreaterThan(trainsBefore[1]!);
+      expect(first!.trains).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('replaces a worker that dies while idle, so no client of the next run fails', async () => {
+    const want = await expected(0);
+    const before = trainingWorkers().length;
+    const pool = await WorkerPool.create(2, model, 'wasm', data);
+    try {
+      await trainingWorkers()[before]!.handle.terminate();
+      await turn();
+      // Without this the other worker might train all four clients before the replacement is up.
+      await pool.ready();
+      const out = await pool.run(jobs(0));
+      out.forEach((r, k) => expectSame(r, want[k]!));
+      expect(pool.threads).toBe(2);
+      expect(trainingWorkers().length).toBe(before + 3);
+      expect(trainingWorkers()[before + 2]!.trains).toBeGreaterThan(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('drops a lane whose replacement cannot start, carries on with the rest, and says so once none is left', async () => {
+    const want = await expected(0);
+    const before = trainingWorkers().length;
+    const pool = await WorkerPool.create(2, model, 'wasm', data);
+    try {
+      const [first, second] = trainingWorkers().slice(before);
+      hooks.failSpawns = true;
+      const running = pool.run(jobs(0));
+      void first!.handle.terminate();
+      const out = await running;
+      expect(out[0]).toBeInstanceOf(Error);
+      for (const k of [1, 2, 3]) expectSame(out[k]!, want[k]!);
+      expect(second!.trains).toBe(3);
+      expect(pool.threads).toBe(1);
+
+      await second!.handle.terminate();
+      await turn();
+      expect(pool.threads).toBe(0);
+      const error = await pool.run(jobs(1)).then(() => undefined, (e: FeddipError) => e);
+      expect(error).toBeInstanceOf(FeddipError);
+      expect(error!.code).toBe('BACKEND_UNAVAILABLE');
+      expect(error!.message).toMatch(/^every training worker died and none could be restarted \(the last replacement failed: spawning refused by the test/);
+      expect(error!.message).toMatch(/4 of 4 clients were not trained/);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('simulation with a training worker that dies', () => {
+  it('counts the client as failed in that round, replaces the worker and runs the remaining rounds', async () => {
+    const backend = await createBackend('wasm', { threads: 1 });
+    const before = trainingWorkers().length;
+    let killed = false;
+    const metrics: fl.RoundMetrics[] = [];
+    try {
+      for await (const m of fl.simulate({
+        model, backend, strategy: fl.fedavg({ rounds: 3, fraction: 1, localEpochs: 1, batch: 20, lr: 0.05 }),
+        initial, train, test: { ...synthetic(60, 3), sampleSize: 784 },
+        partitions: [0, 1, 2, 3].map((k) => Int32Array.from({ length: 60 }, (_, i) => k * 60 + i)),
+        rounds: 3, rng: new Rng(5), threads: 2,
+        // Round 1 starts (its jobs are posted right after this report): kill a worker under it.
+        onProgress: (p) => {
+          if (p.round === 1 && !killed) {
+            killed = true;
+            void trainingWorkers()[before]!.handle.terminate();
+          }
+        },
+      })) metrics.push(m);
+    } finally {
+      backend.dispose();
+    }
+    expect(killed).toBe(true);
+    expect(metrics.map((m) => [m.clients_ok, m.clients_failed])).toEqual([[4, 0], [3, 1], [4, 0]]);
+    // A replacement was started (whether it trained in round 2 depends on how fast it started).
+    expect(trainingWorkers().length).toBe(before + 3);
+    expect(Number.isFinite(metrics[2]!.test_acc)).toBe(true);
+  });
+});
