@@ -154,14 +154,16 @@ export class WorkerPool implements ClientPool {
         w.onError((error) => {
           if (!live) return;
           live = false;
-          if (ready) this.#lost(lane, error);
+          if (ready) this.#lost(lane, w, error);
           else reject(new FeddipError('BACKEND_UNAVAILABLE', `training worker died while starting: ${error.message}`, { cause: error }));
         });
         w.onMessage((m) => {
           if (!live) return;
           const msg = m as { type: string; id?: number; result?: ClientResult; message?: string; samples?: number };
           if (msg.type === 'ready') {
+            // At once, not after an await: a death from here on must find the worker in its lane.
             ready = true;
+            lane.worker = w;
             resolve();
           } else if (msg.type === 'init-error') {
             live = false;
@@ -182,12 +184,11 @@ export class WorkerPool implements ClientPool {
       await w.terminate();
       throw error;
     }
-    if (this.#closed) {
+    if (this.#closed && live) {
       live = false;
+      lane.worker = undefined;
       await w.terminate();
-      return;
     }
-    lane.worker = w;
   }
 
   /** Resolves once no worker is being replaced: every lane left has a ready worker. */
@@ -196,11 +197,10 @@ export class WorkerPool implements ClientPool {
   }
 
   /** Lane `lane`'s worker died: fail its client (only that one), then put a fresh worker in its place. */
-  #lost(lane: Lane, error: Error): void {
-    const dead = lane.worker;
+  #lost(lane: Lane, dead: WorkerHandle, error: Error): void {
     lane.worker = undefined;
     // An 'error' event may leave a web worker running in a state nobody knows; make sure it is gone.
-    void dead?.terminate();
+    void dead.terminate();
     if (this.#closed) return;
     lane.restarting = this.#start(lane).then(
       () => { lane.restarting = undefined; },

@@ -20,7 +20,8 @@ type Kernel = (...args: number[]) => void;
 const INDEX = new Map<string, number>(PARALLEL_KERNELS.map((name, i) => [name, i]));
 
 /**
- * How long `run` waits with no worker making progress before it declares a worker dead. A part
+ * How long a split kernel of the threaded wasm backend waits with no worker thread making progress
+ * before it declares one dead (`createBackend('wasm', { workerTimeoutMs })` sets another). A part
  * takes micro- to milliseconds (seconds for the largest convolutions on a slow machine), and an
  * overloaded machine delays a wake-up by a scheduler slice, so only a thread that is gone (or
  * hung) stays silent this long.
