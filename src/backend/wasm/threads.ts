@@ -196,22 +196,18 @@ export class KernelThreads {
     if (silent.length) what.push(`${threadList(silent)} never picked the task up (dead: terminated, out of memory or killed)`);
     if (stuck.length) what.push(`${threadList(stuck)} started ${stuck.length === 1 ? 'its part' : 'their parts'} but never finished (died or hangs mid-kernel)`);
     const error = new FeddipError('BACKEND_UNAVAILABLE',
-      `wasm: kernel worker ${what.join('; ')}: ${kernel} waited ${(waitedMs / 1000).toFixed(1)} s without progress. ${this.#advice()} `
+      `wasm: kernel worker ${what.join('; ')}: ${kernel} waited ${(waitedMs / 1000).toFixed(1)} s without progress. `
+      + `Its outputs are undefined and a stuck part may still be writing, so ${ADVICE} `
       + `If the machine is only overloaded, raise the deadline: createBackend('wasm', { workerTimeoutMs }) (now ${this.#timeoutMs} ms).`);
     this.#fail(error);
     return error;
   }
 
-  /** A worker's 'error' or abnormal 'exit', seen between kernels. */
+  /** A worker's 'error' or 'exit' (before close(), any exit is a death), seen between kernels. */
   #died(index: number, cause: Error): void {
     if (this.#closed || this.#failure) return;
     this.#fail(new FeddipError('BACKEND_UNAVAILABLE',
-      `wasm: kernel worker thread ${index} died (${cause.message}); every split kernel needs all ${this.parts} threads. ${this.#advice()}`, { cause }));
-  }
-
-  #advice(): string {
-    return 'Its outputs are undefined (a stuck part may still be writing), so this backend now refuses every call: '
-      + "dispose it and create a new one, or create it with { threads: 1 } to run every kernel on the calling thread.";
+      `wasm: kernel worker thread ${index} died (${cause.message}); every split kernel needs all ${this.parts} threads, so ${ADVICE}`, { cause }));
   }
 
   /** Terminates every worker, so that a part still running stops writing into the shared memory. */
@@ -233,6 +229,9 @@ export class KernelThreads {
     for (const w of this.#workers) void w.terminate();
   }
 }
+
+const ADVICE = 'this backend now refuses every call: dispose it and create a new one, '
+  + 'or create it with { threads: 1 } to run every kernel on the calling thread.';
 
 const threadList = (indices: number[]): string =>
   indices.length === 1 ? `thread ${indices[0]}` : `threads ${indices.join(', ')}`;
