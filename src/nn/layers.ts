@@ -33,7 +33,7 @@ export interface BindContext {
    * for at every pass, never cached: the path and the structure change when the mask does.
    */
   sparse?(name: string): SparseWeights | undefined;
-  /** Tensors shared by the whole binding for values that live only part of a pass (see pool.ts). */
+  /** Tensors shared by the whole binding for values that live only part of a pass (see TensorPool). */
   pool: TensorPool;
   /**
    * Set by a container that reads this layer's output only in its next forward kernel and then

@@ -14,6 +14,11 @@ import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 
+/**
+ * Reusable f32 tensors by shape, for values that live only part of a pass (input gradients,
+ * activations read once by the next kernel). Layers take them from BindContext.pool and whoever
+ * reads a value last gives it back.
+ */
 export class TensorPool {
   readonly #backend: Backend;
   /** Idle tensors by shape, reused last-in first-out (so a fixed pass reuses a fixed set). */
