@@ -132,6 +132,7 @@ export class Network {
     this.#checkInput(x, batch);
     this.backend.write(b.x, x);
     this.#params.applyMasks();
+    b.pool.reclaim();
     this.#forward(b, false);
     this.#lastBinding = b;
     return this.backend.read(b.layers[b.layers.length - 1]!.output) as Promise<Float32Array>;
@@ -162,6 +163,7 @@ export class Network {
     this.backend.write(b.x, x);
     this.backend.write(b.labels, labels);
     this.#params.applyMasks();
+    b.pool.reclaim();
     this.#forward(b, true);
     const logits = b.layers[b.layers.length - 1]!.output;
     this.backend.softmaxCrossEntropy({ logits, labels: b.labels, loss: b.loss, dlogits: b.dlogits });

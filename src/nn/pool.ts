@@ -75,6 +75,18 @@ export class TensorPool {
     else this.#idle.set(key, [t]);
   }
 
+  /**
+   * Returns every handed-out tensor to the pool. For the start of a pass, when nothing of an
+   * earlier one is still read: a pass cut short by an error would otherwise keep its tensors out
+   * of the pool for good, and every later pass would allocate new ones.
+   */
+  reclaim(): void {
+    for (const t of [...this.#holders.keys()]) {
+      this.#holders.set(t, 1);
+      this.give(t);
+    }
+  }
+
   /** Device bytes of every tensor the pool has allocated (its high-water mark). */
   get bytes(): number {
     return this.#bytes;

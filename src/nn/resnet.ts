@@ -75,9 +75,7 @@ export class BasicBlock extends Layer {
       const sumShape = [ctx.batch, ...outShape];
       const inShape = [ctx.batch, ...input];
       return {
-        get output() {
-          return r2.output;
-        },
+        output: r2.output,
         forward: (x: Tensor, training: boolean) => {
           c1.forward(x, training);
           b1.forward(c1.output, training);

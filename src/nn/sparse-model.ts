@@ -113,6 +113,7 @@ export class SparseModel {
     }
     const b = this.#binding(batch);
     this.backend.write(b.x, x);
+    b.pool.reclaim();
     let input = b.x;
     for (const layer of b.layers) {
       layer.forward(input, false);

@@ -79,8 +79,15 @@ describe('TensorPool', () => {
     pool.give(foreign);
     pool.give(undefined);
     expect(pool.take([2, 3])).not.toBe(foreign);
-    expect(pool.bytes).toBe(5 * 6 * 4); // five tensors were in use at some point
+    expect(pool.bytes).toBe(5 * 6 * 4); // five tensors were in use at once at some point
     expect(() => pool.hold(foreign)).toThrow(/not taken from this pool/);
+    // After a pass cut short, reclaim() hands everything back: the next takes allocate nothing.
+    const held = [pool.take([4]), pool.take([4])];
+    pool.hold(held[0]!);
+    pool.reclaim();
+    const bytes = pool.bytes;
+    expect(new Set([pool.take([4]), pool.take([4])])).toEqual(new Set(held));
+    expect(pool.bytes).toBe(bytes);
     pool.release();
     expect(b.liveTensors).toBe(1);
     b.dispose();
