@@ -166,7 +166,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   } catch (error) {
     // wasm32 stops at 4 GiB: activations grow with the batch, so say which knob to turn.
     if (error instanceof FeddipError && error.code === 'OUT_OF_MEMORY') {
-      throw new FeddipError('OUT_OF_MEMORY', `${error.message}\n${model.name} at batch ${o.batch} needs more memory than this backend has; try --batch ${Math.max(1, Math.floor((o.batch as number) / 2))}${backend.name === 'wasm' ? ' (ResNet-18-CIFAR trains at batch 64 within wasm32\'s 4 GiB)' : ''}`, { cause: error });
+      throw new FeddipError('OUT_OF_MEMORY', `${error.message}\n${model.name} at batch ${o.batch} needs more memory than this backend has; try --batch ${Math.max(1, Math.floor((o.batch as number) / 2))}${backend.name === 'wasm' ? ' (wasm32 addresses at most 4 GiB: ResNet-18-CIFAR takes ~6.5 MB per image of a batch, so the paper\'s batch of 128 fits)' : ''}`, { cause: error });
     }
     throw error;
   } finally {

@@ -25,7 +25,7 @@ const EVAL_BUDGET_BYTES = 256 * 2 ** 20;
 
 /**
  * The evaluation batch for a model: up to 1,000 images, fewer when their activations would not fit
- * the budget — ResNet-18 at 1,000 images would need ~8 GB, past wasm32's 4 GiB. The top-level
+ * the budget — ResNet-18 at 1,000 images would need ~5 GB, past wasm32's 4 GiB. The top-level
  * outputs are counted 8 times over, for what blocks and layers keep inside. Results do not depend
  * on it: every image is evaluated on its own.
  */

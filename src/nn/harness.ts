@@ -10,6 +10,7 @@ import { Rng } from '../util/rng.ts';
 import type { BoundLayer, Layer } from './layers.ts';
 import { ParamLayout } from './layout.ts';
 import { ParameterStore } from './parameters.ts';
+import { TensorPool } from './pool.ts';
 import type { LayerPath, SparseCrossover } from './sparse-weights.ts';
 
 export interface LayerHarnessOptions {
@@ -35,6 +36,10 @@ export class LayerHarness {
   readonly #bound: BoundLayer;
   readonly #x: Tensor;
   readonly #dy: Tensor;
+  readonly #pool: TensorPool;
+  readonly #needInputGrad: boolean;
+  /** The input gradient of the last backward pass (pooled; given back before the next one). */
+  #dx: Tensor | undefined;
   #forwarded = false;
 
   constructor(layer: Layer, backend: Backend, inputShape: readonly number[], batch: number, options: LayerHarnessOptions = {}) {
@@ -48,14 +53,17 @@ export class LayerHarness {
     this.rng = options.rng ?? new Rng(0);
     this.#params = new ParameterStore(this.layout, backend, 'LayerHarness', { sparseCrossover: options.sparseCrossover });
     const made: Tensor[] = [];
+    this.#pool = new TensorPool(backend);
+    this.#needInputGrad = options.needInputGrad ?? true;
     try {
       this.#x = backend.tensor('f32', [batch, ...inputShape]);
       made.push(this.#x);
       this.#dy = backend.tensor('f32', [batch, ...this.outputShape]);
       made.push(this.#dy);
-      this.#bound = layer.bind(this.#params.context(batch, options.needInputGrad ?? true, () => this.rng), inputShape);
+      this.#bound = layer.bind(this.#params.context(batch, this.#needInputGrad, () => this.rng, this.#pool), inputShape);
     } catch (error) {
       for (const t of made) backend.release(t);
+      this.#pool.release();
       this.#params.dispose();
       throw error;
     }
@@ -98,7 +106,8 @@ export class LayerHarness {
   backward(dy: Float32Array): void {
     if (!this.#forwarded) throw new InvalidArgumentError('LayerHarness: backward needs a forward pass first');
     this.backend.write(this.#dy, dy);
-    this.#bound.backward(this.#dy);
+    this.#pool.give(this.#dx);
+    this.#dx = this.#bound.backward(this.#dy);
   }
 
   async readOutput(): Promise<Float32Array> {
@@ -106,13 +115,18 @@ export class LayerHarness {
   }
 
   async readInputGrad(): Promise<Float32Array> {
-    const g = this.#bound.inputGrad;
-    if (!g) throw new InvalidArgumentError('LayerHarness: the input gradient was not requested (needInputGrad: false)');
+    const g = this.#dx;
+    if (!g) {
+      throw new InvalidArgumentError(this.#bound && this.#needInputGrad
+        ? 'LayerHarness: no input gradient yet; run backward first'
+        : 'LayerHarness: the input gradient was not requested (needInputGrad: false)');
+    }
     return this.backend.read(g) as Promise<Float32Array>;
   }
 
   dispose(): void {
     this.#bound.release();
+    this.#pool.release();
     this.backend.release(this.#x);
     this.backend.release(this.#dy);
     this.#params.dispose();

@@ -13,3 +13,4 @@ export {
   type SparseCrossover, type SparseLayerKind, type LayerPath, type SparseWeights,
 } from './sparse-weights.ts';
 export { SparseModel, type SparseModelOptions } from './sparse-model.ts';
+export { TensorPool } from './pool.ts';

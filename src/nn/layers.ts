@@ -1,6 +1,8 @@
 // Layers: what parameters they own, what shape they produce, and — once bound to a backend and a
 // batch size — their forward and backward passes on device tensors. A bound layer owns its output
-// and the gradient of its input; the network chains them.
+// (it is read again by the backward pass, or by the caller after the last layer); the gradient of
+// its input is taken from the binding's pool (pool.ts) and handed to the caller, who gives it back
+// once read, because it is dead after the predecessor's backward pass. The network chains them.
 import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
@@ -10,6 +12,7 @@ import type { Rng } from '../util/rng.ts';
 import type { ParamSpec } from './layout.ts';
 import type { SparseWeights } from './sparse-weights.ts';
 import type { CsrMatrix } from '../kernels/sparse.ts';
+import type { TensorPool } from './pool.ts';
 
 /** What a layer gets when it is bound: the backend, the batch size and its parameter tensors. */
 export interface BindContext {
@@ -30,12 +33,21 @@ export interface BindContext {
    * for at every pass, never cached: the path and the structure change when the mask does.
    */
   sparse?(name: string): SparseWeights | undefined;
+  /** Tensors shared by the whole binding for values that live only part of a pass (see TensorPool). */
+  pool: TensorPool;
+  /**
+   * Set by a container that reads this layer's output only in its next forward kernel and then
+   * gives it back to `pool` (batch norm → ReLU or the residual sum inside a block): the layer takes
+   * a pooled output at every forward pass instead of owning one. Layers whose output must outlive
+   * the pass ignore it.
+   */
+  transientOutput?: boolean;
 }
 
-/** The same context with a different answer to needInputGrad (for the layers inside a block). */
-export function withInputGrad(ctx: BindContext, needInputGrad: boolean): BindContext {
+/** The same context with other answers to needInputGrad and transientOutput (for the layers inside a block). */
+export function withInputGrad(ctx: BindContext, needInputGrad: boolean, transientOutput = false): BindContext {
   return {
-    backend: ctx.backend, batch: ctx.batch, needInputGrad,
+    backend: ctx.backend, batch: ctx.batch, needInputGrad, transientOutput, pool: ctx.pool,
     param: (n) => ctx.param(n), grad: (n) => ctx.grad(n), buffer: (n) => ctx.buffer(n), rng: () => ctx.rng(),
     sparse: (n) => ctx.sparse?.(n),
   };
@@ -45,11 +57,15 @@ export function withInputGrad(ctx: BindContext, needInputGrad: boolean): BindCon
 export const qualified = (prefix: string, name: string): string => (prefix ? `${prefix}.${name}` : name);
 
 export interface BoundLayer {
+  /** The output of the last forward pass (for a transient output: valid until it is given back). */
   readonly output: Tensor;
-  /** Gradient w.r.t. the input, filled by backward (absent when not needed). */
-  readonly inputGrad: Tensor | undefined;
   forward(x: Tensor, training: boolean): void;
-  backward(dy: Tensor): void;
+  /**
+   * Back-propagates dy through the last forward pass and gives dy back to the pool (it is read
+   * here for the last time). Returns the gradient w.r.t. the input, taken from the pool — the
+   * caller gives it back once read — or undefined when the context did not ask for it.
+   */
+  backward(dy: Tensor): Tensor | undefined;
   release(): void;
 }
 
@@ -106,6 +122,12 @@ function once<T>(get: () => T): () => T {
   };
 }
 
+/** Takes the input gradient of a backward pass from the pool, or nothing when none is wanted. */
+function inputGradOf(ctx: BindContext, input: readonly number[]): () => Tensor | undefined {
+  const shape = [ctx.batch, ...input];
+  return ctx.needInputGrad ? () => ctx.pool.take(shape) : () => undefined;
+}
+
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 export function positiveInt(what: string, v: number): void {
@@ -159,7 +181,7 @@ export class Conv2d extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     const wName = `${this.name}.weight`;
     const w = once(() => ctx.param(wName));
     const dw = once(() => ctx.grad(wName));
@@ -168,7 +190,7 @@ export class Conv2d extends Layer {
     const { stride, padding, kernel } = this;
     let x: Tensor | undefined;
     return {
-      output, inputGrad,
+      output,
       forward: (input) => {
         x = input;
         const s = ctx.sparse?.(wName);
@@ -177,14 +199,17 @@ export class Conv2d extends Layer {
       },
       backward: (dy) => {
         const s = ctx.sparse?.(wName);
-        if (s && inputGrad) {
-          ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx: inputGrad, stride, padding });
+        const dx = takeInputGrad();
+        if (s && dx) {
+          ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx, stride, padding });
           // The weight gradient stays dense (error feedback needs it for pruned weights too); it
           // reads x and dy only, so w — left stale on the sparse path — is passed for its shape.
           ctx.backend.conv2dBackward({ x: x!, w: w(), dy, dw: dw(), db: db(), stride, padding });
         } else {
-          ctx.backend.conv2dBackward({ x: x!, w: w(), dy, dx: inputGrad, dw: dw(), db: db(), stride, padding });
+          ctx.backend.conv2dBackward({ x: x!, w: w(), dy, dx, dw: dw(), db: db(), stride, padding });
         }
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -217,7 +242,7 @@ export class Linear extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, this.outFeatures]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     const wName = `${this.name}.weight`;
     const w = once(() => ctx.param(wName));
     const dw = once(() => ctx.grad(wName));
@@ -225,7 +250,7 @@ export class Linear extends Layer {
     const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));
     let x: Tensor | undefined;
     return {
-      output, inputGrad,
+      output,
       forward: (input) => {
         x = input;
         const s = ctx.sparse?.(wName);
@@ -234,13 +259,16 @@ export class Linear extends Layer {
       },
       backward: (dy) => {
         const s = ctx.sparse?.(wName);
-        if (s && inputGrad) {
-          ctx.backend.sparseLinearBackwardData({ dy, wt: transposeOf(s, wName), dx: inputGrad });
+        const dx = takeInputGrad();
+        if (s && dx) {
+          ctx.backend.sparseLinearBackwardData({ dy, wt: transposeOf(s, wName), dx });
           // Dense weight gradient, as for Conv2d; w is not read for it.
           ctx.backend.linearBackward({ x: x!, w: w(), dy, dw: dw(), db: db() });
         } else {
-          ctx.backend.linearBackward({ x: x!, w: w(), dy, dx: inputGrad, dw: dw(), db: db() });
+          ctx.backend.linearBackward({ x: x!, w: w(), dy, dx, dw: dw(), db: db() });
         }
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -255,16 +283,18 @@ export class ReLU extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...input]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-    let x: Tensor | undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     return {
-      output, inputGrad,
-      forward: (input) => {
-        x = input;
-        ctx.backend.reluForward({ x: input, y: output });
-      },
+      output,
+      forward: (x) => ctx.backend.reluForward({ x, y: output }),
+      // y = max(x, 0) is > 0 exactly where x is (a NaN or −0 input gives a y that is not > 0
+      // either), so the mask is read from the output: the input need not outlive the forward pass,
+      // which lets a block hand batch norm's output back at once.
       backward: (dy) => {
-        if (inputGrad) ctx.backend.reluBackward({ x: x!, dy, dx: inputGrad });
+        const dx = takeInputGrad();
+        if (dx) ctx.backend.reluBackward({ x: output, dy, dx });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -290,13 +320,16 @@ export class MaxPool2d extends Layer {
     const shape = [ctx.batch, ...this.outputShape(input)];
     const output = own.f32(shape);
     const indices = own.i32(shape);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     const { kernel, stride } = this;
     return {
-      output, inputGrad,
+      output,
       forward: (x) => ctx.backend.maxPool2dForward({ x, y: output, indices, kernel, stride }),
       backward: (dy) => {
-        if (inputGrad) ctx.backend.maxPool2dBackward({ dy, indices, dx: inputGrad });
+        const dx = takeInputGrad();
+        if (dx) ctx.backend.maxPool2dBackward({ dy, indices, dx });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -312,12 +345,15 @@ export class Flatten extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     return {
-      output, inputGrad,
+      output,
       forward: (x) => ctx.backend.copy({ x, y: output }),
       backward: (dy) => {
-        if (inputGrad) ctx.backend.copy({ x: dy, y: inputGrad });
+        const dx = takeInputGrad();
+        if (dx) ctx.backend.copy({ x: dy, y: dx });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -368,26 +404,36 @@ export class BatchNorm2d extends Layer {
     const runningMean = ctx.buffer(`${this.name}.running_mean`);
     const runningVar = ctx.buffer(`${this.name}.running_var`);
     const own = new Owned(ctx.backend);
-    const output = own.f32(shape);
-    // The kernel always writes dx; a layer that needs no input gradient gets a private scratch.
-    const dx = own.f32(shape);
+    // The backward pass reads x, not y: a container that consumes y at once may have it pooled.
+    const transient = ctx.transientOutput === true;
+    let output = transient ? undefined : own.f32(shape);
     const saveMean = own.f32([this.channels]);
     const saveInvStd = own.f32([this.channels]);
-    const { eps, momentum } = this;
+    const { eps, momentum, name } = this;
     let x: Tensor | undefined;
     let trained = false;
     return {
-      output, inputGrad: ctx.needInputGrad ? dx : undefined,
+      get output(): Tensor {
+        if (!output) throw new InvalidArgumentError(`${name}: no output before the first forward pass`);
+        return output;
+      },
       forward: (input, training) => {
         x = input;
         trained = training;
-        ctx.backend.batchNorm2dForward({ x: input, gamma, beta, runningMean, runningVar, y: output, training, momentum, eps, saveMean, saveInvStd });
+        if (transient) output = ctx.pool.take(shape);
+        ctx.backend.batchNorm2dForward({ x: input, gamma, beta, runningMean, runningVar, y: output!, training, momentum, eps, saveMean, saveInvStd });
       },
       backward: (dy) => {
         // The gradient formula differentiates through the batch statistics; after an evaluation
         // pass the saved statistics are the running ones and the result would be silently wrong.
         if (!trained) throw new InvalidArgumentError(`${this.name}: backward needs a training-mode forward pass first`);
+        // The kernel always writes dx; without a caller for it, it goes straight back to the pool.
+        const dx = ctx.pool.take(shape);
         ctx.backend.batchNorm2dBackward({ x: x!, gamma, dy, saveMean, saveInvStd, dx, dgamma: dgamma(), dbeta: dbeta() });
+        ctx.pool.give(dy);
+        if (ctx.needInputGrad) return dx;
+        ctx.pool.give(dx);
+        return undefined;
       },
       release: () => own.release(),
     };
@@ -414,7 +460,7 @@ export class Dropout extends Layer {
     const own = new Owned(ctx.backend);
     const shape = [ctx.batch, ...input];
     const output = own.f32(shape);
-    const inputGrad = ctx.needInputGrad ? own.f32(shape) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     const mask = own.f32(shape);
     const keep = new Float32Array(mask.size);
     const p = this.p;
@@ -422,7 +468,7 @@ export class Dropout extends Layer {
     const threshold = (1 - p) * 4294967296;
     let dropped = false;
     return {
-      output, inputGrad,
+      output,
       forward: (x, training) => {
         dropped = training && p > 0;
         if (!dropped) {
@@ -435,9 +481,11 @@ export class Dropout extends Layer {
         ctx.backend.dropoutForward({ x, mask, y: output, p });
       },
       backward: (dy) => {
-        if (!inputGrad) return;
-        if (dropped) ctx.backend.dropoutBackward({ dy, mask, dx: inputGrad, p });
-        else ctx.backend.copy({ x: dy, y: inputGrad });
+        const dx = takeInputGrad();
+        if (dx && dropped) ctx.backend.dropoutBackward({ dy, mask, dx, p });
+        else if (dx) ctx.backend.copy({ x: dy, y: dx });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -474,13 +522,16 @@ export class AvgPool2d extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     const window = { kernel: this.kernel, stride: this.stride, padding: this.padding };
     return {
-      output, inputGrad,
+      output,
       forward: (x) => ctx.backend.avgPool2dForward({ x, y: output, ...window }),
       backward: (dy) => {
-        if (inputGrad) ctx.backend.avgPool2dBackward({ dy, dx: inputGrad, ...window });
+        const dx = takeInputGrad();
+        if (dx) ctx.backend.avgPool2dBackward({ dy, dx, ...window });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };
@@ -505,12 +556,15 @@ export class AdaptiveAvgPool2d extends Layer {
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
     const own = new Owned(ctx.backend);
     const output = own.f32([ctx.batch, ...this.outputShape(input)]);
-    const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
+    const takeInputGrad = inputGradOf(ctx, input);
     return {
-      output, inputGrad,
+      output,
       forward: (x) => ctx.backend.adaptiveAvgPool2dForward({ x, y: output }),
       backward: (dy) => {
-        if (inputGrad) ctx.backend.adaptiveAvgPool2dBackward({ dy, dx: inputGrad });
+        const dx = takeInputGrad();
+        if (dx) ctx.backend.adaptiveAvgPool2dBackward({ dy, dx });
+        ctx.pool.give(dy);
+        return dx;
       },
       release: () => own.release(),
     };

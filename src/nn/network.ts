@@ -16,6 +16,7 @@ import type { BoundLayer } from './layers.ts';
 import type { ParamLayout } from './layout.ts';
 import type { ModelDef } from './models.ts';
 import { ParameterStore } from './parameters.ts';
+import { TensorPool } from './pool.ts';
 import type { LayerPath, SparseCrossover } from './sparse-weights.ts';
 
 export interface StepOptions {
@@ -61,6 +62,8 @@ interface Binding {
   loss: Tensor;
   dlogits: Tensor;
   layers: BoundLayer[];
+  /** Activation gradients and block-internal activations of this batch size's passes. */
+  pool: TensorPool;
 }
 
 export class Network {
@@ -129,6 +132,7 @@ export class Network {
     this.#checkInput(x, batch);
     this.backend.write(b.x, x);
     this.#params.applyMasks();
+    b.pool.reclaim();
     this.#forward(b, false);
     this.#lastBinding = b;
     return this.backend.read(b.layers[b.layers.length - 1]!.output) as Promise<Float32Array>;
@@ -159,14 +163,14 @@ export class Network {
     this.backend.write(b.x, x);
     this.backend.write(b.labels, labels);
     this.#params.applyMasks();
+    b.pool.reclaim();
     this.#forward(b, true);
     const logits = b.layers[b.layers.length - 1]!.output;
     this.backend.softmaxCrossEntropy({ logits, labels: b.labels, loss: b.loss, dlogits: b.dlogits });
+    // Each backward pass gives its dy back to the pool and hands on a pooled input gradient.
     let dy: Tensor | undefined = b.dlogits;
-    for (let i = b.layers.length - 1; i >= 0 && dy; i--) {
-      b.layers[i]!.backward(dy);
-      dy = b.layers[i]!.inputGrad;
-    }
+    for (let i = b.layers.length - 1; i >= 0 && dy; i--) dy = b.layers[i]!.backward(dy);
+    b.pool.give(dy);
     if (perLayer || lambda !== 0) {
       let l = 0;
       for (const name of this.#params.effective.keys()) {
@@ -263,7 +267,10 @@ export class Network {
     }
   }
 
-  /** Activations are allocated once per batch size (a data set has at most two: full and last). */
+  /**
+   * Activations are allocated once per batch size (a data set has at most two: full and last);
+   * each binding's pool reaches its size in the first training step and keeps it.
+   */
   #binding(batch: number): Binding {
     if (!Number.isSafeInteger(batch) || batch < 1) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batch}`);
     let b = this.#bindings.get(batch);
@@ -272,12 +279,13 @@ export class Network {
     const layers: BoundLayer[] = [];
     let shape = this.model.inputShape;
     const rng = () => this.rng;
+    const pool = new TensorPool(backend);
     this.model.layers.forEach((layer, i) => {
-      layers.push(layer.bind(this.#params.context(batch, i > 0, rng), shape));
+      layers.push(layer.bind(this.#params.context(batch, i > 0, rng, pool), shape));
       shape = layer.outputShape(shape);
     });
     b = {
-      batch, layers,
+      batch, layers, pool,
       x: backend.tensor('f32', [batch, ...this.model.inputShape]),
       labels: backend.tensor('i32', [batch]),
       loss: backend.tensor('f32', [1]),
@@ -289,6 +297,7 @@ export class Network {
 
   #releaseBinding(b: Binding): void {
     for (const l of b.layers) l.release();
+    b.pool.release();
     for (const t of [b.x, b.labels, b.loss, b.dlogits]) this.backend.release(t);
   }
 }

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Rng } from '../util/rng.ts';
 import type { BindContext } from './layers.ts';
 import type { ParamLayout, ParamSegment } from './layout.ts';
+import type { TensorPool } from './pool.ts';
 import { csrFromMask, csrTranspose } from '../sparse/csr.ts';
 import {
   checkCrossover, DEFAULT_SPARSE_CROSSOVER, type LayerPath, releaseCsr, type SparseCrossover, type SparseLayerKind,
@@ -193,9 +194,9 @@ export class ParameterStore {
   }
 
   /** What a layer bound at this batch size sees of these tensors. */
-  context(batch: number, needInputGrad: boolean, rng: () => Rng): BindContext {
+  context(batch: number, needInputGrad: boolean, rng: () => Rng, pool: TensorPool): BindContext {
     return {
-      backend: this.backend, batch, needInputGrad, rng,
+      backend: this.backend, batch, needInputGrad, rng, pool,
       param: (name) => {
         const s = this.layout.segment(name);
         if (!s.trainable) throw new InvalidArgumentError(`${this.owner}: '${name}' is a buffer (${s.role}); bind it with buffer(), not param()`);

@@ -5,7 +5,7 @@
 // (conv1, bn1, conv2, bn2, shortcut.0, shortcut.1) under the block's prefix.
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { BatchNorm2d, type BindContext, type BoundLayer, Conv2d, Layer, Owned, positiveInt, qualified, ReLU, withInputGrad } from './layers.ts';
+import { BatchNorm2d, type BindContext, type BoundLayer, Conv2d, Layer, positiveInt, qualified, ReLU, withInputGrad } from './layers.ts';
 import type { ParamSpec } from './layout.ts';
 
 export class BasicBlock extends Layer {
@@ -55,29 +55,32 @@ export class BasicBlock extends Layer {
     // block itself must produce one.
     const inner = withInputGrad(ctx, true);
     const edge = withInputGrad(ctx, ctx.needInputGrad);
+    // The batch norms' outputs are read once, by the next kernel of the forward pass (their
+    // backward reads their input, the ReLUs' backward their output), so they live in the pool.
+    const passOn = withInputGrad(ctx, true, true);
     const bound: BoundLayer[] = [];
-    const own = new Owned(ctx.backend);
     const add = <B extends BoundLayer>(b: B): B => (bound.push(b), b);
     try {
       const c1 = add(this.conv1.bind(edge, input));
-      const b1 = add(this.bn1.bind(inner, mid));
+      const b1 = add(this.bn1.bind(passOn, mid));
       const r1 = add(new ReLU().bind(inner, mid));
       const c2 = add(this.conv2.bind(inner, mid));
-      const b2 = add(this.bn2.bind(inner, outShape));
+      const b2 = add(this.bn2.bind(passOn, outShape));
       const sc = this.shortcut && {
         conv: add(this.shortcut.conv.bind(edge, input)),
-        bn: add(this.shortcut.bn.bind(inner, outShape)),
+        bn: add(this.shortcut.bn.bind(passOn, outShape)),
       };
       const r2 = add(new ReLU().bind(inner, outShape));
-      const sum = own.f32([ctx.batch, ...outShape]);
-      const inputGrad = ctx.needInputGrad ? own.f32([ctx.batch, ...input]) : undefined;
-      const { backend } = ctx;
+      const { backend, pool } = ctx;
+      const sumShape = [ctx.batch, ...outShape];
+      const inShape = [ctx.batch, ...input];
       return {
-        output: r2.output, inputGrad,
+        output: r2.output,
         forward: (x: Tensor, training: boolean) => {
           c1.forward(x, training);
           b1.forward(c1.output, training);
           r1.forward(b1.output, training);
+          pool.give(b1.output);
           c2.forward(r1.output, training);
           b2.forward(c2.output, training);
           let skip = x;
@@ -86,32 +89,36 @@ export class BasicBlock extends Layer {
             sc.bn.forward(sc.conv.output, training);
             skip = sc.bn.output;
           }
+          // The sum is read only by the last ReLU, whose backward reads its own output instead.
+          const sum = pool.take(sumShape);
           backend.add({ a: b2.output, b: skip, y: sum });
+          pool.give(b2.output);
+          if (sc) pool.give(sc.bn.output);
           r2.forward(sum, training);
+          pool.give(sum);
         },
         backward: (dy: Tensor) => {
-          r2.backward(dy);
-          const dsum = r2.inputGrad!;
-          b2.backward(dsum);
-          c2.backward(b2.inputGrad!);
-          r1.backward(c2.inputGrad!);
-          b1.backward(r1.inputGrad!);
-          c1.backward(b1.inputGrad!);
-          if (sc) {
-            sc.bn.backward(dsum);
-            sc.conv.backward(sc.bn.inputGrad!);
-          }
+          const dsum = r2.backward(dy)!;
+          // dsum feeds both branches; each backward gives back its dy, so it gets a second holder.
+          pool.hold(dsum);
+          const dMain = c1.backward(b1.backward(r1.backward(c2.backward(b2.backward(dsum)!)!)!)!);
+          const dSkip = sc ? sc.conv.backward(sc.bn.backward(dsum)!) : dsum;
           // x feeds both branches, so its gradient is the sum of theirs.
-          if (inputGrad) backend.add({ a: c1.inputGrad!, b: sc ? sc.conv.inputGrad! : dsum, y: inputGrad });
+          let dx: Tensor | undefined;
+          if (dMain) {
+            dx = pool.take(inShape);
+            backend.add({ a: dMain, b: dSkip!, y: dx });
+          }
+          pool.give(dMain);
+          pool.give(dSkip);
+          return dx;
         },
         release: () => {
           for (const b of bound) b.release();
-          own.release();
         },
       };
     } catch (error) {
       for (const b of bound) b.release();
-      own.release();
       throw error;
     }
   }

@@ -12,6 +12,7 @@ import { csrFromMask, csrGatherValues } from '../sparse/csr.ts';
 import { Rng } from '../util/rng.ts';
 import type { BindContext, BoundLayer } from './layers.ts';
 import type { ModelDef } from './models.ts';
+import { TensorPool } from './pool.ts';
 import {
   checkCrossover, DEFAULT_SPARSE_CROSSOVER, type LayerPath, releaseCsr, type SparseCrossover, sparseKindOf,
   type SparseWeights, uploadCsr,
@@ -27,7 +28,7 @@ export interface SparseModelOptions {
   sparseCrossover?: Partial<SparseCrossover> | false;
 }
 
-interface Binding { x: Tensor; layers: BoundLayer[] }
+interface Binding { x: Tensor; layers: BoundLayer[]; pool: TensorPool }
 
 export class SparseModel {
   readonly model: ModelDef;
@@ -112,6 +113,7 @@ export class SparseModel {
     }
     const b = this.#binding(batch);
     this.backend.write(b.x, x);
+    b.pool.reclaim();
     let input = b.x;
     for (const layer of b.layers) {
       layer.forward(input, false);
@@ -123,6 +125,7 @@ export class SparseModel {
   dispose(): void {
     for (const b of this.#bindings.values()) {
       for (const l of b.layers) l.release();
+      b.pool.release();
       this.backend.release(b.x);
     }
     this.#bindings.clear();
@@ -143,8 +146,9 @@ export class SparseModel {
     const noGradients = (name: string): never => {
       throw new InvalidArgumentError(`${this.model.name}: '${name}' has no gradient in a model compiled for inference; train with a Network`);
     };
+    const pool = new TensorPool(this.backend);
     const ctx = (needInputGrad: boolean): BindContext => ({
-      backend: this.backend, batch, needInputGrad,
+      backend: this.backend, batch, needInputGrad, pool,
       param: (name) => this.#dense.get(name) ?? this.#missing(name),
       grad: noGradients,
       buffer: (name) => this.#dense.get(name) ?? this.#missing(name),
@@ -162,10 +166,11 @@ export class SparseModel {
       }
     } catch (error) {
       for (const l of layers) l.release();
+      pool.release();
       this.backend.release(x);
       throw error;
     }
-    b = { x, layers };
+    b = { x, layers, pool };
     this.#bindings.set(batch, b);
     return b;
   }
