@@ -286,6 +286,29 @@ describe('feddst', () => {
     expect(distinct.size).toBeGreaterThan(1);
   });
 
+  it('scales the surviving initial weights of each layer by 1/√density (rescaleInit, on by default)', () => {
+    const layout = model.layout;
+    const initial = initialWeights(5);
+    const plans = [true, false].map((rescaleInit) => {
+      const s = fl.feddst({ ...SMALL, rounds: 4, rescaleInit });
+      s.initialize(layout, initial);
+      return s.configureRound(0, 4, new Rng(9)).task;
+    });
+    const [scaled, plain] = plans as [fl.ClientTask, fl.ClientTask];
+    const densities = sparse.erkDensities(layout.prunable.map((p) => p.shape), 0.2).layerDensities;
+    expect(scaled.mask).toEqual(plain.mask);
+    layout.prunable.forEach((seg, l) => {
+      for (let i = seg.offset; i < seg.offset + seg.size; i++) {
+        expect(plain.weights[i]).toBe(plain.mask![i] ? initial[i] : 0);
+        expect(scaled.weights[i]).toBeCloseTo(plain.weights[i]! / Math.sqrt(densities[l]!), 6);
+      }
+    });
+    // Biases are not masked and not rescaled.
+    for (const seg of layout.segments.filter((s) => !s.prunable)) {
+      expect(scaled.weights.subarray(seg.offset, seg.offset + seg.size)).toEqual(initial.subarray(seg.offset, seg.offset + seg.size));
+    }
+  });
+
   it('drops the smallest active weights and grows the largest-gradient inactive ones, per layer', () => {
     const segments = [{ name: 'a', shape: [6], offset: 0, size: 6, prunable: true }, { name: 'b', shape: [2], offset: 6, size: 2, prunable: false }];
     const weights = Float32Array.from([0.5, -0.1, 0, 0.3, 0.2, 0, 9, 9]);

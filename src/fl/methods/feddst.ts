@@ -2,7 +2,8 @@
 // mask of its own.
 //
 // From the start the model is sparse at the final density: one random mask with ERK layer budgets
-// (the same for every client at first). A client trains under *its* mask with the mask enforced
+// (the same for every client at first), each layer's surviving weights scaled up by 1/√density so
+// the signal keeps its dense-initialisation variance (option rescaleInit). A client trains under *its* mask with the mask enforced
 // after every step. In rounds with (t+1) % R == 0 (R = 20; the reference's timing, the last round
 // of each period) it then readjusts that mask per layer: it drops ⌈f_t·active⌉ active weights of
 // smallest magnitude and grows as many inactive ones of largest gradient magnitude, with
@@ -67,6 +68,12 @@ export class FedDst implements Strategy {
       this.#mask = randomMask(layout.segments, this.#densities, rng.fork('feddst-initial-mask'), layout.size);
       this.#initialMask = packBits(this.#mask);
       applyMaskInPlace(this.#weights, this.#mask);
+      if (this.options.rescaleInit) {
+        layout.prunable.forEach((s, l) => {
+          const scale = 1 / Math.sqrt(this.#densities[l]!);
+          for (let i = s.offset; i < s.offset + s.size; i++) this.#weights[i] = this.#weights[i]! * scale;
+        });
+      }
     }
     const clients = selectClients(clientCount, this.options.fraction, rng);
     const config: LocalConfig = { ...baseConfig(this.options, round), hardMask: true, uplink: 'nonzero' };
