@@ -45,7 +45,7 @@ export const SERVE_OPTIONS: Schema = {
   'max-samples': { type: 'integer', help: 'the most samples any update is weighted with (per-client limits: the tokens file)' },
   linger: { type: 'number', default: 30, help: 'seconds to keep answering after the last round, until every client has heard it is over' },
   ...pick('dataset', 'model', 'method', 'fraction', 'local-epochs', 'batch', 'lr', 'lr-decay', 'weight-decay', 'rounds',
-    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'seed', 'fp16', 'config', 'quiet'),
+    'sparsity', 'init-sparsity', 'reconfig', 'lambda-max', 'lambda0', 'reentry', 'regrowth', 'seed', 'fp16', 'config', 'quiet'),
 };
 
 export const SERVE_HELP = `feddip serve — run the aggregator of a federation over HTTP
@@ -89,7 +89,7 @@ function strategyOptions(o: Record<string, unknown>) {
     rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
     weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
     sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
-    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number,
+    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
   };
 }
 

@@ -35,6 +35,8 @@ export const SIMULATE_OPTIONS: Schema = {
   reconfig: { type: 'integer', help: "mask reconfiguration period R (default: the method's, 5 for FedDIP, 20 for PruneFL and FedDST)" },
   'lambda-max': { type: 'number', default: 1e-3, help: 'incremental regularisation λmax' },
   'lambda0': { type: 'number', default: 5e-4, help: 'incremental regularisation λ0' },
+  reentry: { type: 'string', default: 'cut', help: 'feddip: a weight re-entering the mask starts from its dense value clipped to the smallest kept magnitude (cut) or from all of it (memory)', choices: ['cut', 'memory'] },
+  regrowth: { type: 'number', default: 0.1, help: 'feddip: at most regrowth/2·(1+cos(πt/T)) of the mask may re-enter at a reconfiguration (0: nested masks)' },
   partition: { type: 'string', default: 'iid', help: 'iid | dirichlet:<alpha> | pathological:<k>' },
   seed: { type: 'integer', default: 1, help: 'run seed (fixes every random choice)' },
   backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
@@ -113,7 +115,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
     weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
     sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
-    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number,
+    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
   };
   // Options left unset fall to the method's own defaults (e.g. R differs between methods).
   const strategy = createStrategy(o.method as string, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));

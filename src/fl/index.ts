@@ -2,7 +2,7 @@ export type { LocalConfig, ClientTask, ClientResult, ClientFailure, ClientState,
 export {
   type Strategy, type StrategyState, type RoundPlan, type ReferenceBits, type FoldedUpdates, selectClients, applyWeightedUpdates, applyMeanUpdate,
 } from './strategy.ts';
-export { FedDip, feddip, feddipNoIr, fedavg, FEDDIP_DEFAULTS, type FedDipOptions } from './feddip.ts';
+export { FedDip, feddip, feddipNoIr, fedavg, clipReentering, capReentering, FEDDIP_DEFAULTS, type FedDipOptions } from './feddip.ts';
 export { METHOD_DEFAULTS, type MethodOptions } from './methods/common.ts';
 export { FedDipReference, feddipReference, referenceModelBits } from './methods/feddip-reference.ts';
 export { Snip, snip } from './methods/snip.ts';

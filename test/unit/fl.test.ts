@@ -61,24 +61,92 @@ describe('federated learning', () => {
     expect(worst).toBeLessThan(1e-6);
   });
 
-  it('dynamic FedDIP lets a pruned weight come back when its dense value grows', () => {
+  for (const reentry of ['memory', 'cut'] as const) {
+    it(`dynamic FedDIP lets a pruned weight come back when its dense value grows (reentry '${reentry}')`, () => {
+      const model = lenet5();
+      const rng = new Rng(1);
+      const w = initParameters(model.layout, () => rng.uniform());
+      const s = fl.feddip({ rounds: 10, reconfig: 5, sparsity: 0.9, initSparsity: 0.5, reentry });
+      s.initialize(model.layout, w);
+      const plan = s.configureRound(0, 10, new Rng(2));
+      const mask = plan.task.mask!;
+      const fc = model.layout.segment('classifier.0.weight');
+      const pruned = [...mask.subarray(fc.offset, fc.offset + fc.size)].findIndex((m) => m === 0) + fc.offset;
+      expect(plan.task.weights[pruned]).toBe(0);
+      // A client pushes that coordinate far up (error feedback reaches pruned weights).
+      const update = new Float32Array(model.layout.size);
+      update[pruned] = 10;
+      for (let round = 0; round < 5; round++) s.aggregate(round, [{ clientId: 0, samples: 1, update, sent: new Uint8Array(update.length).fill(1), trainLoss: 0 }], []);
+      const next = s.configureRound(5, 10, new Rng(3));
+      expect(next.task.mask![pruned]).toBe(1);
+      if (reentry === 'memory') {
+        expect(next.task.weights[pruned]).toBeGreaterThan(40);
+      } else {
+        // It comes back at the smallest magnitude among the weights that stayed, with its sign.
+        let tau = Infinity;
+        for (const seg of model.layout.prunable) {
+          for (let i = seg.offset; i < seg.offset + seg.size; i++) if (mask[i] && next.task.mask![i]) tau = Math.min(tau, Math.abs(next.task.weights[i]!));
+        }
+        expect(tau).toBeGreaterThan(0);
+        expect(tau).toBeLessThan(1);
+        expect(next.task.weights[pruned]).toBe(Math.fround(tau));
+        expect(s.denseWeights()[pruned]).toBe(Math.fround(tau));
+      }
+    });
+  }
+
+  it('clipReentering clips only the weights that re-enter, to the smallest staying magnitude, keeping signs', () => {
+    const segments = [{ name: 'a', shape: [6], offset: 0, size: 6, prunable: true }, { name: 'b', shape: [2], offset: 6, size: 2, prunable: false }];
+    const weights = Float32Array.from([0.5, -0.3, -4, 2, 0.01, 0.2, 9, 9]);
+    const before = Uint8Array.from([1, 1, 0, 0, 1, 0, 1, 1]);
+    const after = Uint8Array.from([1, 1, 1, 1, 0, 1, 1, 1]);
+    // Staying: 0.5 and −0.3, so τ = 0.3; re-entering: −4 → −0.3, 2 → 0.3, 0.2 stays 0.2 (below τ).
+    expect(fl.clipReentering(weights, before, after, segments)).toEqual({ reentered: 3, tau: Math.fround(0.3) });
+    expect([...weights]).toEqual([0.5, -0.3, -0.3, 0.3, 0.01, 0.2, 9, 9].map(Math.fround));
+    // No weight stayed: nothing to measure τ by, nothing clipped.
+    const w2 = Float32Array.from([1, 5]);
+    expect(fl.clipReentering(w2, Uint8Array.from([1, 0]), Uint8Array.from([0, 1]), [{ name: 'a', shape: [2], offset: 0, size: 2, prunable: true }])).toEqual({ reentered: 1, tau: Infinity });
+    expect([...w2]).toEqual([1, 5]);
+    expect(() => fl.feddip({ reentry: 'zero' as 'cut' })).toThrow(/reentry must be 'cut' or 'memory', got 'zero'/);
+  });
+
+  it('capReentering lets only the largest re-entering weights in and gives the other places back to the largest leaving ones', () => {
+    const segments = [{ name: 'a', shape: [8], offset: 0, size: 8, prunable: true }];
+    const weights = Float32Array.from([1, 0.9, 0.2, 0.1, 5, -4, 3, 0.05]);
+    const before = Uint8Array.from([1, 1, 1, 1, 0, 0, 0, 0]);
+    // The magnitude mask at K = 4 would swap in all three of 5, −4, 3.
+    const next = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
+    expect(fl.capReentering(weights, before, next, segments, 0.25)).toBe(1); // ⌈0.25·4⌉ = 1
+    expect([...next]).toEqual([1, 1, 1, 1, 1, 0, 0, 0]);
+    // A cap as large as the swap changes nothing; 0 gives nested masks.
+    const all = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
+    expect(fl.capReentering(weights, before, all, segments, 0.75)).toBe(3);
+    expect([...all]).toEqual([1, 1, 0, 0, 1, 1, 1, 0]);
+    const none = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
+    expect(fl.capReentering(weights, before, none, segments, 0)).toBe(0);
+    expect([...none]).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+  });
+
+  it('with regrowth 0 the dynamic masks are nested; the cap anneals as regrowth/2·(1+cos(πt/T))', () => {
     const model = lenet5();
-    const rng = new Rng(1);
-    const w = initParameters(model.layout, () => rng.uniform());
-    const s = fl.feddip({ rounds: 10, reconfig: 5, sparsity: 0.9, initSparsity: 0.5 });
-    s.initialize(model.layout, w);
-    const plan = s.configureRound(0, 10, new Rng(2));
-    const mask = plan.task.mask!;
-    const fc = model.layout.segment('classifier.0.weight');
-    const pruned = [...mask.subarray(fc.offset, fc.offset + fc.size)].findIndex((m) => m === 0) + fc.offset;
-    expect(plan.task.weights[pruned]).toBe(0);
-    // A client pushes that coordinate far up (error feedback reaches pruned weights).
-    const update = new Float32Array(model.layout.size);
-    update[pruned] = 10;
-    for (let round = 0; round < 5; round++) s.aggregate(round, [{ clientId: 0, samples: 1, update, sent: new Uint8Array(update.length).fill(1), trainLoss: 0 }], []);
-    const next = s.configureRound(5, 10, new Rng(3));
-    expect(next.task.mask![pruned]).toBe(1);
-    expect(next.task.weights[pruned]).toBeGreaterThan(40);
+    const rng = new Rng(11);
+    const s = fl.feddip({ rounds: 20, reconfig: 5, sparsity: 0.95, initSparsity: 0.5, regrowth: 0 });
+    s.initialize(model.layout, initParameters(model.layout, () => rng.uniform()));
+    const noise = new Rng(12);
+    let previous: Uint8Array | null = null;
+    for (let round = 0; round < 20; round++) {
+      const plan = s.configureRound(round, 10, new Rng(round));
+      if (previous) for (let i = 0; i < previous.length; i++) if (plan.task.mask![i]) expect(previous[i]).toBe(1);
+      previous = plan.task.mask!;
+      // Updates that would swap many weights in: large random moves on every coordinate.
+      const update = Float32Array.from({ length: model.layout.size }, () => noise.normal() * 0.5);
+      s.aggregate(round, [{ clientId: 0, samples: 1, update, sent: new Uint8Array(update.length).fill(1), trainLoss: 0 }], []);
+    }
+    const annealed = fl.feddip({ rounds: 200, regrowth: 0.3 });
+    expect(annealed.regrowthFraction(0)).toBeCloseTo(0.3, 12);
+    expect(annealed.regrowthFraction(100)).toBeCloseTo(0.15, 12);
+    expect(annealed.regrowthFraction(200)).toBeCloseTo(0, 12);
+    expect(() => fl.feddip({ regrowth: -1 })).toThrow(/regrowth must be a finite number ≥ 0, got -1/);
   });
 
   it('between reconfigurations the mask stays fixed, and measured sparsity equals the schedule to one weight', () => {
