@@ -20,6 +20,12 @@ import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
 }
 
+/** Output positions along an axis of `size` inputs (zero padding `pad` on both sides). */
+// @ts-ignore: decorator
+@inline export function outSize(size: i32, k: i32, stride: i32, pad: i32): i32 {
+  return (size + 2 * pad - k) / stride + 1;
+}
+
 /** First output index o with o·stride − pad + k ≥ 0. */
 // @ts-ignore: decorator
 @inline export function firstValid(k: i32, stride: i32, pad: i32): i32 {
@@ -55,6 +61,14 @@ const BULK_FLOATS = 64;
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), v128.load(src + bytes(i)));
   for (; i < n; i++) store<f32>(dst + bytes(i), load<f32>(src + bytes(i)));
+}
+
+/** dst[0 … n) += src[0 … n): a tap's gradient added back onto the pixels it read. */
+// @ts-ignore: decorator
+@inline function addRun(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), f32x4.add(v128.load(dst + bytes(i)), v128.load(src + bytes(i))));
+  for (; i < n; i++) store<f32>(dst + bytes(i), load<f32>(dst + bytes(i)) + load<f32>(src + bytes(i)));
 }
 
 /**
@@ -134,15 +148,7 @@ export function col2imAdd(
           const src = row + bytes(oh * wo + owLo);
           const dst = dxc + bytes((oh * sh - ph + ki) * w + owLo * sw - pw + kj);
           if (sw == 1) {
-            let j = 0;
-            for (; j + 4 <= run; j += 4) {
-              const at = bytes(j);
-              v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
-            }
-            for (; j < run; j++) {
-              const at = bytes(j);
-              store<f32>(dst + at, load<f32>(dst + at) + load<f32>(src + at));
-            }
+            addRun(dst, src, run);
           } else {
             const step = bytes(sw);
             for (let j = 0; j < run; j++) {
@@ -212,8 +218,8 @@ function fillValue(dst: usize, value: f32, n: i32): void {
  */
 export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, o: i32): bool {
   if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
-  const ho = h + 2 * ph - kh + 1;
-  const wo = w + 2 * pw - kw + 1;
+  const ho = outSize(h, kh, 1, ph);
+  const wo = outSize(w, kw, 1, pw);
   if (ho < 1 || wo < 1) return false;
   const p = ho * wo;
   return <i64>o * <i64>(windowLength(ho, wo, w + 2 * pw) - p) <= 8 * <i64>p;
@@ -226,8 +232,8 @@ export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, p
  */
 export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
   if (isPointwise(kh, kw, sh, sw, ph, pw)) return 0;
-  const ho = (h + 2 * ph - kh) / sh + 1;
-  const wo = (w + 2 * pw - kw) / sw + 1;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(w, kw, sw, pw);
   const k = c * kh * kw;
   const col = k * ho * wo;
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
@@ -267,6 +273,12 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   accumulate(dst + 3 * stride, f32x4.extract_lane(v, 3), first);
 }
 
+/** Byte offset of tap j's window in a (padded) image plane, from the table implicitOffsets wrote. */
+// @ts-ignore: decorator
+@inline function tapOffset(offs: usize, j: i32): usize {
+  return bytes(load<i32>(offs + bytes(j)));
+}
+
 /**
  * dw[i, j] (+)= Σ_images Σ_{r<ho, q<wo} dyT_im[r·wo + q, i] · src_im[offs[j] + r·wp + q] for i < o
  * (a multiple of 4), j < taps, with dyT_im [ho·wo × o] at dyT + im·dStride and image im's plane at
@@ -283,8 +295,7 @@ function weightGradByFilters(
   for (; i + 8 <= o; i += 8) {
     let j = 0;
     for (; j + 4 <= taps; j += 4) {
-      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
-      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      const f0 = tapOffset(offs, j), f1 = tapOffset(offs, j + 1), f2 = tapOffset(offs, j + 2), f3 = tapOffset(offs, j + 3);
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       for (let im = 0; im < images; im++) {
@@ -312,41 +323,41 @@ function weightGradByFilters(
       accumulateLanes(out + 12, col, c30, first); accumulateLanes(out + 12 + 4 * col, col, c31, first);
     }
     for (; j < taps; j++) {
-      const f0 = bytes(load<i32>(offs + bytes(j)));
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      for (let im = 0; im < images; im++) {
-        const base = src + <usize>im * srcStride + f0;
-        let d = dyT + <usize>im * dStride + bytes(i);
-        for (let r = 0; r < ho; r++) {
-          for (let q = 0; q < wo; q++) {
-            const x0 = v128.load32_splat(base + bytes(r * wp + q));
-            c00 = f32x4.add(c00, f32x4.mul(x0, v128.load(d)));
-            c01 = f32x4.add(c01, f32x4.mul(x0, v128.load(d, 16)));
-            d += posBytes;
-          }
-        }
-      }
+      const f = tapOffset(offs, j);
       const out = dw + bytes(i * ldw + j);
-      accumulateLanes(out, col, c00, first); accumulateLanes(out + 4 * col, col, c01, first);
+      accumulateLanes(out, col, tapFourFilters(dyT, dStride, src, srcStride, f, i, o, ho, wo, wp, images), first);
+      accumulateLanes(out + 4 * col, col, tapFourFilters(dyT, dStride, src, srcStride, f, i + 4, o, ho, wo, wp, images), first);
     }
   }
   for (; i < o; i += 4) {
     for (let j = 0; j < taps; j++) {
-      const f0 = bytes(load<i32>(offs + bytes(j)));
-      let c00 = f32x4.splat(0);
-      for (let im = 0; im < images; im++) {
-        const base = src + <usize>im * srcStride + f0;
-        let d = dyT + <usize>im * dStride + bytes(i);
-        for (let r = 0; r < ho; r++) {
-          for (let q = 0; q < wo; q++) {
-            c00 = f32x4.add(c00, f32x4.mul(v128.load32_splat(base + bytes(r * wp + q)), v128.load(d)));
-            d += posBytes;
-          }
-        }
-      }
-      accumulateLanes(dw + bytes(i * ldw + j), col, c00, first);
+      const f = tapOffset(offs, j);
+      accumulateLanes(dw + bytes(i * ldw + j), col, tapFourFilters(dyT, dStride, src, srcStride, f, i, o, ho, wo, wp, images), first);
     }
   }
+}
+
+/**
+ * Filters i … i+3 of one tap (its window at byte offset f): the remainders of weightGradByFilters'
+ * 8-filter × 4-tap blocks, each lane summing its terms in the blocks' order.
+ */
+function tapFourFilters(
+  dyT: usize, dStride: usize, src: usize, srcStride: usize, f: usize, i: i32,
+  o: i32, ho: i32, wo: i32, wp: i32, images: i32,
+): v128 {
+  const posBytes = bytes(o);
+  let acc = f32x4.splat(0);
+  for (let im = 0; im < images; im++) {
+    const base = src + <usize>im * srcStride + f;
+    let d = dyT + <usize>im * dStride + bytes(i);
+    for (let r = 0; r < ho; r++) {
+      for (let q = 0; q < wo; q++) {
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(base + bytes(r * wp + q)), v128.load(d)));
+        d += posBytes;
+      }
+    }
+  }
+  return acc;
 }
 
 /** dyT [ho·wo × o] = dy_n [o × ho·wo]ᵀ. */
@@ -475,8 +486,7 @@ function weightGradChunk(
   for (; i + 2 <= o; i += 2) {
     let j = 0;
     for (; j + 4 <= taps; j += 4) {
-      const f0 = bytes(load<i32>(offs + bytes(j))), f1 = bytes(load<i32>(offs + bytes(j + 1)));
-      const f2 = bytes(load<i32>(offs + bytes(j + 2))), f3 = bytes(load<i32>(offs + bytes(j + 3)));
+      const f0 = tapOffset(offs, j), f1 = tapOffset(offs, j + 1), f2 = tapOffset(offs, j + 2), f3 = tapOffset(offs, j + 3);
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
       let s00: f32 = 0, s01: f32 = 0, s02: f32 = 0, s03: f32 = 0, s10: f32 = 0, s11: f32 = 0, s12: f32 = 0, s13: f32 = 0;
@@ -510,7 +520,7 @@ function weightGradChunk(
       accumulate(r1 + 8, hsum(c12) + s12, first); accumulate(r1 + 12, hsum(c13) + s13, first);
     }
     for (; j < taps; j++) {
-      const b = src + bytes(load<i32>(offs + bytes(j)));
+      const b = src + tapOffset(offs, j);
       const a0 = g + <usize>i * rowBytes;
       accumulate(dw + bytes(i * ldw + j), dotImages(a0, gStride, b, srcStride, l, images), first);
       accumulate(dw + bytes((i + 1) * ldw + j), dotImages(a0 + rowBytes, gStride, b, srcStride, l, images), first);
@@ -518,7 +528,7 @@ function weightGradChunk(
   }
   for (; i < o; i++) {
     for (let j = 0; j < taps; j++) {
-      const b = src + bytes(load<i32>(offs + bytes(j)));
+      const b = src + tapOffset(offs, j);
       accumulate(dw + bytes(i * ldw + j), dotImages(g + <usize>i * rowBytes, gStride, b, srcStride, l, images), first);
     }
   }
@@ -584,16 +594,7 @@ function conv2dBackwardImplicit(
         // in the same order (plus zeros from the wasted columns).
         const target = padded ? dxp : dxn;
         memory.fill(target, 0, bytes(padded ? plane : image));
-        for (let t = 0; t < k; t++) {
-          const dst = target + bytes(load<i32>(offs + bytes(t)));
-          const src = dcol + bytes(t * l);
-          let j = 0;
-          for (; j + 4 <= l; j += 4) {
-            const at = bytes(j);
-            v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
-          }
-          for (; j < l; j++) store<f32>(dst + bytes(j), load<f32>(dst + bytes(j)) + load<f32>(src + bytes(j)));
-        }
+        for (let t = 0; t < k; t++) addRun(target + tapOffset(offs, t), dcol + bytes(t * l), l);
         if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
       }
     }
@@ -616,8 +617,8 @@ export function conv2dForward(
   x: usize, w: usize, bias: usize, y: usize, col: usize,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
-  const ho = (h + 2 * ph - kh) / sh + 1;
-  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(wd, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
   if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
@@ -652,8 +653,8 @@ export function conv2dBackward(
   x: usize, w: usize, dy: usize, dx: usize, dw: usize, db: usize, col: usize,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
-  const ho = (h + 2 * ph - kh) / sh + 1;
-  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(wd, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);

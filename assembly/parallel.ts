@@ -9,7 +9,7 @@ import { linearForward } from "./linear";
 import { reluBackward, reluForward } from "./activation";
 import { axpy, fill, sgdStep } from "./optim";
 import { addScaledByInvNorm, copy } from "./vector";
-import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, im2colTaps, isImplicit, isPointwise } from "./conv";
+import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, im2colTaps, isImplicit, isPointwise, outSize } from "./conv";
 import {
   adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
   maxPool2dBackward, maxPool2dForward,
@@ -65,8 +65,8 @@ export function conv2dForwardPart(
 ): void {
   const lo = bound(n, 1, part, parts), hi = bound(n, 1, part + 1, parts);
   if (hi <= lo) return;
-  const ho = (h + 2 * ph - kh) / sh + 1;
-  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(wd, kw, sw, pw);
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
   conv2dForward(at(x, lo * c * h * wd), w, bias, at(y, lo * o * ho * wo), ws, hi - lo, c, h, wd, o, kh, kw, sh, sw, ph, pw);
 }
@@ -81,8 +81,8 @@ export function conv2dBackwardPart(
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   part: i32, parts: i32,
 ): void {
-  const ho = (h + 2 * ph - kh) / sh + 1;
-  const wo = (wd + 2 * pw - kw) / sw + 1;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(wd, kw, sw, pw);
   const p = ho * wo;
   const image = c * h * wd;
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;

@@ -1,6 +1,7 @@
 // Adaptive average pooling's gradient, gathered: one invocation per input element sums
 // dy / |bin| over the bins holding it, ⌊h·out/in⌋ ≤ oh < ⌈(h+1)·out/in⌉ (bins overlap when the
 // sizes do not divide).
+// WORKGROUP_1D and index_1d come from include/grid1d.wgsl, prepended at build time.
 struct Params { planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -11,9 +12,9 @@ fn bin_size(o: u32, size: u32, count: u32) -> u32 {
   return ((o + 1u) * size + count - 1u) / count - o * size / count;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.planes * u.in_h * u.in_w) { return; }
   let w = i % u.in_w;
   let rest = i / u.in_w;

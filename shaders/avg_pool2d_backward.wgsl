@@ -1,13 +1,14 @@
 // Average pooling's gradient, gathered: one invocation per input element sums dy over the windows
 // covering it (oh·stride ≤ h + pad < oh·stride + kernel) and divides by the kernel area. No two
 // invocations write the same element, so overlapping windows need no atomics.
-// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/pool2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.planes * u.in_h * u.in_w) { return; }
   let w = i % u.in_w;
   let rest = i / u.in_w;

@@ -1,12 +1,13 @@
 // Average pooling, one invocation per output element; the divisor is the full kernel area
 // (count_include_pad = true: padding counts as zeros).
-// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/pool2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.planes * u.out_h * u.out_w) { return; }
   let ow = i % u.out_w;
   let rest = i / u.out_w;

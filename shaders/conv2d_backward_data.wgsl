@@ -1,7 +1,8 @@
 // dx[n, c, ih, iw] = Σ dy[n, o, oh, ow] · w[o, c, ki, kj] over the output positions whose window
 // covers (ih, iw), i.e. oh·sh − ph + ki = ih. Gathering per input element (one invocation each)
 // needs no atomics; the covering oh are a contiguous range, so no tap is tested and rejected.
-// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/conv2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -14,9 +15,9 @@ fn covering(t: u32, k: u32, stride: u32, out: u32) -> vec2<u32> {
   return vec2<u32>(lo, max(lo, hi));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.batch * u.in_c * u.in_h * u.in_w) { return; }
   let iw = i % u.in_w;
   let ih = (i / u.in_w) % u.in_h;

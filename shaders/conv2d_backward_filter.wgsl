@@ -1,7 +1,8 @@
 // dw[o, c, ki, kj] = Σ_{n, oh, ow} dy[n, o, oh, ow] · x[n, c, oh·sh − ph + ki, ow·sw − pw + kj],
 // one invocation per weight. Output positions whose tap falls in the padding contribute nothing,
 // so the loops run only over the range that lands inside the image.
-// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/conv2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
@@ -15,9 +16,9 @@ fn inside(k: u32, size: u32, stride: u32, pad: u32, out: u32) -> vec2<u32> {
   return vec2<u32>(lo, max(lo, hi));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.out_c * u.in_c * u.k_h * u.k_w) { return; }
   let kj = i % u.k_w;
   let ki = (i / u.k_w) % u.k_h;

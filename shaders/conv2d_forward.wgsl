@@ -1,15 +1,16 @@
 // y[n, o, oh, ow] = b[o] + Σ_{c, ki, kj} x[n, c, oh·sh − ph + ki, ow·sw − pw + kj] · w[o, c, ki, kj]
 // (cross-correlation with zero padding, as torch's conv2d). One invocation per output element; the
 // taps that land in the padding are clipped once per invocation instead of tested in the loop.
-// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/conv2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.batch * u.out_c * u.out_h * u.out_w) { return; }
   let ow = i % u.out_w;
   let oh = (i / u.out_w) % u.out_h;

@@ -1,4 +1,5 @@
 // dst = src·(keep·scale): inverted dropout with a given keep-mask, forward and backward alike.
+// WORKGROUP_1D and index_1d come from include/grid1d.wgsl, prepended at build time.
 struct Params { n: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -6,9 +7,9 @@ struct Params { n: u32, scale: f32 }
 @group(0) @binding(2) var<storage, read> keep: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.n) { return; }
   dst[i] = src[i] * (keep[i] * u.scale);
 }

@@ -1,7 +1,8 @@
 // Max pooling, one invocation per output element: the window's maximum and its flat index
 // h·in_w + w within the input plane. Padding is never read (it stands for −∞), so the clipped
 // window is scanned; padding ≤ kernel/2 guarantees it is non-empty.
-// Params and its uniform `u` come from include/pool2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/pool2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<i32>;
@@ -12,9 +13,9 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
+  let i = index_1d(gid, groups);
   if (i >= u.planes * u.out_h * u.out_w) { return; }
   let ow = i % u.out_w;
   let rest = i / u.out_w;

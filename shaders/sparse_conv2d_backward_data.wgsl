@@ -1,16 +1,17 @@
 // dx[n, c, ih, iw] = Σ over taps (ki, kj) whose output position (oh, ow) — oh·sh − ph + ki = ih,
 // likewise ow — exists, Σ over the stored entries (o, v) of row k = (c·kh + ki)·kw + kj of the CSR
 // of Wᵀ [C·kh·kw × O], of v·dy[n, o, oh, ow]. Gathering per input element needs no atomics.
-// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/conv2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> row_ptr: array<i32>;
 @group(0) @binding(3) var<storage, read> col_idx: array<i32>;
 @group(0) @binding(4) var<storage, read> values: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = gid.x + gid.y * groups.x * 64u;
+  let idx = index_1d(gid, groups);
   if (idx >= u.batch * u.in_c * u.in_h * u.in_w) { return; }
   let iw = idx % u.in_w;
   let ih = (idx / u.in_w) % u.in_h;

@@ -1,7 +1,8 @@
 // y[n, o, oh, ow] = bias[o] + Σ over the stored entries (k, v) of row o of the CSR weight
 // [O × C·kh·kw], k = (c·kh + ki)·kw + kj, of v·x[n, c, oh·sh − ph + ki, ow·sw − pw + kj] (taps that
 // land in the padding add nothing). One invocation per output element, so cost follows nnz.
-// Params and its uniform `u` come from include/conv2d_params.wgsl, prepended at build time.
+// Params and its uniform `u` come from include/conv2d_params.wgsl, WORKGROUP_1D and index_1d
+// from include/grid1d.wgsl (both prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> row_ptr: array<i32>;
 @group(0) @binding(3) var<storage, read> col_idx: array<i32>;
@@ -9,9 +10,9 @@
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = gid.x + gid.y * groups.x * 64u;
+  let idx = index_1d(gid, groups);
   if (idx >= u.batch * u.out_c * u.out_h * u.out_w) { return; }
   let ow = idx % u.out_w;
   let oh = (idx / u.out_w) % u.out_h;

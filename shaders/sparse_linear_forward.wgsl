@@ -1,6 +1,7 @@
 // y[n, r] = bias[r] + Σ_i values[i]·x[n, col_idx[i]] over the stored entries of row r of a CSR
 // matrix [rows × cols]: y = x·Aᵀ + b. With A = the CSR of Wᵀ and x = dy it is the input gradient
 // dy·W. One invocation per output element gathers its row; no atomics, no scatter.
+// WORKGROUP_1D and index_1d come from include/grid1d.wgsl, prepended at build time.
 struct Params { batch: u32, cols: u32, rows: u32, has_bias: u32 }
 
 @group(0) @binding(0) var<uniform> u: Params;
@@ -11,9 +12,9 @@ struct Params { batch: u32, cols: u32, rows: u32, has_bias: u32 }
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = gid.x + gid.y * groups.x * 64u;
+  let idx = index_1d(gid, groups);
   if (idx >= u.batch * u.rows) { return; }
   let r = idx % u.rows;
   let xrow = (idx / u.rows) * u.cols;

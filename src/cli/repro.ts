@@ -207,7 +207,8 @@ export async function runRepro(argv: string[], io: ReproIo): Promise<number> {
   }
 
   await io.files.mkdir(out);
-  const writeReport = () => reproReport(io.files, out, plan, cells, o, extra);
+  const finished = new Map<string, RunData>();
+  const writeReport = () => reproReport(io.files, out, plan, cells, o, extra, finished);
   if (o.reportOnly) {
     await writeReport();
     io.out(`report: ${io.files.join(out, 'results.md')}`);
@@ -247,18 +248,39 @@ export async function runRepro(argv: string[], io: ReproIo): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Reads every finished run of the plan and writes results.md and the plots, per partition. */
-async function reproReport(files: RunFiles, out: string, plan: readonly PlannedRun[], cells: readonly Cell[], o: Record<string, unknown>, extra: readonly string[]): Promise<void> {
+/**
+ * A finished run's metrics and configuration, or null while it is not finished. A finished run is
+ * never run again (by this process or another shard), so `finished` keeps what was parsed, by
+ * folder: the report, rewritten after every run, reads each run once rather than the whole grid
+ * each time.
+ */
+async function finishedRun(files: RunFiles, run: PlannedRun, rounds: number, finished: Map<string, RunData>): Promise<RunData | null> {
+  const known = finished.get(run.dir);
+  if (known) return known;
+  if ((await runState(files, run, rounds)) !== 'done') return null;
+  const metricsPath = files.join(run.dir, 'metrics.jsonl');
+  const data: RunData = {
+    name: run.cell.id,
+    rounds: parseMetrics(await files.readText(metricsPath), metricsPath),
+    config: (await readJson(files, files.join(run.dir, 'config.json'))) ?? {},
+  };
+  finished.set(run.dir, data);
+  return data;
+}
+
+/** Writes results.md and the plots, per partition, from every finished run of the plan. */
+async function reproReport(
+  files: RunFiles, out: string, plan: readonly PlannedRun[], cells: readonly Cell[], o: Record<string, unknown>, extra: readonly string[],
+  finished: Map<string, RunData>,
+): Promise<void> {
   const runs = new Map<Cell, RunData[]>();
-  const configs: Record<string, unknown>[] = [];
+  let done = 0;
   for (const run of plan) {
-    if ((await runState(files, run, o.rounds as number)) !== 'done') continue;
-    const metricsPath = files.join(run.dir, 'metrics.jsonl');
-    const rounds = parseMetrics(await files.readText(metricsPath), metricsPath);
-    const config = (await readJson(files, files.join(run.dir, 'config.json'))) ?? {};
-    configs.push(config);
+    const data = await finishedRun(files, run, o.rounds as number, finished);
+    if (!data) continue;
+    done++;
     const list = runs.get(run.cell) ?? [];
-    list.push({ name: run.cell.id, rounds, config });
+    list.push(data);
     runs.set(run.cell, list);
   }
   const partitions = [...new Set(cells.map((c) => c.partition))];
@@ -284,7 +306,6 @@ async function reproReport(files: RunFiles, out: string, plan: readonly PlannedR
     sections.push(`## ${partition}\n\n${table}\n\n${plotLinks.join('\n')}\n`);
   }
   const machine = await machineDescription();
-  const done = configs.length;
   const text = `# Fashion-MNIST / LeNet-5: FedDIP against its baselines
 
 Written by \`feddip repro\` from ${done} finished run${done === 1 ? '' : 's'} of ${plan.length} planned (${o.rounds} rounds each); rewritten after every run.

@@ -3,18 +3,7 @@
 // one seed gives identical runs.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createBackend, fl, initParameters, lenet5, mlp, Network, Rng, sparse, type Backend } from '../../src/index.ts';
-
-/** A small learnable data set: noise plus a bright row whose position is the label. */
-function synthetic(n: number, seed: number) {
-  const r = new Rng(seed);
-  const labels = Int32Array.from({ length: n }, () => r.int(10));
-  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
-  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
-  return { images, labels };
-}
-
-const split = (n: number, clients: number) =>
-  Array.from({ length: clients }, (_, k) => Int32Array.from({ length: Math.floor(n / clients) }, (_, i) => k * Math.floor(n / clients) + i));
+import { seededWeights, split, synthetic } from './fl-helpers.ts';
 
 let backend: Backend;
 beforeAll(async () => { backend = await createBackend('wasm'); });
@@ -26,7 +15,7 @@ async function run(strategy: fl.Strategy, seed: number, rounds: number, clients 
   const test = { ...synthetic(200, 2), sampleSize: 784 };
   const metrics: fl.RoundMetrics[] = [];
   for await (const m of fl.simulate({
-    model, backend, strategy, initial: initParameters(model.layout, (() => { const r = new Rng(seed); return () => r.uniform(); })()),
+    model, backend, strategy, initial: seededWeights(model.layout, seed),
     train, test, partitions: split(400, clients), rounds, rng: new Rng(seed), threads,
   })) metrics.push(m);
   return metrics;

@@ -7,21 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fl, initParameters, InvalidArgumentError, mlp, type ModelDef, Network, Rng, sparse, type Backend } from '../../src/index.ts';
+import { createBackend, fl, InvalidArgumentError, mlp, type ModelDef, Network, Rng, sparse, type Backend } from '../../src/index.ts';
 import { main } from '../../src/cli/main.ts';
 import { nodeFiles } from '../../src/cli/io.ts';
-
-/** A small learnable data set: noise plus a bright row whose position is the label. */
-function synthetic(n: number, seed: number) {
-  const r = new Rng(seed);
-  const labels = Int32Array.from({ length: n }, () => r.int(10));
-  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
-  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
-  return { images, labels };
-}
-
-const split = (n: number, clients: number) =>
-  Array.from({ length: clients }, (_, k) => Int32Array.from({ length: Math.floor(n / clients) }, (_, i) => k * Math.floor(n / clients) + i));
+import { seededWeights, split, synthetic } from './fl-helpers.ts';
 
 const NEW_METHODS = ['feddip-reference', 'snip', 'prunefl', 'feddst', 'prunetrain', 'topk-ef'] as const;
 const SMALL = { fraction: 0.5, localEpochs: 1, batch: 32, sparsity: 0.8, lr: 0.05 };
@@ -31,7 +20,7 @@ let model: ModelDef;
 const train = synthetic(400, 1);
 const test = { ...synthetic(200, 2), sampleSize: 784 };
 const partitions = split(400, 4);
-const initialWeights = (seed: number) => initParameters(mlp().layout, (() => { const r = new Rng(seed); return () => r.uniform(); })());
+const initialWeights = (seed: number) => seededWeights(mlp().layout, seed);
 
 beforeAll(async () => {
   backend = await createBackend('wasm');

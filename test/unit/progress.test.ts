@@ -3,7 +3,8 @@
 // progress that the simulation reports, from this thread and from worker threads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBar, formatDuration, formatRate, ProgressDisplay, type TerminalStream } from '../../src/cli/progress.ts';
-import { createBackend, fl, initParameters, mlp, Rng, type Backend } from '../../src/index.ts';
+import { createBackend, fl, mlp, Rng, type Backend } from '../../src/index.ts';
+import { seededWeights, synthetic } from './fl-helpers.ts';
 
 /** Replays what a terminal does with \r, \n, ESC[nA (cursor up) and ESC[J (clear to the end). */
 class FakeTerminal implements TerminalStream {
@@ -119,14 +120,6 @@ describe('progress bars', () => {
 
 // ------------------------------------------------------------------ the simulation's training progress
 
-function synthetic(n: number, seed: number) {
-  const r = new Rng(seed);
-  const labels = Int32Array.from({ length: n }, () => r.int(10));
-  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
-  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
-  return { images, labels };
-}
-
 let backend: Backend;
 beforeAll(async () => { backend = await createBackend('wasm'); });
 afterAll(() => backend.dispose());
@@ -140,7 +133,7 @@ async function progressOf(threads: number) {
   const metrics: fl.RoundMetrics[] = [];
   for await (const m of fl.simulate({
     model, backend, strategy: fl.feddip({ rounds: 2, fraction: 1, localEpochs: 3, batch: 8, sparsity: 0.8 }),
-    initial: initParameters(model.layout, (() => { const r = new Rng(1); return () => r.uniform(); })()),
+    initial: seededWeights(model.layout, 1),
     train: synthetic(900, 1), test: { ...synthetic(100, 2), sampleSize: 784 }, partitions, rounds: 2, rng: new Rng(1), threads,
     onProgress: (p) => events.push({ ...p }),
   })) metrics.push(m);

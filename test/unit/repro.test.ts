@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { nodeFiles } from '../../src/cli/io.ts';
+import { nodeFiles, type RunFiles } from '../../src/cli/io.ts';
 import { cellFilter, planRuns, reproCells } from '../../src/cli/repro.ts';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
 const dir = mkdtempSync(join(tmpdir(), 'feddip-repro-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]) {
+async function run(args: string[], files?: RunFiles) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: await nodeFiles(), stopRequested: () => false });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), files: files ?? await nodeFiles(), stopRequested: () => false });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -95,9 +95,18 @@ describe('repro grid', () => {
     const out = join(dir, 'real');
     const args = ['repro', '--rounds', '1', '--seeds', '1', '--partitions', 'iid', '--cells', 'iid/fedavg,iid/snip-s0.95', '--out', out, '--threads', '1', '--quiet',
       '--', '--clients', '100', '--fraction', '0.02', '--local-epochs', '1'];
-    const first = await run(args);
+    const files = await nodeFiles();
+    const reads = new Map<string, number>();
+    const first = await run(args, { ...files, readText: (p) => { reads.set(p, (reads.get(p) ?? 0) + 1); return files.readText(p); } });
     expect(first.code, first.err).toBe(0);
     expect(first.out).toMatch(/2 runs .* 0 done, 0 unfinished, 2 to do/);
+    // The report is rewritten after each of the two runs and at the end, yet each run's metrics
+    // are read once; and it says what a report written from scratch says, byte for byte.
+    expect([...reads].filter(([p]) => p.endsWith('metrics.jsonl')).map(([, n]) => n)).toEqual([1, 1]);
+    const along = readFileSync(join(out, 'results.md'), 'utf8');
+    const dashdash = args.indexOf('--');
+    expect((await run([...args.slice(0, dashdash), '--report-only', ...args.slice(dashdash)])).code).toBe(0);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toBe(along);
     const config = JSON.parse(readFileSync(join(out, 'runs', 'iid', 'snip-s0.95', 'seed-1', 'config.json'), 'utf8'));
     expect(config).toMatchObject({ method: 'snip', sparsity: 0.95, partition: 'iid', seed: 1, rounds: 1, clients: 100 });
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| snip 0.95 | 1 | 1 |');

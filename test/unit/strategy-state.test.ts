@@ -3,21 +3,14 @@
 // runs on exactly as if nothing had happened. And the methods an aggregator may fold for
 // (aggregateMean) get the same model from the mean alone as from the results one by one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fl, initParameters, InvalidArgumentError, mlp, Rng, type Backend } from '../../src/index.ts';
+import { createBackend, fl, InvalidArgumentError, mlp, Rng, type Backend } from '../../src/index.ts';
 import type { ParamLayout } from '../../src/nn/layout.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/transport/checkpoint.ts';
+import { seededWeights, split, synthetic } from './fl-helpers.ts';
 
 const METHODS = Object.keys(fl.METHODS);
 // Small and quick, with reconfigurations (R = 2) on both sides of the restart.
 const OPTIONS = { rounds: 4, fraction: 0.5, localEpochs: 1, batch: 32, sparsity: 0.8, lr: 0.05, reconfig: 2, initialRounds: 1 };
-
-function synthetic(n: number, seed: number) {
-  const r = new Rng(seed);
-  const labels = Int32Array.from({ length: n }, () => r.int(10));
-  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
-  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
-  return { images, labels };
-}
 
 /** The state as an aggregator persists it: binary checkpoint bytes, then decoded again. */
 function throughCheckpoint(state: fl.StrategyState): fl.StrategyState {
@@ -72,8 +65,8 @@ describe('strategy state across a restart', () => {
   const model = mlp();
   const train = synthetic(320, 1);
   const test = { ...synthetic(100, 2), sampleSize: 784 };
-  const partitions = Array.from({ length: 4 }, (_, k) => Int32Array.from({ length: 80 }, (_, i) => 80 * k + i));
-  const initial = initParameters(model.layout, (() => { const r = new Rng(7); return () => r.uniform(); })());
+  const partitions = split(320, 4);
+  const initial = seededWeights(model.layout, 7);
   const strip = (m: fl.RoundMetrics) => ({ ...m, seconds: 0, seconds_train: 0, seconds_codec: 0, seconds_aggregate: 0, seconds_eval: 0 });
 
   async function run(strategy: fl.Strategy) {

@@ -13,13 +13,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fl, initParameters, lenet5, mlp, Rng, type Backend } from '../../src/index.ts';
+import { createBackend, fl, lenet5, mlp, Rng, type Backend } from '../../src/index.ts';
 import { decodeFrame, encodeFrame } from '../../src/codec/frame.ts';
 import { modelByName } from '../../src/nn/models.ts';
 import { serveHttp } from '../../src/platform/http.ts';
 import { runClient } from '../../src/transport/client.ts';
 import { CHECKPOINT_FILE, createAggregator } from '../../src/transport/server.ts';
 import { parseTokens } from '../../src/transport/tokens.ts';
+import { seededWeights } from './fl-helpers.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -99,7 +100,7 @@ describe('federation with processes on loopback', () => {
     const tokens = ['token-victim-0123456789', 'token-alpha-01234567890', 'token-bravo-01234567890'];
     // Fraction 2/3 of 3 clients plans 2; over-selection (1.3×) asks all 3; 2 updates close a round.
     const agg = await createAggregator({
-      layout: model.layout, initial: initParameters(model.layout, (() => { const r = new Rng(2); return () => r.uniform(); })()),
+      layout: model.layout, initial: seededWeights(model.layout, 2),
       tokens: parseTokens(tokens.join('\n')), rounds: 2, minClients: 2, minAvailable: 3, roundTimeoutMs: 20_000, retryAfterMs: 20, log: () => undefined,
       strategy: fl.createStrategy('feddip', { rounds: 2, fraction: 2 / 3, localEpochs: 1, batch: 16, sparsity: 0.5, initSparsity: 0.2 }),
     });

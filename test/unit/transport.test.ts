@@ -5,13 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fl, initParameters, mlp, Rng, type Backend } from '../../src/index.ts';
+import { createBackend, fl, mlp, Rng, type Backend } from '../../src/index.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { serveHttp } from '../../src/platform/http.ts';
 import { decodeCheckpoint, encodeCheckpoint, fileCheckpointStore, memoryCheckpointStore } from '../../src/transport/checkpoint.ts';
 import { runClient } from '../../src/transport/client.ts';
 import { type Aggregator, CHECKPOINT_FILE, createAggregator, type AggregatorOptions } from '../../src/transport/server.ts';
 import { parseTokens } from '../../src/transport/tokens.ts';
+import { seededWeights } from './fl-helpers.ts';
 
 const model = mlp(4, [1, 5, 5], 12);
 const layout = model.layout;
@@ -19,7 +20,7 @@ const hash = layout.hash();
 const segmentSizes = layout.segments.map((s) => s.size);
 const TOKENS = ['token-alpha-0123456789', 'token-bravo-0123456789', 'token-charlie-012345678', 'token-delta-0123456789'];
 const tokens = parseTokens(TOKENS.join('\n'));
-const initial = initParameters(layout, (() => { const r = new Rng(3); return () => r.uniform(); })());
+const initial = seededWeights(layout, 3);
 
 /** Noise plus one bright row per label (learnable in a few steps). */
 function synthetic(n: number, seed: number) {

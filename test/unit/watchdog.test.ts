@@ -7,11 +7,12 @@
 // which a thin wrapper around spawnWorker hands to the tests. Workers run dist/*.js, so these tests
 // need `npm run build:js` first.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createBackend, FeddipError, fl, initParameters, mlp, Rng, type Backend } from '../../src/index.ts';
+import { createBackend, FeddipError, fl, mlp, Rng, type Backend } from '../../src/index.ts';
 import type * as WorkerModule from '../../src/platform/worker.ts';
 import type { WorkerHandle } from '../../src/platform/worker.ts';
 import { type ClientJob, InProcessPool, WorkerPool } from '../../src/fl/pool.ts';
 import type { ClientResult, ClientTask } from '../../src/fl/types.ts';
+import { seededWeights, split, synthetic } from './fl-helpers.ts';
 
 interface Spawned { url: string; handle: WorkerHandle; trains: number }
 
@@ -147,18 +148,10 @@ describe('wasm kernel threads: a dead worker thread', () => {
 
 // ------------------------------------------------------------------ the client-training pool
 
-function synthetic(n: number, seed: number) {
-  const r = new Rng(seed);
-  const labels = Int32Array.from({ length: n }, () => r.int(10));
-  const images = Float32Array.from({ length: n * 784 }, () => 0.2 * r.uniform());
-  labels.forEach((label, i) => { for (let c = 0; c < 28; c++) images[i * 784 + (2 + 2 * label) * 28 + c] = 1; });
-  return { images, labels };
-}
-
 const model = mlp();
 const train = synthetic(240, 1);
 const data = { ...train, sampleSize: 784 };
-const initial = initParameters(model.layout, (() => { const r = new Rng(2); return () => r.uniform(); })());
+const initial = seededWeights(model.layout, 2);
 
 /** Four clients of 60 samples, one epoch each. */
 function jobs(round: number): ClientJob[] {
@@ -281,7 +274,7 @@ describe('simulation with a training worker that dies', () => {
       for await (const m of fl.simulate({
         model, backend, strategy: fl.fedavg({ rounds: 3, fraction: 1, localEpochs: 1, batch: 20, lr: 0.05 }),
         initial, train, test: { ...synthetic(60, 3), sampleSize: 784 },
-        partitions: [0, 1, 2, 3].map((k) => Int32Array.from({ length: 60 }, (_, i) => k * 60 + i)),
+        partitions: split(240, 4),
         rounds: 3, rng: new Rng(5), threads: 2,
         // Round 1 starts (its jobs are posted right after this report): kill a worker under it.
         onProgress: (p) => {

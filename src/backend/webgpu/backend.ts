@@ -5,7 +5,7 @@ import { Backend } from '../backend.ts';
 import { type DType, type HostArray, Tensor, shapeSize } from '../tensor.ts';
 import { BackendUnavailableError, FeddipError } from '../../errors.ts';
 import { openDevice } from './device.ts';
-import { SHADERS, type ShaderName } from './shaders.ts';
+import { SHADERS, type ShaderName, WORKGROUP_1D } from './shaders.ts';
 import type { LinearBackwardArgs, LinearDims, LinearForwardArgs } from '../../kernels/linear.ts';
 import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation.ts';
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
@@ -23,7 +23,6 @@ import type {
   CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
-const WORKGROUP_1D = 64;
 const WORKGROUP_2D = 8;
 const UNIFORM_BYTES = 64;
 

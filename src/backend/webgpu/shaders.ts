@@ -1,6 +1,6 @@
 // The WGSL sources, bundled as strings (a build-time transform turns each .wgsl import into one).
-// WGSL has no includes: shaders of one family declare their shared uniform block once, in
-// shaders/include/, and it is prepended here.
+// WGSL has no includes: what several shaders share (a family's uniform block, the 1-D invocation
+// index) is written once in shaders/include/ and prepended here.
 import matmul from '../../../shaders/matmul.wgsl';
 import colSum from '../../../shaders/col_sum.wgsl';
 import reluForward from '../../../shaders/relu_forward.wgsl';
@@ -14,6 +14,7 @@ import sumSquares from '../../../shaders/sum_squares.wgsl';
 import addScaledByInvNorm from '../../../shaders/add_scaled_by_inv_norm.wgsl';
 import conv2dParams from '../../../shaders/include/conv2d_params.wgsl';
 import pool2dParams from '../../../shaders/include/pool2d_params.wgsl';
+import grid1d from '../../../shaders/include/grid1d.wgsl';
 import conv2dForward from '../../../shaders/conv2d_forward.wgsl';
 import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
 import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
@@ -36,24 +37,31 @@ import sparseLinearForward from '../../../shaders/sparse_linear_forward.wgsl';
 import sparseConv2dForward from '../../../shaders/sparse_conv2d_forward.wgsl';
 import sparseConv2dBackwardData from '../../../shaders/sparse_conv2d_backward_data.wgsl';
 
-const withPrelude = (prelude: string, body: string): string => `${prelude}\n${body}`;
+/** 1-D shaders' workgroup size; shaders/include/grid1d.wgsl declares the same (a test checks). */
+export const WORKGROUP_1D = 64;
+
+/** A shader's source behind its includes. */
+const withIncludes = (body: string, ...includes: string[]): string => [...includes, body].join('\n');
+/** A shader that indexes its workload in 1-D (index_1d), behind its other includes. */
+const grid = (body: string, ...includes: string[]): string => withIncludes(body, ...includes, grid1d);
 
 export const SHADERS = {
-  matmul, colSum, reluForward, reluBackward, softmaxCrossEntropy, sgdStep, axpy, fill,
-  copy, sumSquares, addScaledByInvNorm,
-  conv2dForward: withPrelude(conv2dParams, conv2dForward),
-  conv2dBackwardData: withPrelude(conv2dParams, conv2dBackwardData),
-  conv2dBackwardFilter: withPrelude(conv2dParams, conv2dBackwardFilter),
-  conv2dBackwardBias: withPrelude(conv2dParams, conv2dBackwardBias),
-  maxPool2dForward: withPrelude(pool2dParams, maxPool2dForward),
-  maxPool2dBackward,
-  avgPool2dForward: withPrelude(pool2dParams, avgPool2dForward),
-  avgPool2dBackward: withPrelude(pool2dParams, avgPool2dBackward),
-  adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward, batchNormForward, batchNormBackward, dropout, add,
-  applyMask,
-  csrGather, csrAddScaledByInvNorm, sparseLinearForward,
-  sparseConv2dForward: withPrelude(conv2dParams, sparseConv2dForward),
-  sparseConv2dBackwardData: withPrelude(conv2dParams, sparseConv2dBackwardData),
+  matmul, colSum: grid(colSum), reluForward: grid(reluForward), reluBackward: grid(reluBackward),
+  softmaxCrossEntropy, sgdStep: grid(sgdStep), axpy: grid(axpy), fill: grid(fill), copy: grid(copy), sumSquares,
+  addScaledByInvNorm: grid(addScaledByInvNorm),
+  conv2dForward: grid(conv2dForward, conv2dParams),
+  conv2dBackwardData: grid(conv2dBackwardData, conv2dParams),
+  conv2dBackwardFilter: grid(conv2dBackwardFilter, conv2dParams),
+  conv2dBackwardBias: grid(conv2dBackwardBias, conv2dParams),
+  maxPool2dForward: grid(maxPool2dForward, pool2dParams),
+  maxPool2dBackward: grid(maxPool2dBackward),
+  avgPool2dForward: grid(avgPool2dForward, pool2dParams),
+  avgPool2dBackward: grid(avgPool2dBackward, pool2dParams),
+  adaptiveAvgPool2dForward: grid(adaptiveAvgPool2dForward), adaptiveAvgPool2dBackward: grid(adaptiveAvgPool2dBackward),
+  batchNormForward, batchNormBackward, dropout: grid(dropout), add: grid(add), applyMask: grid(applyMask),
+  csrGather: grid(csrGather), csrAddScaledByInvNorm: grid(csrAddScaledByInvNorm), sparseLinearForward: grid(sparseLinearForward),
+  sparseConv2dForward: grid(sparseConv2dForward, conv2dParams),
+  sparseConv2dBackwardData: grid(sparseConv2dBackwardData, conv2dParams),
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
