@@ -103,34 +103,42 @@ describe('federated learning', () => {
     const segments = [{ name: 'a', shape: [8], offset: 0, size: 8, prunable: true }];
     const weights = Float32Array.from([1, 0.9, 0.2, 0.1, 5, -4, 3, 0.05]);
     const before = Uint8Array.from([1, 1, 1, 1, 0, 0, 0, 0]);
-    // The magnitude mask at K = 4 would swap in all three of 5, −4, 3.
-    const next = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
-    expect(fl.capReentering(weights, before, next, segments, 0.25)).toBe(1); // ⌈0.25·4⌉ = 1
-    expect([...next]).toEqual([1, 1, 1, 1, 1, 0, 0, 0]);
+    // The magnitude mask at K = 4 would swap in all three of 5, −4, 3 and keep only 1 of the old ones.
+    const magnitude = () => Uint8Array.from([1, 0, 0, 0, 1, 1, 1, 0]);
+    const next = magnitude();
+    expect(fl.capReentering(weights, before, next, segments, 0.25)).toBe(1); // ⌈0.25·4⌉ = 1: only 5 comes in
+    expect([...next]).toEqual([1, 1, 1, 0, 1, 0, 0, 0]); // 0.9 and 0.2 stay, 0.1 leaves
     // A cap as large as the swap changes nothing; 0 gives nested masks.
-    const all = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
+    const all = magnitude();
     expect(fl.capReentering(weights, before, all, segments, 0.75)).toBe(3);
-    expect([...all]).toEqual([1, 1, 0, 0, 1, 1, 1, 0]);
-    const none = Uint8Array.from([1, 1, 0, 0, 1, 1, 1, 0]);
+    expect([...all]).toEqual([...magnitude()]);
+    const none = magnitude();
     expect(fl.capReentering(weights, before, none, segments, 0)).toBe(0);
     expect([...none]).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
   });
 
   it('with regrowth 0 the dynamic masks are nested; the cap anneals as regrowth/2·(1+cos(πt/T))', () => {
     const model = lenet5();
-    const rng = new Rng(11);
-    const s = fl.feddip({ rounds: 20, reconfig: 5, sparsity: 0.95, initSparsity: 0.5, regrowth: 0 });
-    s.initialize(model.layout, initParameters(model.layout, () => rng.uniform()));
-    const noise = new Rng(12);
-    let previous: Uint8Array | null = null;
-    for (let round = 0; round < 20; round++) {
-      const plan = s.configureRound(round, 10, new Rng(round));
-      if (previous) for (let i = 0; i < previous.length; i++) if (plan.task.mask![i]) expect(previous[i]).toBe(1);
-      previous = plan.task.mask!;
-      // Updates that would swap many weights in: large random moves on every coordinate.
-      const update = Float32Array.from({ length: model.layout.size }, () => noise.normal() * 0.5);
-      s.aggregate(round, [{ clientId: 0, samples: 1, update, sent: new Uint8Array(update.length).fill(1), trainLoss: 0 }], []);
-    }
+    // Updates that would swap many weights in: large random moves on every coordinate. Uncapped
+    // (regrowth 1) weights re-enter; with regrowth 0 none does.
+    const reentered = [0, 1].map((regrowth) => {
+      const rng = new Rng(11);
+      const s = fl.feddip({ rounds: 10, reconfig: 5, sparsity: 0.95, initSparsity: 0.5, regrowth });
+      s.initialize(model.layout, initParameters(model.layout, () => rng.uniform()));
+      const noise = new Rng(12);
+      let previous: Uint8Array | null = null;
+      let outside = 0;
+      for (let round = 0; round < 10; round++) {
+        const mask = s.configureRound(round, 10, new Rng(round)).task.mask!;
+        if (previous) for (let i = 0; i < previous.length; i++) if (mask[i] && !previous[i]) outside++;
+        previous = mask;
+        const update = Float32Array.from({ length: model.layout.size }, () => noise.normal() * 0.5);
+        s.aggregate(round, [{ clientId: 0, samples: 1, update, sent: new Uint8Array(update.length).fill(1), trainLoss: 0 }], []);
+      }
+      return outside;
+    });
+    expect(reentered[0]).toBe(0);
+    expect(reentered[1]).toBeGreaterThan(100);
     const annealed = fl.feddip({ rounds: 200, regrowth: 0.3 });
     expect(annealed.regrowthFraction(0)).toBeCloseTo(0.3, 12);
     expect(annealed.regrowthFraction(100)).toBeCloseTo(0.15, 12);
