@@ -24,6 +24,8 @@ export interface OptionSpec {
   help: string;
   /** Allowed values for strings. */
   choices?: readonly string[];
+  /** Numbers: also accept 'Infinity' (e.g. "no limit"). */
+  infinite?: boolean;
 }
 
 export type Schema = Record<string, OptionSpec>;
@@ -40,6 +42,7 @@ function convert(flag: string, spec: OptionSpec, raw: unknown): string | number 
   }
   if (spec.type === 'number' || spec.type === 'integer') {
     const n = typeof raw === 'number' ? raw : Number(raw);
+    if (spec.infinite && n === Infinity) return n;
     if (typeof raw === 'string' && raw.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`--${flag} expects a number, got '${String(raw)}'`);
     if (spec.type === 'integer' && !Number.isInteger(n)) throw new InvalidArgumentError(`--${flag} expects a whole number, got '${String(raw)}'`);
     return n;

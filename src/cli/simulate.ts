@@ -36,7 +36,7 @@ export const SIMULATE_OPTIONS: Schema = {
   'lambda-max': { type: 'number', default: 1e-3, help: 'incremental regularisation λmax' },
   'lambda0': { type: 'number', default: 5e-4, help: 'incremental regularisation λ0' },
   reentry: { type: 'string', default: 'cut', help: 'feddip: a weight re-entering the mask starts from its dense value clipped to the smallest kept magnitude (cut) or from all of it (memory)', choices: ['cut', 'memory'] },
-  regrowth: { type: 'number', default: 0.1, help: 'feddip: at most regrowth/2·(1+cos(πt/T)) of the mask may re-enter at a reconfiguration (0: nested masks)' },
+  regrowth: { type: 'number', default: 0.1, infinite: true, help: 'feddip: at most regrowth/2·(1+cos(πt/T)) of the mask may re-enter at a reconfiguration (0: nested masks, Infinity: no cap)' },
   partition: { type: 'string', default: 'iid', help: 'iid | dirichlet:<alpha> | pathological:<k>' },
   seed: { type: 'integer', default: 1, help: 'run seed (fixes every random choice)' },
   backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
@@ -85,6 +85,15 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const perRound = Math.max(1, Math.round((o.fraction as number) * (o.clients as number)));
   const threads = Math.min((o.threads as number | undefined) ?? await cpuCount(), perRound);
   if (!(threads >= 1)) throw new InvalidArgumentError(`--threads must be at least 1, got ${o.threads}`);
+  const given = {
+    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
+    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
+    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
+    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
+  };
+  // Options left unset fall to the method's own defaults (e.g. R differs between methods). Built
+  // before the data set is loaded, so a bad method option fails at once.
+  const strategy = createStrategy(o.method as string, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
 
   let dataset;
   try {
@@ -111,14 +120,6 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const rng = new Rng(o.seed as number);
   const parts = partition(dataset.train.labels, o.clients as number, o.partition as string, rng.fork('partition'));
   const backend = await createBackend(o.backend as BackendName | 'auto');
-  const given = {
-    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
-    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
-    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
-    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
-  };
-  // Options left unset fall to the method's own defaults (e.g. R differs between methods).
-  const strategy = createStrategy(o.method as string, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const outDir = io.files.resolve((o.out as string | undefined) ?? io.files.join('runs', `${o.method}-${o.dataset}-${stamp}`));
   await io.files.mkdir(outDir);

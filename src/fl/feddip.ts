@@ -52,8 +52,8 @@ export interface FedDipOptions {
   reentry: 'cut' | 'memory';
   /**
    * At most ⌈f_t·K⌉ weights may re-enter a mask of K at a reconfiguration, with
-   * f_t = regrowth/2·(1 + cos(πt/T)) (the annealed drop fraction of RigL and FedDST); 1 or more
-   * puts no cap early on; 0 makes the masks nested (nothing re-enters).
+   * f_t = regrowth/2·(1 + cos(πt/T)) (the annealed drop fraction of RigL and FedDST); 0 makes the
+   * masks nested (nothing re-enters); Infinity puts no cap (with reentry 'memory': spec §3 as written).
    */
   regrowth: number;
 }
@@ -79,7 +79,7 @@ export function checkFedDipOptions(o: FedDipOptions): void {
   if (!Number.isSafeInteger(o.reconfig) || o.reconfig < 1) bad(`reconfig must be a positive integer, got ${o.reconfig}`);
   if (!(o.lambdaMax >= 0 && o.lambda0 >= 0)) bad('lambda0 and lambda-max must be ≥ 0');
   if (o.reentry !== 'cut' && o.reentry !== 'memory') bad(`reentry must be 'cut' or 'memory', got '${String(o.reentry)}'`);
-  if (!(o.regrowth >= 0 && Number.isFinite(o.regrowth))) bad(`regrowth must be a finite number ≥ 0, got ${o.regrowth}`);
+  if (!(o.regrowth >= 0)) bad(`regrowth must be a number ≥ 0 (Infinity: no cap), got ${o.regrowth}`);
 }
 
 export class FedDip implements Strategy {
@@ -110,6 +110,7 @@ export class FedDip implements Strategy {
 
   /** f_t: the most weights that may re-enter at round t's reconfiguration, as a fraction of the mask. */
   regrowthFraction(round: number): number {
+    if (this.options.regrowth === Infinity) return Infinity;
     return (this.options.regrowth / 2) * (1 + Math.cos((Math.PI * round) / this.options.rounds));
   }
 

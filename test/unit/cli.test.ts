@@ -78,6 +78,10 @@ describe('every feddip command', () => {
   it('each exits 2 on a bad command line, with a message that says what was wrong', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['simulate', '--rounds', 'many'], /--rounds expects a number, got 'many'/],
+      // Only options that mean "no limit" by it take Infinity.
+      [['simulate', '--lr', 'Infinity'], /--lr expects a number, got 'Infinity'/],
+      [['simulate', '--regrowth', '-1'], /regrowth must be a number ≥ 0 \(Infinity: no cap\), got -1/],
+      [['simulate', '--reentry', 'zero'], /--reentry must be one of cut, memory; got 'zero'/],
       [['serve', '--bogus'], /unknown option --bogus \(try 'feddip serve --help'\)/],
       [['join'], /give exactly one aggregator URL/],
       [['dashboard', '--port', 'x'], /--port expects a number/],

@@ -143,7 +143,9 @@ describe('federated learning', () => {
     expect(annealed.regrowthFraction(0)).toBeCloseTo(0.3, 12);
     expect(annealed.regrowthFraction(100)).toBeCloseTo(0.15, 12);
     expect(annealed.regrowthFraction(200)).toBeCloseTo(0, 12);
-    expect(() => fl.feddip({ regrowth: -1 })).toThrow(/regrowth must be a finite number ≥ 0, got -1/);
+    expect(fl.feddip({ regrowth: Infinity }).regrowthFraction(199)).toBe(Infinity);
+    expect(() => fl.feddip({ regrowth: -1 })).toThrow(/regrowth must be a number ≥ 0 \(Infinity: no cap\), got -1/);
+    expect(() => fl.feddip({ regrowth: NaN })).toThrow(/regrowth must be a number ≥ 0/);
   });
 
   it('between reconfigurations the mask stays fixed, and measured sparsity equals the schedule to one weight', () => {
