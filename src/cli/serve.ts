@@ -16,7 +16,7 @@ import { createAggregator } from '../transport/server.ts';
 import { parseTokens } from '../transport/tokens.ts';
 import { Rng } from '../util/rng.ts';
 import { EXIT_CODES_HELP, formatOptions, parseCommandLine, type Schema } from './args.ts';
-import { SIMULATE_OPTIONS } from './simulate.ts';
+import { SIMULATE_OPTIONS, strategyOptions } from './simulate.ts';
 import { dashboardSite } from './dashboard.ts';
 import type { RunFiles } from './io.ts';
 import { ProgressDisplay, type TerminalStream } from './progress.ts';
@@ -83,15 +83,6 @@ Examples:
 
 ${EXIT_CODES_HELP}
 `;
-
-function strategyOptions(o: Record<string, unknown>) {
-  return {
-    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
-    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
-    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
-    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
-  };
-}
 
 export async function runServe(argv: string[], io: NetIo): Promise<number> {
   const { options: o, positional } = await parseCommandLine(SERVE_OPTIONS, argv, io.files.readText);

@@ -9,6 +9,7 @@ import { cpuCount } from '../platform/worker.ts';
 import { progressPrinter } from './data.ts';
 import { createStrategy, METHODS } from '../fl/methods.ts';
 import { simulate, type RoundMetrics } from '../fl/simulation.ts';
+import type { MethodOptions } from '../fl/methods/common.ts';
 import { initParameters } from '../nn/init.ts';
 import { modelByName, MODELS } from '../nn/models.ts';
 import { buildReport } from '../report/index.ts';
@@ -77,6 +78,16 @@ export interface SimulateIo {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
+/** The method options a parsed simulate/serve command line sets (unset ones stay undefined: the method's default). */
+export function strategyOptions(o: Record<string, unknown>): Partial<MethodOptions> {
+  return {
+    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
+    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
+    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
+    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
+  };
+}
+
 export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
   const { options: o, positional } = await parseCommandLine(SIMULATE_OPTIONS, argv, io.files.readText);
   if (positional.length) throw new InvalidArgumentError(`unexpected argument '${positional[0]}'`);
@@ -85,15 +96,9 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   const perRound = Math.max(1, Math.round((o.fraction as number) * (o.clients as number)));
   const threads = Math.min((o.threads as number | undefined) ?? await cpuCount(), perRound);
   if (!(threads >= 1)) throw new InvalidArgumentError(`--threads must be at least 1, got ${o.threads}`);
-  const given = {
-    rounds: o.rounds as number, fraction: o.fraction as number, lr: o.lr as number, lrDecay: o.lrDecay as number,
-    weightDecay: o.weightDecay as number, localEpochs: o.localEpochs as number, batch: o.batch as number,
-    sparsity: o.sparsity as number, initSparsity: o.initSparsity as number, reconfig: o.reconfig as number | undefined,
-    lambda0: o.lambda0 as number, lambdaMax: o.lambdaMax as number, reentry: o.reentry as 'cut' | 'memory', regrowth: o.regrowth as number,
-  };
-  // Options left unset fall to the method's own defaults (e.g. R differs between methods). Built
-  // before the data set is loaded, so a bad method option fails at once.
-  const strategy = createStrategy(o.method as string, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
+  // Built before the data set loads, so a bad method option fails at once; options left unset fall
+  // to the method's own defaults (e.g. R differs between methods).
+  const strategy = createStrategy(o.method as string, strategyOptions(o));
 
   let dataset;
   try {

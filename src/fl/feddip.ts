@@ -16,7 +16,7 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { ParamLayout, Segment } from '../nn/layout.ts';
 import { globalMagnitudeMask } from '../sparse/masks.ts';
-import { cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
+import { cosineAnneal, cubicSparsity, incrementalLambda, isReconfigRound, learningRate } from '../sparse/schedules.ts';
 import type { Rng } from '../util/rng.ts';
 import {
   applyMeanUpdate, applyWeightedUpdates, type FoldedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState,
@@ -111,7 +111,7 @@ export class FedDip implements Strategy {
   /** f_t: the most weights that may re-enter at round t's reconfiguration, as a fraction of the mask. */
   regrowthFraction(round: number): number {
     if (this.options.regrowth === Infinity) return Infinity;
-    return (this.options.regrowth / 2) * (1 + Math.cos((Math.PI * round) / this.options.rounds));
+    return cosineAnneal(round, this.options.rounds, this.options.regrowth);
   }
 
   configureRound(round: number, clientCount: number, rng: Rng): RoundPlan {

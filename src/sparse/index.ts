@@ -6,6 +6,6 @@ export {
   globalMagnitudeMask, layerwiseMagnitudeMask, keepLargestPerLayer, dropAndGrow, randomMask, erkDensities, maskSparsity,
   type ErkResult, type SparsityReport,
 } from './masks.ts';
-export { cubicSparsity, incrementalLambda, learningRate, isReconfigRound, type IncrementalLambdaOptions } from './schedules.ts';
+export { cosineAnneal, cubicSparsity, incrementalLambda, learningRate, isReconfigRound, type IncrementalLambdaOptions } from './schedules.ts';
 export { packBits, unpackBits, packedWords, popcount, popcount32 } from './bitmask.ts';
 export { csrFromMask, csrTranspose, csrGatherValues, checkCsrStructure, type CsrStructure } from './csr.ts';

@@ -7,6 +7,14 @@ function checkRounds(fn: string, t: number, T: number): void {
 }
 
 /**
+ * Cosine annealing from `scale` at t = 0 to 0 at t = T: scale/2·(1 + cos(πt/T)) (the drop/regrowth
+ * fraction of RigL and FedDST).
+ */
+export function cosineAnneal(t: number, T: number, scale: number): number {
+  return (scale / 2) * (1 + Math.cos((Math.PI * t) / T));
+}
+
+/**
  * Cubic sparsity ramp (Zhu & Gupta), from s0 at t = 0 towards sp, with no delay:
  * s_t = sp + (s0 − sp)·(1 − t/T)³. Rounds past T stay at sp rather than overshooting it.
  */

@@ -15,6 +15,7 @@ import { InvalidArgumentError } from '../../errors.ts';
 import type { ParamLayout } from '../../nn/layout.ts';
 import { packBits, unpackBits } from '../../sparse/bitmask.ts';
 import { erkDensities, keepLargestPerLayer, randomMask } from '../../sparse/masks.ts';
+import { cosineAnneal } from '../../sparse/schedules.ts';
 import type { Rng } from '../../util/rng.ts';
 import { applyWeightedUpdates, type RoundPlan, selectClients, type Strategy, type StrategyState } from '../strategy.ts';
 import type { ClientFailure, ClientResult, ClientState, LocalConfig } from '../types.ts';
@@ -53,7 +54,7 @@ export class FedDst implements Strategy {
 
   /** Fraction of each layer's active weights a client drops and regrows at a readjustment in round t. */
   dropFraction(round: number): number {
-    return (this.options.alpha / 2) * (1 + Math.cos((Math.PI * round) / this.options.rounds));
+    return cosineAnneal(round, this.options.rounds, this.options.alpha);
   }
 
   /** Whether clients readjust their masks after training in round t: the last round of every R. */
