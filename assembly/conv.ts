@@ -56,7 +56,7 @@ const BULK_FLOATS = 64;
 }
 
 // @ts-ignore: decorator
-@inline function copyRun(dst: usize, src: usize, n: i32): void {
+@inline export function copyRun(dst: usize, src: usize, n: i32): void {
   if (n >= BULK_FLOATS) { memory.copy(dst, src, bytes(n)); return; }
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), v128.load(src + bytes(i)));
@@ -197,13 +197,13 @@ function fillValue(dst: usize, value: f32, n: i32): void {
 // than that. The last window ends at the plane's last pixel, so nothing outside the image is read.
 
 // @ts-ignore: decorator
-@inline function round4(n: i32): i32 {
+@inline export function round4(n: i32): i32 {
   return (n + 3) & ~3;
 }
 
 /** Window length L of the implicit lowering. */
 // @ts-ignore: decorator
-@inline function windowLength(ho: i32, wo: i32, wp: i32): i32 {
+@inline export function windowLength(ho: i32, wo: i32, wp: i32): i32 {
   return (ho - 1) * wp + wo;
 }
 
@@ -380,7 +380,7 @@ function implicitOffsets(offs: usize, t0: i32, t1: i32, hp: i32, wp: i32, kh: i3
 }
 
 /** The interior of the zero-bordered copy xp [c × (h+2ph) × (w+2pw)] of image x [c × h × w]. */
-function padInterior(x: usize, xp: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+export function padInterior(x: usize, xp: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
   const hp = h + 2 * ph, wp = w + 2 * pw;
   for (let ci = 0; ci < c; ci++) {
     for (let r = 0; r < h; r++) {
@@ -390,7 +390,7 @@ function padInterior(x: usize, xp: usize, c: i32, h: i32, w: i32, ph: i32, pw: i
 }
 
 /** dx [c × h × w] = the interior of dxp [c × (h+2ph) × (w+2pw)]. */
-function unpad(dxp: usize, dx: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
+export function unpad(dxp: usize, dx: usize, c: i32, h: i32, w: i32, ph: i32, pw: i32): void {
   const hp = h + 2 * ph, wp = w + 2 * pw;
   for (let ci = 0; ci < c; ci++) {
     for (let r = 0; r < h; r++) {

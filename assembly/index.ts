@@ -25,4 +25,4 @@ export {
   reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,
   dropoutPart, addTensorsPart, applyMaskPart,
 } from "./parallel";
-export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData } from "./sparse";
+export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats } from "./sparse";

@@ -9,11 +9,11 @@
 //   linear input grad  dxᵀ = Wᵀ·dyᵀ        (the same kernel, given the CSR of Wᵀ)
 //   conv forward       y_n = W·col_n        (im2col as the dense conv lays it out, then the product)
 //   conv input grad    dcol = Wᵀ·dy_n, dx_n = col2im(dcol)
-// Convolutions with few kept weights skip im2col (whose cost does not shrink with sparsity) and
-// run directly: each kept weight is one multiply-add run per output row it reaches.
+// Stride-1 convolutions skip im2col (whose cost does not shrink with sparsity): a kept weight reads
+// a shifted window of the image itself (see "convolutions" below).
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
-import { col2imAdd, endValid, firstValid, im2col, isPointwise, outSize } from "./conv";
+import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, unpad, windowLength } from "./conv";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -33,10 +33,23 @@ import { col2imAdd, endValid, firstValid, im2col, isPointwise, outSize } from ".
 export function spmm(
   rowPtr: usize, colIdx: usize, values: usize, bias: usize, b: usize, c: usize, m: i32, n: i32,
 ): void {
+  spmmRows(false, rowPtr, 1, colIdx, values, bias, b, c, m, n);
+}
+
+/**
+ * The product behind spmm and the gathered convolutions. Row r of A holds the entries
+ * rowPtr[r·rowStep] … rowPtr[(r+1)·rowStep) (rowStep > 1 merges consecutive CSR rows into one).
+ * Entry i reads the row of B that starts at b + colIdx[i]·n floats, or, with `shifted`, at
+ * b + colIdx[i] floats: any window of a plane, not only a row boundary (idx then holds offsets).
+ */
+// @ts-ignore: decorator
+@inline function spmmRows(
+  shifted: bool, rowPtr: usize, rowStep: i32, idx: usize, values: usize, bias: usize, b: usize, c: usize, m: i32, n: i32,
+): void {
   const rowBytes = bytes(n);
   for (let r = 0; r < m; r++) {
-    const start = load<i32>(rowPtr + bytes(r));
-    const end = load<i32>(rowPtr + bytes(r + 1));
+    const start = load<i32>(rowPtr + bytes(r * rowStep));
+    const end = load<i32>(rowPtr + bytes((r + 1) * rowStep));
     const b0: f32 = bias != 0 ? load<f32>(bias + bytes(r)) : 0;
     const seed = f32x4.splat(b0);
     const crow = c + <usize>r * rowBytes;
@@ -46,7 +59,7 @@ export function spmm(
       const col = b + bytes(j);
       for (let i = start; i < end; i++) {
         const v = f32x4.splat(load<f32>(values + bytes(i)));
-        const src = col + <usize>load<i32>(colIdx + bytes(i)) * rowBytes;
+        const src = col + entryOffset(shifted, idx, i, rowBytes);
         a0 = madd(a0, v, v128.load(src));
         a1 = madd(a1, v, v128.load(src, 16));
         a2 = madd(a2, v, v128.load(src, 32));
@@ -63,7 +76,7 @@ export function spmm(
       const col = b + bytes(j);
       for (let i = start; i < end; i++) {
         const v = f32x4.splat(load<f32>(values + bytes(i)));
-        a0 = madd(a0, v, v128.load(col + <usize>load<i32>(colIdx + bytes(i)) * rowBytes));
+        a0 = madd(a0, v, v128.load(col + entryOffset(shifted, idx, i, rowBytes)));
       }
       v128.store(crow + bytes(j), a0);
     }
@@ -71,11 +84,18 @@ export function spmm(
       let s = b0;
       const col = b + bytes(j);
       for (let i = start; i < end; i++) {
-        s += load<f32>(values + bytes(i)) * load<f32>(col + <usize>load<i32>(colIdx + bytes(i)) * rowBytes);
+        s += load<f32>(values + bytes(i)) * load<f32>(col + entryOffset(shifted, idx, i, rowBytes));
       }
       store<f32>(crow + bytes(j), s);
     }
   }
+}
+
+/** Byte offset in B of entry i's row (see spmmRows). */
+// @ts-ignore: decorator
+@inline function entryOffset(shifted: bool, idx: usize, i: i32, rowBytes: usize): usize {
+  const k = <usize>load<i32>(idx + bytes(i));
+  return shifted ? k << 2 : k * rowBytes;
 }
 
 /**
@@ -170,137 +190,207 @@ export function sparseLinearForward(
   transpose(yt, y, rows, batch);
 }
 
-/** dst[0 … n) += v·src[0 … n): one kept weight applied along a row of output pixels. */
-// @ts-ignore: decorator
-@inline function axpyRun(dst: usize, src: usize, n: i32, v: f32): void {
-  const vv = f32x4.splat(v);
-  let j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const at = bytes(j);
-    v128.store(dst + at, madd(v128.load(dst + at), vv, v128.load(src + at)));
-    v128.store(dst + at, madd(v128.load(dst + at, 16), vv, v128.load(src + at, 16)), 16);
-  }
-  for (; j + 4 <= n; j += 4) {
-    const at = bytes(j);
-    v128.store(dst + at, madd(v128.load(dst + at), vv, v128.load(src + at)));
-  }
-  for (; j < n; j++) {
-    const at = bytes(j);
-    store<f32>(dst + at, load<f32>(dst + at) + v * load<f32>(src + at));
-  }
+// ---- convolutions ----
+// With stride 1 a tap (c, ki, kj) reads plane c from offset ki·W + kj, and over an output grid of
+// ho rows of W (the padded input width) instead of ho × wo its reads are ONE contiguous window of
+// L = (ho−1)·W + wo floats (the dense kernels' implicit lowering, assembly/conv.ts). A kept weight
+// is then a CSR entry whose "row of B" is that window: spmmRows with shifted rows computes all
+// output channels without an im2col, accumulating each stretch of the grid in registers over the
+// channel's kept weights. The W − wo grid columns past each output row are computed and dropped.
+// The input gradient runs the other way on the same grid (see sparseConv2dBackwardData). Strided
+// convolutions go through im2col and spmm.
+
+/**
+ * Whether a convolution runs gathered rather than through im2col: stride 1, not pointwise (that one
+ * needs no col at all), and a grid that wastes at most 8 multiply-adds per element im2col would
+ * copy (nnz·(L − P) ≤ 8·K·P: the dense lowering's measured rule with kept weights for filters × taps).
+ */
+function isGathered(nnz: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
+  const ho = outSize(h, kh, 1, ph);
+  const wo = outSize(w, kw, 1, pw);
+  if (ho < 1 || wo < 1) return false;
+  const p = ho * wo;
+  return <i64>nnz * <i64>(windowLength(ho, wo, w + 2 * pw) - p) <= 8 * <i64>(c * kh * kw) * <i64>p;
 }
 
 /**
- * Whether to convolve directly rather than through im2col. Directly, each kept weight costs one
- * multiply-add run per output row it reaches; through im2col each of the k = c·kh·kw taps costs a
- * copy run per output row, then the product runs at full SIMD width. Runs cost about the same, so
- * direct wins while there are fewer kept weights than taps — at high sparsity, and always for
- * layers with few output channels. Runs must be contiguous in the input: stride 1 along w.
+ * Floats of workspace sparseConv2dForward and sparseConv2dBackwardData need with at most nnz kept
+ * weights: the im2col column of the strided path, or for the gathered one the entries' offsets, the
+ * padded plane and the output grid of either direction. 0 for a pointwise convolution.
  */
+export function sparseConvWorkspaceFloats(nnz: i32, c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) return 0;
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(w, kw, sw, pw);
+  const col = c * kh * kw * ho * wo;
+  if (!isGathered(nnz, c, h, w, kh, kw, sh, sw, ph, pw)) return col;
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  const forward = round4(c * hp * wp) + round4(o * windowLength(ho, wo, wp));
+  const backward = round4(nnz) + dyGridFloats(o, windowLength(ho, wo, wp)) + (ph != 0 || pw != 0 ? round4(c * hp * wp) : 0);
+  return round4(nnz) + max(forward, backward);
+}
+
+// The input gradient's dy grid: each output channel's dy on rows of wp (L floats), between margins
+// of zeros wide enough for a 16-float window that overlaps the block by one float.
+const GRID_MARGIN = 16;
+
 // @ts-ignore: decorator
-@inline function convolveDirectly(rowPtr: usize, rows: i32, k: i32, sw: i32): bool {
-  return sw == 1 && load<i32>(rowPtr + bytes(rows)) < k;
+@inline function dyGridFloats(o: i32, l: i32): i32 {
+  return GRID_MARGIN + o * (round4(l) + GRID_MARGIN);
 }
 
 /**
- * One kept weight v of tap t = (c, ki, kj) in a direct convolution (stride 1 along w), applied along
- * every output row the tap reaches: there, output pixels [owLo, owHi) of `plane` meet a contiguous
- * run of the input pixels the tap reads in `image` (channel c, shifted by the tap, clipped to the
- * image). Forward: plane += v·image along them; input gradient (toInput): image += v·plane.
- * The direct path only runs with fewer kept weights than taps, so the window is worked out per
- * kept weight: hoisting it per tap (the input gradient walks Wᵀ tap by tap) measured no faster.
+ * out[r, j] = Σ values[i]·grid[srcs[i] + j] over row r's entries (rowPtr[r·rowStep] … rowPtr[(r+1)·rowStep))
+ * for j < n, where entry i touches only out[shifts[i] … shifts[i] + l) (grid reads zeros elsewhere)
+ * and shifts ascend within a row. Each stretch of out accumulates in registers over just the
+ * entries that touch it — a sliding range of the sorted shifts — so a kept weight costs about
+ * l + 16 multiply-adds instead of n.
  */
-// @ts-ignore: decorator
-@inline function tapRuns(
-  toInput: bool, t: i32, v: f32, image: usize, plane: usize,
-  h: i32, wd: i32, kh: i32, kw: i32, sh: i32, ph: i32, pw: i32, ho: i32, wo: i32,
+function scatterRows(
+  rowPtr: usize, rowStep: i32, shifts: usize, srcs: usize, values: usize, grid: usize, out: usize, m: i32, n: i32, l: i32,
 ): void {
-  const c = t / (kh * kw);
-  const ki = (t / kw) % kh;
-  const kj = t % kw;
-  const ohLo = firstValid(ki, sh, ph);
-  const ohHi = endValid(ki, h, sh, ph, ho, ohLo);
-  const owLo = firstValid(kj, 1, pw);
-  const owHi = endValid(kj, wd, 1, pw, wo, owLo);
-  const run = owHi - owLo;
-  if (run <= 0) return;
-  const in0 = image + bytes(c * h * wd + owLo - pw + kj);
-  const out0 = plane + bytes(owLo);
-  for (let oh = ohLo; oh < ohHi; oh++) {
-    const out = out0 + bytes(oh * wo);
-    const inp = in0 + bytes((oh * sh - ph + ki) * wd);
-    if (toInput) axpyRun(inp, out, run, v);
-    else axpyRun(out, inp, run, v);
+  for (let r = 0; r < m; r++) {
+    const start = load<i32>(rowPtr + bytes(r * rowStep));
+    const end = load<i32>(rowPtr + bytes((r + 1) * rowStep));
+    const orow = out + bytes(r * n);
+    let lo = start, hi = start;
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      while (hi < end && load<i32>(shifts + bytes(hi)) < j + 16) hi++;
+      while (lo < hi && load<i32>(shifts + bytes(lo)) + l <= j) lo++;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let i = lo; i < hi; i++) {
+        const v = f32x4.splat(load<f32>(values + bytes(i)));
+        const src = grid + bytes(load<i32>(srcs + bytes(i)) + j);
+        a0 = madd(a0, v, v128.load(src));
+        a1 = madd(a1, v, v128.load(src, 16));
+        a2 = madd(a2, v, v128.load(src, 32));
+        a3 = madd(a3, v, v128.load(src, 48));
+      }
+      const dst = orow + bytes(j);
+      v128.store(dst, a0);
+      v128.store(dst, a1, 16);
+      v128.store(dst, a2, 32);
+      v128.store(dst, a3, 48);
+    }
+    for (; j < n; j++) {
+      while (hi < end && load<i32>(shifts + bytes(hi)) <= j) hi++;
+      while (lo < hi && load<i32>(shifts + bytes(lo)) + l <= j) lo++;
+      let acc: f32 = 0;
+      for (let i = lo; i < hi; i++) acc += load<f32>(values + bytes(i)) * load<f32>(grid + bytes(load<i32>(srcs + bytes(i)) + j));
+      store<f32>(orow + bytes(j), acc);
+    }
+  }
+}
+
+/** dst [m × ho × wo] = the first wo of every wp floats of each grid row g [m × l]. */
+function gridToPlanes(g: usize, dst: usize, m: i32, ho: i32, wo: i32, wp: i32, l: i32): void {
+  for (let r = 0; r < m; r++) {
+    for (let q = 0; q < ho; q++) copyRun(dst + bytes((r * ho + q) * wo), g + bytes(r * l + q * wp), wo);
   }
 }
 
 /**
- * y = conv2d(x, W) + bias with W given as the CSR of its [o × c·kh·kw] matrix. col: workspace of
- * c·kh·kw·ho·wo floats, 0 for a 1×1 stride-1 unpadded conv (x_n is its own im2col); unused when
- * the convolution runs directly.
+ * y = conv2d(x, W) + bias with W given as the CSR of its [o × c·kh·kw] matrix. ws: workspace of
+ * sparseConvWorkspaceFloats floats, 0 for a 1×1 stride-1 unpadded conv (x_n is its own im2col).
  */
 export function sparseConv2dForward(
-  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize, col: usize,
+  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize, ws: usize,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(wd, kw, sw, pw);
   const p = ho * wo;
-  const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-  if (!pointwise && convolveDirectly(rowPtr, o, c * kh * kw, sw)) {
-    sparseConvDirect(x, rowPtr, colIdx, values, bias, y, n, c, h, wd, o, kh, kw, sh, ph, pw, ho, wo);
+  const nnz = load<i32>(rowPtr + bytes(o));
+  if (isGathered(nnz, c, h, wd, kh, kw, sh, sw, ph, pw)) {
+    const hp = h + 2 * ph, wp = wd + 2 * pw;
+    const l = windowLength(ho, wo, wp);
+    const padded = ph != 0 || pw != 0;
+    const plane = padded ? round4(c * hp * wp) : 0;
+    const offs = ws;
+    const xp = offs + bytes(round4(nnz));
+    const g = xp + bytes(plane);
+    const taps = kh * kw;
+    for (let i = 0; i < nnz; i++) {
+      const t = load<i32>(colIdx + bytes(i));
+      const ci = t / taps;
+      const ki = (t - ci * taps) / kw;
+      store<i32>(offs + bytes(i), ci * hp * wp + ki * wp + (t - ci * taps - ki * kw));
+    }
+    if (padded) memory.fill(xp, 0, bytes(plane));
+    for (let ni = 0; ni < n; ni++) {
+      const xn = x + bytes(ni * c * h * wd);
+      if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
+      spmmRows(true, rowPtr, 1, offs, values, bias, padded ? xp : xn, g, o, l);
+      gridToPlanes(g, y + bytes(ni * o * p), o, ho, wo, wp, l);
+    }
     return;
   }
+  const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   for (let ni = 0; ni < n; ni++) {
     const xn = x + bytes(ni * c * h * wd);
     let src = xn;
     if (!pointwise) {
-      im2col(xn, col, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
-      src = col;
+      im2col(xn, ws, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
+      src = ws;
     }
     spmm(rowPtr, colIdx, values, bias, src, y + bytes(ni * o * p), o, p);
   }
 }
 
-/** The direct forward pass (stride 1 along w): each kept weight adds v·(its input window) row by row. */
-function sparseConvDirect(
-  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize,
-  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, ph: i32, pw: i32, ho: i32, wo: i32,
-): void {
-  const p = ho * wo;
-  for (let ni = 0; ni < n; ni++) {
-    const xn = x + bytes(ni * c * h * wd);
-    for (let oc = 0; oc < o; oc++) {
-      const plane = y + bytes((ni * o + oc) * p);
-      const b0: f32 = bias != 0 ? load<f32>(bias + bytes(oc)) : 0;
-      const seed = f32x4.splat(b0);
-      let j = 0;
-      for (; j + 4 <= p; j += 4) v128.store(plane + bytes(j), seed);
-      for (; j < p; j++) store<f32>(plane + bytes(j), b0);
-      const end = load<i32>(rowPtr + bytes(oc + 1));
-      for (let i = load<i32>(rowPtr + bytes(oc)); i < end; i++) {
-        tapRuns(false, load<i32>(colIdx + bytes(i)), load<f32>(values + bytes(i)), xn, plane, h, wd, kh, kw, sh, ph, pw, ho, wo);
-      }
-    }
-  }
-}
-
 /**
  * dx = ∂conv2d/∂x for upstream dy [n × o × ho × wo], with the weight given as the CSR of Wᵀ
- * ([c·kh·kw × o]: row k lists the output channels that tap k feeds). dx is overwritten. dcol:
- * workspace of c·kh·kw·ho·wo floats, 0 for a pointwise conv; unused when the pass runs directly.
+ * ([c·kh·kw × o]: row k lists the output channels that tap k feeds). dx is overwritten. ws:
+ * workspace of sparseConvWorkspaceFloats floats, 0 for a pointwise conv.
  */
 export function sparseConv2dBackwardData(
-  dy: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, dcol: usize,
+  dy: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, ws: usize,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(wd, kw, sw, pw);
-  const k = c * kh * kw;
+  const taps = kh * kw;
+  const k = c * taps;
   const p = ho * wo;
+  const nnz = load<i32>(rowPtr + bytes(k));
+  if (isGathered(nnz, c, h, wd, kh, kw, sh, sw, ph, pw)) {
+    // dxp[ci, j] = Σ W[oc, ci, ki, kj]·g[oc, j − (ki·wp + kj)] on the padded input's grid, g = dy_n
+    // laid onto rows of wp (dyGrid); Wᵀ's rows for input channel ci are consecutive and their taps,
+    // hence their shifts, ascend.
+    const hp = h + 2 * ph, wp = wd + 2 * pw;
+    const lg = windowLength(ho, wo, wp);
+    const padded = ph != 0 || pw != 0;
+    const shifts = ws;
+    const srcs = shifts + bytes(round4(nnz));
+    const grid = srcs + bytes(round4(nnz));
+    const dxp = grid + bytes(dyGridFloats(o, lg));
+    const blockFloats = round4(lg) + GRID_MARGIN;
+    for (let t = 0; t < k; t++) {
+      const ci = t / taps;
+      const ki = (t - ci * taps) / kw;
+      const shift = ki * wp + (t - ci * taps - ki * kw);
+      const end = load<i32>(rowPtr + bytes(t + 1));
+      for (let i = load<i32>(rowPtr + bytes(t)); i < end; i++) {
+        store<i32>(shifts + bytes(i), shift);
+        store<i32>(srcs + bytes(i), GRID_MARGIN + load<i32>(colIdx + bytes(i)) * blockFloats - shift);
+      }
+    }
+    memory.fill(grid, 0, bytes(dyGridFloats(o, lg)));
+    for (let ni = 0; ni < n; ni++) {
+      const dyn = dy + bytes(ni * o * p);
+      const dxn = dx + bytes(ni * c * h * wd);
+      for (let oi = 0; oi < o; oi++) {
+        const block = grid + bytes(GRID_MARGIN + oi * blockFloats);
+        for (let r = 0; r < ho; r++) copyRun(block + bytes(r * wp), dyn + bytes((oi * ho + r) * wo), wo);
+      }
+      scatterRows(rowPtr, taps, shifts, srcs, values, grid, padded ? dxp : dxn, c, hp * wp, lg);
+      if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
+    }
+    return;
+  }
   const imageBytes = bytes(c * h * wd);
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-  const direct = !pointwise && convolveDirectly(rowPtr, k, k, sw);
   for (let ni = 0; ni < n; ni++) {
     const dyn = dy + bytes(ni * o * p);
     const dxn = dx + <usize>ni * imageBytes;
@@ -310,18 +400,7 @@ export function sparseConv2dBackwardData(
     }
     // Overlapping taps add up and skipped pixels must read 0, as in the dense input gradient.
     memory.fill(dxn, 0, imageBytes);
-    if (direct) {
-      // Each kept weight sends v·(its output rows) back onto the input pixels its tap read.
-      for (let t = 0; t < k; t++) {
-        const end = load<i32>(rowPtr + bytes(t + 1));
-        for (let i = load<i32>(rowPtr + bytes(t)); i < end; i++) {
-          const plane = dyn + bytes(load<i32>(colIdx + bytes(i)) * p);
-          tapRuns(true, t, load<f32>(values + bytes(i)), dxn, plane, h, wd, kh, kw, sh, ph, pw, ho, wo);
-        }
-      }
-    } else {
-      spmm(rowPtr, colIdx, values, 0, dyn, dcol, k, p);
-      col2imAdd(dcol, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
-    }
+    spmm(rowPtr, colIdx, values, 0, dyn, ws, k, p);
+    col2imAdd(ws, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
   }
 }

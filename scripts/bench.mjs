@@ -26,6 +26,22 @@ const flagValue = (flag) => { const i = argv.indexOf(flag); return i >= 0 ? argv
 const only = flagValue('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
 const outPath = flagValue('--out') ?? join(root, 'bench', 'results.json');
 
+// Anything else is refused before a suite starts: a mistyped flag must not cost a full run that
+// then overwrites bench/results.json.
+const USAGE = 'usage: npm run bench [-- --quick] [-- --only suite,suite] [-- --out file.json] [-- --list]';
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(`${USAGE}\n  --quick  fewer repetitions\n  --only   these suites (the others' entries in the results file are kept)\n  --out    results file (default bench/results.json)\n  --list   the suites`);
+  process.exit(0);
+}
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--only' || argv[i] === '--out') {
+    if (argv[i + 1] === undefined || argv[i + 1].startsWith('--')) { console.error(`${argv[i]} needs a value\n${USAGE}`); process.exit(2); }
+    i++;
+  } else if (argv[i] !== '--quick' && argv[i] !== '--list') {
+    console.error(`unknown argument '${argv[i]}'\n${USAGE}`);
+    process.exit(2);
+  }
+}
 if (argv.includes('--list')) {
   for (const s of suites) console.log(s.name);
   process.exit(0);

@@ -40,6 +40,21 @@ describe.skipIf(!built)('feddip bench', () => {
     }
   }, 60_000);
 
+  it('refuses an argument it does not know before any suite runs, and leaves the results file alone', () => {
+    const out = join(dir, 'untouched.json');
+    writeFileSync(out, '{"keep":1}');
+    for (const args of [['--bogus'], ['--only'], ['--quick', '--out']]) {
+      const r = spawnSync(process.execPath, [join(installed, 'scripts', 'bench.mjs'), ...args, ...(args.includes('--out') ? [] : ['--out', out])], { encoding: 'utf8' });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/unknown argument '--bogus'|needs a value/);
+      expect(r.stderr).toMatch(/usage: npm run bench/);
+    }
+    expect(readFileSync(out, 'utf8')).toBe('{"keep":1}');
+    const help = spawnSync(process.execPath, [join(installed, 'scripts', 'bench.mjs'), '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--only/);
+  });
+
   it('runs one suite from the installed package and writes a valid results file', () => {
     const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
     const r = spawnSync(process.execPath, [join(installed, 'dist', 'cli.js'), 'bench', '--only', 'kernels', '--quick', '--out', 'k.json'], {

@@ -39,6 +39,9 @@ const CONV_GEOMETRIES: Geometry[] = [
   [2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2], // LeNet's first layer: 784 positions, every SIMD tail of spmm
   [3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0], // LeNet's second layer
   [2, 3, 7, 9, 5, 3, 2, 2, 1, 1, 0], // non-square kernel, unequal strides
+  [2, 3, 7, 9, 5, 3, 2, 1, 1, 2, 0], // stride 1, padding kernel − 1 in h (dy needs no margin there), none in w
+  [2, 2, 6, 5, 3, 2, 4, 1, 1, 0, 3], // the same the other way round
+  [1, 2, 5, 5, 2, 2, 2, 1, 1, 2, 0], // stride 1 with padding ≥ kernel: rows of the grid that only see padding
   [3, 2, 6, 5, 7, 1, 1, 1, 1, 0, 0], // pointwise: x is its own im2col
   [2, 5, 9, 7, 3, 1, 1, 2, 3, 0, 1], // 1×1 that still needs im2col
   [1, 3, 4, 4, 2, 5, 5, 1, 1, 2, 2], // kernel larger than the image

@@ -433,13 +433,20 @@ export class WasmBackend extends Backend {
       scratch, scratch && scratch + xtBytes, batch, inFeatures, outFeatures);
   }
 
+  /** Workspace of the sparse conv kernels for at most `nnz` kept weights (assembly/sparse.ts sizes it). */
+  #sparseConvScratch(d: Conv2dDims, nnz: number): number {
+    if (d.batch === 0) return 0;
+    const floats = this.#k.sparseConvWorkspaceFloats(nnz, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+    return this.#scratch(floats * 4);
+  }
+
   protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
-    this.#k.sparseConv2dForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), this.#convScratch(d).col,
+    this.#k.sparseConv2dForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), this.#sparseConvScratch(d, a.w.values.size),
       d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
 
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
-    this.#k.sparseConv2dBackwardData(p(a.dy), p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values), p(a.dx), this.#convScratch(d).col,
+    this.#k.sparseConv2dBackwardData(p(a.dy), p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values), p(a.dx), this.#sparseConvScratch(d, a.wt.values.size),
       d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
 }

@@ -56,6 +56,8 @@ export interface KernelExports {
   /** xt, yt: workspaces of cols·batch and rows·batch floats (0 when batch is 1). */
   sparseLinearForward(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, xt: number, yt: number,
     batch: number, cols: number, rows: number): void;
+  /** Workspace floats of the sparse conv kernels with at most nnz kept weights (0: none needed). */
+  sparseConvWorkspaceFloats(nnz: number, c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): number;
   sparseConv2dForward(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, col: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   sparseConv2dBackwardData(dy: number, rowPtr: number, colIdx: number, values: number, dx: number, dcol: number,
