@@ -208,7 +208,11 @@ export async function runRepro(argv: string[], io: ReproIo): Promise<number> {
 
   await io.files.mkdir(out);
   const finished = new Map<string, RunData>();
-  const writeReport = () => reproReport(io.files, out, plan, cells, o, extra, finished);
+  // The report covers every finished run of the grid, not only this command's part of it: a
+  // command for one cell (--cells) or fewer seeds must not drop the others' results from it.
+  const everySeed = Array.from({ length: Math.max(o.seeds as number, REPORT_SEEDS) }, (_, i) => i + 1);
+  const grid = planRuns(reproCells(partitions), everySeed, true, runsDir, io.files.join);
+  const writeReport = () => reproReport(io.files, out, grid, partitions, o, extra, finished);
   if (o.reportOnly) {
     await writeReport();
     io.out(`report: ${io.files.join(out, 'results.md')}`);
@@ -268,22 +272,34 @@ async function finishedRun(files: RunFiles, run: PlannedRun, rounds: number, fin
   return data;
 }
 
-/** Writes results.md and the plots, per partition, from every finished run of the plan. */
+/** Seeds the report looks for in every cell, whatever --seeds the command took. */
+const REPORT_SEEDS = 10;
+
+/** Writes results.md and the plots, per partition, from every finished run of the grid. */
 async function reproReport(
-  files: RunFiles, out: string, plan: readonly PlannedRun[], cells: readonly Cell[], o: Record<string, unknown>, extra: readonly string[],
+  files: RunFiles, out: string, grid: readonly PlannedRun[], partitions: readonly string[], o: Record<string, unknown>, extra: readonly string[],
   finished: Map<string, RunData>,
 ): Promise<void> {
   const runs = new Map<Cell, RunData[]>();
   let done = 0;
-  for (const run of plan) {
-    const data = await finishedRun(files, run, o.rounds as number, finished);
+  let seeds = 1;
+  for (const run of grid) {
+    let data: RunData | null;
+    try {
+      data = await finishedRun(files, run, o.rounds as number, finished);
+    } catch (error) {
+      // A folder outside this command's cells that holds another experiment: not part of this grid.
+      if (error instanceof InvalidArgumentError) continue;
+      throw error;
+    }
     if (!data) continue;
     done++;
+    if (run.cell.headline) seeds = Math.max(seeds, run.seed);
     const list = runs.get(run.cell) ?? [];
     list.push(data);
     runs.set(run.cell, list);
   }
-  const partitions = [...new Set(cells.map((c) => c.partition))];
+  const cells = [...new Set(grid.map((r) => r.cell))];
   const sections: string[] = [];
   for (const partition of partitions) {
     const slug = partitionSlug(partition);
@@ -308,13 +324,13 @@ async function reproReport(
   const machine = await machineDescription();
   const text = `# Fashion-MNIST / LeNet-5: FedDIP against its baselines
 
-Written by \`feddip repro\` from ${done} finished run${done === 1 ? '' : 's'} of ${plan.length} planned (${o.rounds} rounds each); rewritten after every run.
-Cells show mean ± std over their seeds (headline cells: seeds ${[...new Set(plan.filter((r) => r.cell.headline).map((r) => r.seed))].join(', ')}; others: seed ${plan[0]?.seed ?? 1});
+Written by \`feddip repro\` from the ${done} finished run${done === 1 ? '' : 's'} of the grid (${o.rounds} rounds each), whichever command ran them; rewritten after every run.
+Cells show mean ± std over their seeds (the "seeds" column says how many);
 "rounds/MB to x %" count only the seeds that reached x % (how many, when not all); s/round is each run's median.
 Setup: 50 clients, C 0.1, E 5, B 128, lr 0.1·0.998^t, s0 0.5, R 5, weight decay 5e-4, λ0 5e-4 → λmax 1e-3 (the simulate defaults), LeNet-5 (61,706 parameters).
 
-Command: \`feddip repro --rounds ${o.rounds} --seeds ${o.seeds}${o.allSeeds ? ' --all-seeds' : ''} --partitions ${o.partitions}${o.cells ? ` --cells '${o.cells}'` : ''}${extra.length ? ` -- ${extra.join(' ')}` : ''}\`
-(every run's full configuration is in its \`runs/<cell>/seed-<k>/config.json\`; per-round metrics in \`metrics.jsonl\`).
+Command for the whole grid: \`feddip repro --rounds ${o.rounds} --seeds ${seeds}${o.allSeeds ? ' --all-seeds' : ''} --partitions ${partitions.join(',')}${extra.length ? ` -- ${extra.join(' ')}` : ''}\`
+(it runs only what is missing; every run's full configuration is in its \`runs/<cell>/seed-<k>/config.json\`, per-round metrics in \`metrics.jsonl\`).
 Machine: ${machine}.
 
 ${sections.join('\n')}`;

@@ -73,9 +73,19 @@ describe('repro grid', () => {
     const report = await run([...common, '--report-only']);
     expect(report.code, report.err).toBe(0);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    expect(md).toContain('from 2 finished runs of 4 planned');
+    expect(md).toContain('from the 2 finished runs of the grid');
     expect(md).toContain('| fedavg | 2 | 3 ± 0 | 85.00 ± 1.41 |');
     expect(md).not.toContain('| feddip 0.95 |');
+    // Runs outside this command's cells and seeds stay in the report: a command for one cell
+    // rewrites it without dropping the rest of the grid.
+    fakeRun(out, 'iid/snip-s0.95', 1, { ...cfg, method: 'snip', sparsity: 0.95 }, [0.5, 0.6, 0.7]);
+    fakeRun(out, 'iid/fedavg', 4, { ...cfg, method: 'fedavg' }, [0.5, 0.8, 0.9]);
+    expect((await run([...common, '--report-only'])).code).toBe(0);
+    const whole = readFileSync(join(out, 'results.md'), 'utf8');
+    expect(whole).toContain('from the 4 finished runs of the grid');
+    expect(whole).toContain('| snip 0.95 | 1 | 3 | 70.00 |');
+    expect(whole).toContain('| fedavg | 3 | 3 ± 0 |');
+    expect(whole).toContain('feddip repro --rounds 3 --seeds 4 --partitions iid');
     expect(readFileSync(join(out, 'iid', 'baselines-accuracy.svg'), 'utf8')).toContain('<svg');
   });
 
