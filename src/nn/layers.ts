@@ -66,6 +66,11 @@ export interface BoundLayer {
    * caller gives it back once read — or undefined when the context did not ask for it.
    */
   backward(dy: Tensor): Tensor | undefined;
+  /**
+   * The layer's activation when `output` is not it (a ReLU that runs after the max-pool it feeds,
+   * see bindSequence): computed on demand from the last pass, for reading.
+   */
+  activation?(): Tensor;
   release(): void;
 }
 
@@ -299,6 +304,31 @@ export class ReLU extends Layer {
       release: () => own.release(),
     };
   }
+
+  /**
+   * Bound in front of a max-pool that applies this ReLU itself (see bindSequence): the input passes
+   * through, forward and backward; `activation()` computes max(x, 0) of the last pass when read.
+   */
+  bindBeforePool(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const own = new Owned(ctx.backend);
+    let last: Tensor | undefined;
+    let activation: Tensor | undefined;
+    return {
+      get output(): Tensor {
+        if (!last) throw new InvalidArgumentError('ReLU: no forward pass yet');
+        return last;
+      },
+      forward: (x) => { last = x; },
+      backward: (dy) => (ctx.needInputGrad ? dy : (ctx.pool.give(dy), undefined)),
+      activation: () => {
+        if (!last) throw new InvalidArgumentError('ReLU: no forward pass yet');
+        activation ??= own.f32([ctx.batch, ...input]);
+        ctx.backend.reluForward({ x: last, y: activation });
+        return activation;
+      },
+      release: () => own.release(),
+    };
+  }
 }
 
 export class MaxPool2d extends Layer {
@@ -334,6 +364,70 @@ export class MaxPool2d extends Layer {
       release: () => own.release(),
     };
   }
+
+  /** max-pool then ReLU, for a ReLU bound in front of it with bindBeforePool (see bindSequence). */
+  bindWithRelu(ctx: BindContext, input: readonly number[]): BoundLayer {
+    const own = new Owned(ctx.backend);
+    const shape = [ctx.batch, ...this.outputShape(input)];
+    const output = own.f32(shape);
+    const indices = own.i32(shape);
+    const takeInputGrad = inputGradOf(ctx, input);
+    const { kernel, stride } = this;
+    return {
+      output,
+      forward: (x) => {
+        const pooled = ctx.pool.take(shape);
+        ctx.backend.maxPool2dForward({ x, y: pooled, indices, kernel, stride });
+        ctx.backend.reluForward({ x: pooled, y: output });
+        ctx.pool.give(pooled);
+      },
+      backward: (dy) => {
+        const dx = takeInputGrad();
+        if (dx) {
+          // ReLU's gradient masks dy where the pooled maximum was not > 0, then the pool routes it.
+          const dPooled = ctx.pool.take(shape);
+          ctx.backend.reluBackward({ x: output, dy, dx: dPooled });
+          ctx.backend.maxPool2dBackward({ dy: dPooled, indices, dx });
+          ctx.pool.give(dPooled);
+        }
+        ctx.pool.give(dy);
+        return dx;
+      },
+      release: () => own.release(),
+    };
+  }
+}
+
+/**
+ * Binds a sequence of layers for one input shape, layer i with ctxFor(i). A ReLU directly followed
+ * by a max-pool runs after the pool instead: max and ReLU commute exactly (max(relu a, relu b) =
+ * relu(max(a, b)), and the gradient reaches the same element or none), so it touches a quarter of
+ * the elements behind a 2×2 pool, forward and backward. The ReLU then passes its input on as it is
+ * and gives its activation only when asked for it (BoundLayer.activation).
+ */
+export function bindSequence(layers: readonly Layer[], input: readonly number[], ctxFor: (i: number) => BindContext): BoundLayer[] {
+  const bound: BoundLayer[] = [];
+  try {
+    let shape = input;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i]!;
+      const next = layers[i + 1];
+      if (layer instanceof ReLU && next instanceof MaxPool2d) {
+        const ctx = ctxFor(i);
+        bound.push(layer.bindBeforePool(ctx, shape));
+        bound.push(next.bindWithRelu(ctxFor(i + 1), shape));
+        shape = next.outputShape(shape);
+        i++;
+        continue;
+      }
+      bound.push(layer.bind(ctxFor(i), shape));
+      shape = layer.outputShape(shape);
+    }
+  } catch (error) {
+    for (const l of bound) l.release();
+    throw error;
+  }
+  return bound;
 }
 
 /** Flattens [C, H, W] to [C·H·W] (C-major, like torch.flatten(x, 1)). */

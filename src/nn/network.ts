@@ -12,7 +12,7 @@ import type { Backend } from '../backend/backend.ts';
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { Rng } from '../util/rng.ts';
-import type { BoundLayer } from './layers.ts';
+import { bindSequence, type BoundLayer } from './layers.ts';
 import type { ParamLayout } from './layout.ts';
 import type { ModelDef } from './models.ts';
 import { ParameterStore } from './parameters.ts';
@@ -197,7 +197,7 @@ export class Network {
     const b = this.#lastBinding;
     const layer = b?.layers[index];
     if (!layer) throw new InvalidArgumentError(`readActivation: no layer ${index} in the last pass`);
-    return this.backend.read(layer.output) as Promise<Float32Array>;
+    return this.backend.read(layer.activation?.() ?? layer.output) as Promise<Float32Array>;
   }
 
   /** The loss of the last training step, split into its parts (reads back from the device). */
@@ -276,14 +276,9 @@ export class Network {
     let b = this.#bindings.get(batch);
     if (b) return b;
     const backend = this.backend;
-    const layers: BoundLayer[] = [];
-    let shape = this.model.inputShape;
     const rng = () => this.rng;
     const pool = new TensorPool(backend);
-    this.model.layers.forEach((layer, i) => {
-      layers.push(layer.bind(this.#params.context(batch, i > 0, rng, pool), shape));
-      shape = layer.outputShape(shape);
-    });
+    const layers = bindSequence(this.model.layers, this.model.inputShape, (i) => this.#params.context(batch, i > 0, rng, pool));
     b = {
       batch, layers, pool,
       x: backend.tensor('f32', [batch, ...this.model.inputShape]),

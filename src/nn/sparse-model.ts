@@ -10,7 +10,7 @@ import { decodeFrame, type DecodeOptions } from '../codec/frame.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { csrFromMask, csrGatherValues } from '../sparse/csr.ts';
 import { Rng } from '../util/rng.ts';
-import type { BindContext, BoundLayer } from './layers.ts';
+import { bindSequence, type BindContext, type BoundLayer } from './layers.ts';
 import type { ModelDef } from './models.ts';
 import { TensorPool } from './pool.ts';
 import {
@@ -156,16 +156,11 @@ export class SparseModel {
       rng: () => inferenceRng,
       sparse: (name) => this.#sparse.get(name),
     });
-    const layers: BoundLayer[] = [];
     const x = this.backend.tensor('f32', [batch, ...this.model.inputShape]);
+    let layers: BoundLayer[];
     try {
-      let shape = this.model.inputShape;
-      for (const layer of this.model.layers) {
-        layers.push(layer.bind(ctx(false), shape));
-        shape = layer.outputShape(shape);
-      }
+      layers = bindSequence(this.model.layers, this.model.inputShape, () => ctx(false));
     } catch (error) {
-      for (const l of layers) l.release();
       pool.release();
       this.backend.release(x);
       throw error;

@@ -1,7 +1,9 @@
 // Models and the training step: shapes and parameter counts as the spec states them, and the
 // FedDIP/DPF semantics — compute at M⊙W, update the dense W, so masked weights keep moving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, initParameters, lenet5, mlp, Network, type Backend } from '../../src/index.ts';
+import { createBackend, initParameters, lenet5, mlp, Network, type Backend, type ModelDef } from '../../src/index.ts';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../../src/nn/layers.ts';
+import { ParamLayout } from '../../src/nn/layout.ts';
 
 function lcg(seed: number) {
   let s = seed >>> 0;
@@ -133,3 +135,38 @@ for (const name of ['wasm', 'reference'] as const) {
     });
   });
 }
+
+// A ReLU in front of a max-pool runs after it (bindSequence): that must change no bit of any result,
+// and reading the ReLU's activation must still give max(x, 0) of its input.
+describe('ReLU in front of a max-pool', () => {
+  for (const kind of ['reference', 'wasm'] as const) {
+    it(`gives the same bits as the pool-then-ReLU model, and its own activation (${kind})`, async () => {
+      const b = await createBackend(kind, { threads: 1 } as never);
+      const build = (order: 'relu-pool' | 'pool-relu'): ModelDef => {
+        const conv = new Conv2d('c', 1, 3, 3, { padding: 1 });
+        const mid = order === 'relu-pool' ? [new ReLU(), new MaxPool2d(2)] : [new MaxPool2d(2), new ReLU()];
+        const layers = [conv, ...mid, new Flatten(), new Linear('fc', 3 * 14 * 14, 10)];
+        return { name: order, inputShape: [1, 28, 28], classes: 10, layers, layout: new ParamLayout(layers.flatMap((l) => l.params())) };
+      };
+      const [fused, plain] = [build('relu-pool'), build('pool-relu')];
+      const w = initParameters(fused.layout, lcg(11));
+      const { x, labels } = batchOf(4, 12);
+      const results = [];
+      for (const m of [fused, plain]) {
+        const net = new Network(m, b);
+        net.setParameters(w);
+        net.trainStep(x, labels, { lr: 0.1 });
+        net.computeGradients(x, labels, 0);
+        results.push({ grads: await net.getGradients(), logits: await net.readActivation(4), conv: await net.readActivation(0), act: await net.readActivation(1) });
+        net.dispose();
+      }
+      const [f, p] = results as [typeof results[0], typeof results[0]];
+      expect(f.grads).toEqual(p.grads);
+      expect(f.logits).toEqual(p.logits);
+      expect(f.conv).toEqual(p.conv);
+      expect(f.act).toEqual(f.conv.map((v) => Math.max(v, 0)));
+      expect(f.act.some((v) => v === 0) && f.act.some((v) => v > 0)).toBe(true);
+      b.dispose();
+    });
+  }
+});
