@@ -67,58 +67,71 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
  * row and a column that is a multiple of 4, so split products are bit-identical to whole ones.
  */
 export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32, beta: f32): void {
-  let i = 0;
-  for (; i + 2 <= m; i += 2) {
+  const m2 = m & ~1, n4 = n & ~3;
+  // Each 2 × 4 block streams its rows of A and B over all of k. Rows of B outside, rows of A inside
+  // when A is the smaller operand (a linear layer's batch against its weight): B is then read from
+  // memory once and A, small, from cache, instead of all of B once per pair of rows. Same blocks,
+  // same sums either way.
+  if (m < n) {
+    for (let j = 0; j < n4; j += 4) for (let i = 0; i < m2; i += 2) ntBlock(a, b, c, i, j, k, ldc, beta);
+  } else {
+    for (let i = 0; i < m2; i += 2) for (let j = 0; j < n4; j += 4) ntBlock(a, b, c, i, j, k, ldc, beta);
+  }
+  for (let i = 0; i < m2; i += 2) {
     const a0 = addr(a, i * k);
     const a1 = addr(a, (i + 1) * k);
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const b0 = addr(b, j * k);
-      const b1 = addr(b, (j + 1) * k);
-      const b2 = addr(b, (j + 2) * k);
-      const b3 = addr(b, (j + 3) * k);
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-      let p = 0;
-      for (; p + 4 <= k; p += 4) {
-        const x0 = v128.load(addr(a0, p));
-        const x1 = v128.load(addr(a1, p));
-        const w0 = v128.load(addr(b0, p));
-        const w1 = v128.load(addr(b1, p));
-        const w2 = v128.load(addr(b2, p));
-        const w3 = v128.load(addr(b3, p));
-        c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
-        c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
-      }
-      let s00 = hsum(c00), s01 = hsum(c01), s02 = hsum(c02), s03 = hsum(c03);
-      let s10 = hsum(c10), s11 = hsum(c11), s12 = hsum(c12), s13 = hsum(c13);
-      for (; p < k; p++) {
-        const x0 = load<f32>(addr(a0, p));
-        const x1 = load<f32>(addr(a1, p));
-        const w0 = load<f32>(addr(b0, p));
-        const w1 = load<f32>(addr(b1, p));
-        const w2 = load<f32>(addr(b2, p));
-        const w3 = load<f32>(addr(b3, p));
-        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
-        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
-      }
-      const r0 = addr(c, i * ldc + j);
-      const r1 = addr(c, (i + 1) * ldc + j);
-      storeScaled(r0, s00, beta); storeScaled(r0 + 4, s01, beta);
-      storeScaled(r0 + 8, s02, beta); storeScaled(r0 + 12, s03, beta);
-      storeScaled(r1, s10, beta); storeScaled(r1 + 4, s11, beta);
-      storeScaled(r1 + 8, s12, beta); storeScaled(r1 + 12, s13, beta);
-    }
-    for (; j < n; j++) {
+    for (let j = n4; j < n; j++) {
       const bj = addr(b, j * k);
       storeScaled(addr(c, i * ldc + j), dot(a0, bj, k), beta);
       storeScaled(addr(c, (i + 1) * ldc + j), dot(a1, bj, k), beta);
     }
   }
-  for (; i < m; i++) {
+  for (let i = m2; i < m; i++) {
     const ai = addr(a, i * k);
     for (let j = 0; j < n; j++) storeScaled(addr(c, i * ldc + j), dot(ai, addr(b, j * k), k), beta);
   }
+}
+
+/** C[i … i+1, j … j+3] of gemmNTStrided: 2 rows of A × 4 rows of B share their loads. */
+// @ts-ignore: decorator
+@inline function ntBlock(a: usize, b: usize, c: usize, i: i32, j: i32, k: i32, ldc: i32, beta: f32): void {
+  const a0 = addr(a, i * k);
+  const a1 = addr(a, (i + 1) * k);
+  const b0 = addr(b, j * k);
+  const b1 = addr(b, (j + 1) * k);
+  const b2 = addr(b, (j + 2) * k);
+  const b3 = addr(b, (j + 3) * k);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const x0 = v128.load(addr(a0, p));
+    const x1 = v128.load(addr(a1, p));
+    const w0 = v128.load(addr(b0, p));
+    const w1 = v128.load(addr(b1, p));
+    const w2 = v128.load(addr(b2, p));
+    const w3 = v128.load(addr(b3, p));
+    c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
+    c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
+  }
+  let s00 = hsum(c00), s01 = hsum(c01), s02 = hsum(c02), s03 = hsum(c03);
+  let s10 = hsum(c10), s11 = hsum(c11), s12 = hsum(c12), s13 = hsum(c13);
+  for (; p < k; p++) {
+    const x0 = load<f32>(addr(a0, p));
+    const x1 = load<f32>(addr(a1, p));
+    const w0 = load<f32>(addr(b0, p));
+    const w1 = load<f32>(addr(b1, p));
+    const w2 = load<f32>(addr(b2, p));
+    const w3 = load<f32>(addr(b3, p));
+    s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+    s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+  }
+  const r0 = addr(c, i * ldc + j);
+  const r1 = addr(c, (i + 1) * ldc + j);
+  storeScaled(r0, s00, beta); storeScaled(r0 + 4, s01, beta);
+  storeScaled(r0 + 8, s02, beta); storeScaled(r0 + 12, s03, beta);
+  storeScaled(r1, s10, beta); storeScaled(r1 + 4, s11, beta);
+  storeScaled(r1 + 8, s12, beta); storeScaled(r1 + 12, s13, beta);
 }
 
 /**
@@ -129,8 +142,40 @@ export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i
 export function gemmStridedA(
   a: usize, strideI: i32, strideP: i32, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32,
 ): void {
-  stridedACore<Dense>(a, strideI, strideP, b, 0, c, n, m, n, k, beta);
+  // A block of rows reads all of B (k × n) once; with several blocks and a B past the caches
+  // (a 4096 × 4096 linear layer at batch 32: 64 MB read 8 times from memory), go by panels of
+  // columns instead: each panel (≤ PANEL_FLOATS) is read from memory once and then from cache by
+  // every block of rows. Every element sums its products in the same order whatever the blocking,
+  // so the result has the same bits.
+  if (m > 4 && <i64>k * <i64>n > PANEL_FLOATS) {
+    if (beta == 0 && k > PANEL_DEPTH) {
+      // A deep B (k rows) also goes by chunks of its rows, so a panel is a compact block rather
+      // than 64 bytes from each of thousands of pages. C holds each chunk's running sums and the
+      // next chunk resumes from them: the same additions in the same order, stored and reloaded
+      // exactly. (With beta ≠ 0 the old C would be overwritten before its turn: no chunks then.)
+      const width = PANEL_FLOATS / PANEL_DEPTH;
+      for (let j0 = 0; j0 < n; j0 += width) {
+        for (let p0 = 0; p0 < k; p0 += PANEL_DEPTH) {
+          stridedACore<Dense>(a + (<usize>(p0 * strideP) << 2), strideI, strideP, addr(b, p0 * n + j0), 0, addr(c, j0), n, n, m,
+            min(width, n - j0), min(PANEL_DEPTH, k - p0), 0, p0 > 0);
+        }
+      }
+      return;
+    }
+    const width = max(16, (PANEL_FLOATS / k) & ~15);
+    for (let j0 = 0; j0 < n; j0 += width) {
+      stridedACore<Dense>(a, strideI, strideP, addr(b, j0), 0, addr(c, j0), n, n, m, min(width, n - j0), k, beta, false);
+    }
+    return;
+  }
+  stridedACore<Dense>(a, strideI, strideP, b, 0, c, n, n, m, n, k, beta, false);
 }
+
+/** Rows of B per chunk of a deep panel (see gemmStridedA). */
+const PANEL_DEPTH = 256;
+
+/** Floats of B per panel of gemmStridedA: 256 KiB, a quarter of this machine's L2. */
+const PANEL_FLOATS = 1 << 16;
 
 /**
  * gemmStridedA where row p of B starts at b + 4·offs[p] (offs: k i32s) and rows of C are ldc floats
@@ -140,23 +185,25 @@ export function gemmStridedA(
 export function gemmGatherB(
   a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, beta: f32,
 ): void {
-  stridedACore<Gathered>(a, strideI, strideP, b, offs, c, ldc, m, n, k, beta);
+  stridedACore<Gathered>(a, strideI, strideP, b, offs, c, ldc, n, m, n, k, beta, false);
 }
 
 // @ts-ignore: decorator
 @inline function stridedACore<G>(
-  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, beta: f32,
+  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, ldb: i32, m: i32, n: i32, k: i32, beta: f32,
+  resume: bool,
 ): void {
   let i = 0;
   for (; i + 4 <= m; i += 4) {
     let j = 0;
     for (; j + 8 <= n; j += 8) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      const q0 = addr(c, i * ldc + j), q1 = addr(c, (i + 1) * ldc + j), q2 = addr(c, (i + 2) * ldc + j), q3 = addr(c, (i + 3) * ldc + j);
+      let c00 = start(resume, q0), c01 = start(resume, q0 + 16);
+      let c10 = start(resume, q1), c11 = start(resume, q1 + 16);
+      let c20 = start(resume, q2), c21 = start(resume, q2 + 16);
+      let c30 = start(resume, q3), c31 = start(resume, q3 + 16);
       for (let p = 0; p < k; p++) {
-        const brow = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
+        const brow = rowOf<G>(b, offs, p, ldb) + (<usize>j << 2);
         const w0 = v128.load(brow);
         const w1 = v128.load(brow, 16);
         const ap = a + (<usize>(i * strideI + p * strideP) << 2);
@@ -170,22 +217,23 @@ export function gemmGatherB(
         c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
         c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
       }
-      storeRow8(addr(c, i * ldc + j), c00, c01, beta);
-      storeRow8(addr(c, (i + 1) * ldc + j), c10, c11, beta);
-      storeRow8(addr(c, (i + 2) * ldc + j), c20, c21, beta);
-      storeRow8(addr(c, (i + 3) * ldc + j), c30, c31, beta);
+      storeRow8(q0, c00, c01, beta);
+      storeRow8(q1, c10, c11, beta);
+      storeRow8(q2, c20, c21, beta);
+      storeRow8(q3, c30, c31, beta);
     }
-    for (let r = 0; r < 4; r++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + r, j, n, k, beta);
+    for (let r = 0; r < 4; r++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, ldb, i + r, j, n, k, beta, resume);
   }
   if (i + 2 <= m) {
     // Two leftover rows (a 6-filter convolution, m ≡ 2 mod 4) share each B load: a lone row would
     // load as many B vectors as it does multiply-adds.
     let j = 0;
     for (; j + 16 <= n; j += 16) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+      const r0 = addr(c, i * ldc + j), r1 = addr(c, (i + 1) * ldc + j);
+      let c00 = start(resume, r0), c01 = start(resume, r0 + 16), c02 = start(resume, r0 + 32), c03 = start(resume, r0 + 48);
+      let c10 = start(resume, r1), c11 = start(resume, r1 + 16), c12 = start(resume, r1 + 32), c13 = start(resume, r1 + 48);
       for (let p = 0; p < k; p++) {
-        const brow = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
+        const brow = rowOf<G>(b, offs, p, ldb) + (<usize>j << 2);
         const ap = a + (<usize>(i * strideI + p * strideP) << 2);
         const x0 = v128.load32_splat(ap);
         const x1 = v128.load32_splat(ap + (<usize>strideI << 2));
@@ -193,15 +241,20 @@ export function gemmGatherB(
         c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
         c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
       }
-      const r0 = addr(c, i * ldc + j), r1 = addr(c, (i + 1) * ldc + j);
       storeRow8(r0, c00, c01, beta); storeRow8(r0 + 32, c02, c03, beta);
       storeRow8(r1, c10, c11, beta); storeRow8(r1 + 32, c12, c13, beta);
     }
-    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, j, n, k, beta);
-    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i + 1, j, n, k, beta);
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, ldb, i, j, n, k, beta, resume);
+    rowTail<G>(a, strideI, strideP, b, offs, c, ldc, ldb, i + 1, j, n, k, beta, resume);
     i += 2;
   }
-  for (; i < m; i++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, i, 0, n, k, beta);
+  for (; i < m; i++) rowTail<G>(a, strideI, strideP, b, offs, c, ldc, ldb, i, 0, n, k, beta, resume);
+}
+
+/** An accumulator's start: 0, or the running sum already in C (a resumed chunk of k). */
+// @ts-ignore: decorator
+@inline function start(resume: bool, at: usize): v128 {
+  return resume ? v128.load(at) : f32x4.splat(0);
 }
 
 // @ts-ignore: decorator
@@ -221,37 +274,38 @@ export function gemmGatherB(
  * rows of small-M products such as a 6-filter convolution), then four, then one at a time.
  */
 function rowTail<G>(
-  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, i: i32, j0: i32, n: i32, k: i32, beta: f32,
+  a: usize, strideI: i32, strideP: i32, b: usize, offs: usize, c: usize, ldc: i32, ldb: i32, i: i32, j0: i32, n: i32, k: i32, beta: f32,
+  resume: bool,
 ): void {
   let j = j0;
   for (; j + 16 <= n; j += 16) {
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+    const dst = addr(c, i * ldc + j);
+    let acc0 = start(resume, dst), acc1 = start(resume, dst + 16), acc2 = start(resume, dst + 32), acc3 = start(resume, dst + 48);
     for (let p = 0; p < k; p++) {
       const x = v128.load32_splat(a + (<usize>(i * strideI + p * strideP) << 2));
-      const row = rowOf<G>(b, offs, p, n) + (<usize>j << 2);
+      const row = rowOf<G>(b, offs, p, ldb) + (<usize>j << 2);
       acc0 = madd(acc0, x, v128.load(row));
       acc1 = madd(acc1, x, v128.load(row, 16));
       acc2 = madd(acc2, x, v128.load(row, 32));
       acc3 = madd(acc3, x, v128.load(row, 48));
     }
-    const dst = addr(c, i * ldc + j);
     storeRow8(dst, acc0, acc1, beta);
     storeRow8(dst + 32, acc2, acc3, beta);
   }
   for (; j + 4 <= n; j += 4) {
-    let acc = f32x4.splat(0);
+    const dst = addr(c, i * ldc + j);
+    let acc = start(resume, dst);
     for (let p = 0; p < k; p++) {
       const x = v128.load32_splat(a + (<usize>(i * strideI + p * strideP) << 2));
-      acc = madd(acc, x, v128.load(rowOf<G>(b, offs, p, n) + (<usize>j << 2)));
+      acc = madd(acc, x, v128.load(rowOf<G>(b, offs, p, ldb) + (<usize>j << 2)));
     }
-    const dst = addr(c, i * ldc + j);
     if (beta != 0) acc = madd(acc, f32x4.splat(beta), v128.load(dst));
     v128.store(dst, acc);
   }
   for (; j < n; j++) {
-    let s: f32 = 0;
+    let s: f32 = resume ? load<f32>(addr(c, i * ldc + j)) : 0;
     for (let p = 0; p < k; p++) {
-      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(rowOf<G>(b, offs, p, n) + (<usize>j << 2));
+      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(rowOf<G>(b, offs, p, ldb) + (<usize>j << 2));
     }
     storeScaled(addr(c, i * ldc + j), s, beta);
   }

@@ -106,6 +106,35 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     return [y, dx, dw, db];
   }));
 
+  bothWays('linear backward through panels and chunks of k: 14×700 → 520', (b, r) => withTensors(b, (t) => {
+    const x = t([14, 700], data(r, 14 * 700)), w = t([520, 700], data(r, 520 * 700));
+    const dy = t([14, 520], data(r, 14 * 520)), dx = t([14, 700]), dw = t([520, 700]);
+    b.linearBackward({ x, w, dy, dx, dw });
+    return [dx, dw];
+  }));
+
+  it('a product cut into panels and chunks of k gives the bits of the one computed whole', async () => {
+    // dx = dy·W with W 520 × 700: 13 rows go by panels of 256 columns and chunks of 256 rows of W,
+    // resuming from the partial sums in dx; one row at a time goes whole. Same bits either way.
+    const r = rng(5);
+    const [dy, w] = [data(r, 13 * 520), data(r, 520 * 700)];
+    const [whole] = await withTensors(serial, (t) => {
+      const dx = t([13, 700]);
+      serial.linearBackward({ x: t([13, 700]), w: t([520, 700], w), dy: t([13, 520], dy), dx });
+      return [dx];
+    });
+    for (let i = 0; i < 13; i++) {
+      const [row] = await withTensors(serial, (t) => {
+        const dx = t([1, 700]);
+        serial.linearBackward({ x: t([1, 700]), w: t([520, 700], w), dy: t([1, 520], dy.subarray(i * 520, (i + 1) * 520)), dx });
+        return [dx];
+      });
+      for (let j = 0; j < 700; j++) {
+        if (!Object.is(row![j], whole![i * 700 + j])) throw new Error(`dx[${i}, ${j}]: ${whole![i * 700 + j]} in the blocked product, ${row![j]} alone`);
+      }
+    }
+  });
+
   const convs: Array<[string, number[], [number, number], [number, number]]> = [
     // [n, c, h, w, o, kh, kw]
     ['5×5 pad 2 (LeNet conv1 shape), batch 3', [3, 1, 12, 12, 6, 5, 5], [1, 1], [2, 2]],

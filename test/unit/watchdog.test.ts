@@ -14,7 +14,11 @@ import { type ClientJob, InProcessPool, WorkerPool } from '../../src/fl/pool.ts'
 import type { ClientResult, ClientTask } from '../../src/fl/types.ts';
 import { seededWeights, split, synthetic } from './fl-helpers.ts';
 
-interface Spawned { url: string; handle: WorkerHandle; trains: number }
+interface Spawned {
+  url: string; handle: WorkerHandle; trains: number;
+  /** Die on the next training job instead of running it: a death with a job surely in flight. */
+  dieOnTrain?: boolean;
+}
 
 const hooks = vi.hoisted(() => ({ spawned: [] as Spawned[], failSpawns: false }));
 
@@ -30,7 +34,10 @@ vi.mock('../../src/platform/worker.ts', async (importOriginal) => {
       return {
         ...handle,
         post: (m: unknown, t?: Transferable[]) => {
-          if ((m as { type?: string }).type === 'train') entry.trains++;
+          if ((m as { type?: string }).type === 'train') {
+            entry.trains++;
+            if (entry.dieOnTrain) { void handle.terminate(); return; }
+          }
           handle.post(m, t);
         },
       };
@@ -190,10 +197,9 @@ describe('WorkerPool: a dead training worker', () => {
     const pool = await WorkerPool.create(2, model, 'wasm', data);
     try {
       const [first, second] = trainingWorkers().slice(before);
-      // run() hands job 0 to the first worker and job 1 to the second before it returns.
-      const running = pool.run(jobs(0));
-      void first!.handle.terminate();
-      const out = await running;
+      // run() hands job 0 to the first worker, which dies as it gets it, and job 1 to the second.
+      first!.dieOnTrain = true;
+      const out = await pool.run(jobs(0));
       expect(out[0]).toBeInstanceOf(Error);
       expect((out[0] as Error).message).toBe('training worker crashed: worker exited with code 1');
       for (const k of [1, 2, 3]) expectSame(out[k]!, want[k]!);
@@ -242,9 +248,10 @@ describe('WorkerPool: a dead training worker', () => {
     try {
       const [first, second] = trainingWorkers().slice(before);
       hooks.failSpawns = true;
-      const running = pool.run(jobs(0));
-      void first!.handle.terminate();
-      const out = await running;
+      // Terminated when its first job reaches it (a terminate() racing the job could lose to a
+      // worker that finishes 60 samples first).
+      first!.dieOnTrain = true;
+      const out = await pool.run(jobs(0));
       expect(out[0]).toBeInstanceOf(Error);
       for (const k of [1, 2, 3]) expectSame(out[k]!, want[k]!);
       expect(second!.trains).toBe(3);
@@ -276,11 +283,11 @@ describe('simulation with a training worker that dies', () => {
         initial, train, test: { ...synthetic(60, 3), sampleSize: 784 },
         partitions: split(240, 4),
         rounds: 3, rng: new Rng(5), threads: 2,
-        // Round 1 starts (its jobs are posted right after this report): kill a worker under it.
+        // Round 1 starts (its jobs are posted right after this report): a worker dies on its job.
         onProgress: (p) => {
           if (p.round === 1 && !killed) {
             killed = true;
-            void trainingWorkers()[before]!.handle.terminate();
+            trainingWorkers()[before]!.dieOnTrain = true;
           }
         },
       })) metrics.push(m);
