@@ -7,7 +7,7 @@
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
 // Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, gemmNN, gemmNT, gemmTN } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNT, gemmNTStrided, gemmTN } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -79,18 +79,19 @@ export function im2col(
   x: usize, col: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
 ): void {
-  im2colTaps(x, col, 0, c * kh * kw, h, w, kh, kw, sh, sw, ph, pw, ho, wo);
+  im2colTaps(x, col, 0, c * kh * kw, h, w, kh, kw, sh, sw, ph, pw, ho, wo, ho * wo);
 }
 
 /**
- * Rows t0 … t1−1 of col (tap t = (c·kh + ki)·kw + kj), written from col's first row on: a thread
- * that owns a slice of the weight gradient's columns lowers only the taps it needs.
+ * Rows t0 … t1−1 of col (tap t = (c·kh + ki)·kw + kj), written from col's first row on, ld floats
+ * apart (ho·wo, or more when several images' columns sit side by side): a thread that owns a slice
+ * of the weight gradient's columns lowers only the taps it needs.
  */
 export function im2colTaps(
   x: usize, col: usize, t0: i32, t1: i32, h: i32, w: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32, ld: i32,
 ): void {
-  const rowBytes = bytes(ho * wo);
+  const rowBytes = bytes(ld);
   const taps = kh * kw;
   let row = col;
   for (let t = t0; t < t1; t++) {
@@ -104,7 +105,7 @@ export function im2colTaps(
     const owHi = endValid(kj, w, sw, pw, wo, owLo);
     if (ohHi == ohLo || owHi == owLo) {
       // The tap only ever sees padding (a kernel wider than the image, or huge padding).
-      memory.fill(row, 0, rowBytes);
+      memory.fill(row, 0, bytes(ho * wo));
       row += rowBytes;
       continue;
     }
@@ -128,12 +129,15 @@ export function im2colTaps(
   }
 }
 
-/** dx_n [C × H × W] += col2im(dcol [K × P]): each tap's row is added back where im2col took it. */
+/**
+ * dx_n [C × H × W] += col2im(dcol [K × P], rows ld floats apart): each tap's row is added back
+ * where im2col took it.
+ */
 export function col2imAdd(
   dcol: usize, dx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32, ld: i32,
 ): void {
-  const rowBytes = bytes(ho * wo);
+  const rowBytes = bytes(ld);
   let row = dcol;
   for (let ci = 0; ci < c; ci++) {
     const dxc = dx + bytes(ci * h * w);
@@ -235,7 +239,9 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(w, kw, sw, pw);
   const k = c * kh * kw;
-  const col = k * ho * wo;
+  const p = ho * wo;
+  const q = gradChunk(p);
+  const col = max(k * p, q > 1 ? round4(k * q * p) + o * q * p : 0);
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
@@ -645,6 +651,55 @@ export function conv2dForward(
 }
 
 /**
+ * Images per chunk of the lowered weight gradient: their columns sit side by side, so the product
+ * sums over at least 256 positions. One image's 4×4 plane alone (AlexNet's and ResNet's last
+ * layers) is a k of 16: every output block of the product then costs more to set up and store
+ * than to compute, once per image. From the geometry only, so every split sums alike.
+ */
+// @ts-ignore: decorator
+@inline function gradChunk(p: i32): i32 {
+  return p >= 256 ? 1 : 256 / p;
+}
+
+/**
+ * dw[:, t0 … t1) = Σ_images dy_n · col_nᵀ through im2col, images taken gradChunk at a time: their
+ * columns and their dy side by side ([taps × q·p] and [o × q·p] in ws), one product per chunk.
+ */
+export function conv2dWeightGradLowered(
+  x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const ho = outSize(h, kh, sh, ph);
+  const wo = outSize(wd, kw, sw, pw);
+  const p = ho * wo;
+  const k = c * kh * kw;
+  const taps = t1 - t0;
+  const image = c * h * wd;
+  // A pointwise convolution has no workspace: x_n is its own col, one image at a time.
+  const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+  const q = pointwise ? 1 : gradChunk(p);
+  const dyc = ws + bytes(round4(taps * q * p));
+  for (let n0 = 0; n0 < n; n0 += q) {
+    const m = min(q, n - n0);
+    const ld = m * p;
+    let src = ws;
+    let a = dy + bytes(n0 * o * p);
+    if (pointwise) {
+      src = x + bytes(n0 * image + t0 * p);
+    } else {
+      for (let im = 0; im < m; im++) {
+        im2colTaps(x + bytes((n0 + im) * image), ws + bytes(im * p), t0, t1, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, ld);
+        if (m > 1) {
+          for (let oi = 0; oi < o; oi++) copyRun(dyc + bytes(oi * ld + im * p), dy + bytes(((n0 + im) * o + oi) * p), p);
+        }
+      }
+      if (m > 1) a = dyc;
+    }
+    gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
+  }
+}
+
+/**
  * Gradients of conv2dForward for upstream dy [n × o × ho × wo]; each of dx, dw, db is overwritten
  * when non-zero and skipped when 0. col: workspace as for the forward pass (shared by the weight and
  * input gradients, which use it one after the other).
@@ -661,29 +716,32 @@ export function conv2dBackward(
   const imageBytes = bytes(c * h * wd);
   const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
   if (implicit) conv2dBackwardImplicit(x, w, dy, dx, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
-  const lowered = implicit ? 0 : n;
-  for (let ni = 0; ni < lowered; ni++) {
-    const xn = x + <usize>ni * imageBytes;
-    const dyn = dy + bytes(ni * o * p);
-    if (dw != 0) {
-      let src = xn;
-      if (!pointwise) {
-        im2col(xn, col, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
-        src = col;
-      }
-      gemmNT(dyn, src, dw, o, k, p, ni == 0 ? 0 : 1);
+  if (!implicit && dw != 0) conv2dWeightGradLowered(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
+  // The input gradient goes by the weight gradient's chunks of images too (their dy side by side,
+  // one product); each element still sums over the filters alone, so the bits do not change.
+  const lowered = implicit || dx == 0 ? 0 : n;
+  const q = pointwise ? 1 : gradChunk(p);
+  const dyc = col + bytes(round4(k * q * p));
+  for (let n0 = 0; n0 < lowered; n0 += q) {
+    const dyn = dy + bytes(n0 * o * p);
+    if (pointwise) {
+      gemmTN(w, dyn, dx + <usize>n0 * imageBytes, k, p, o, 0);
+      continue;
     }
-    if (dx != 0) {
-      const dxn = dx + <usize>ni * imageBytes;
-      if (pointwise) {
-        gemmTN(w, dyn, dxn, k, p, o, 0);
-      } else {
-        gemmTN(w, dyn, col, k, p, o, 0);
-        // Taps overlap (kernel larger than stride) and skip pixels (stride larger than kernel):
-        // start from zero so both come out right.
-        memory.fill(dxn, 0, imageBytes);
-        col2imAdd(col, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
+    const m = min(q, n - n0);
+    const ld = m * p;
+    if (m > 1) {
+      for (let im = 0; im < m; im++) {
+        for (let oi = 0; oi < o; oi++) copyRun(dyc + bytes(oi * ld + im * p), dy + bytes(((n0 + im) * o + oi) * p), p);
       }
+    }
+    gemmTN(w, m > 1 ? dyc : dyn, col, k, ld, o, 0);
+    for (let im = 0; im < m; im++) {
+      const dxn = dx + <usize>(n0 + im) * imageBytes;
+      // Taps overlap (kernel larger than stride) and skip pixels (stride larger than kernel):
+      // start from zero so both come out right.
+      memory.fill(dxn, 0, imageBytes);
+      col2imAdd(col + bytes(im * p), dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, ld);
     }
   }
   if (dw != 0 && n == 0) memory.fill(dw, 0, bytes(o * k));

@@ -9,7 +9,7 @@ import { linearForward } from "./linear";
 import { reluBackward, reluForward } from "./activation";
 import { axpy, fill, sgdStep } from "./optim";
 import { addScaledByInvNorm, copy } from "./vector";
-import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, im2colTaps, isImplicit, isPointwise, outSize } from "./conv";
+import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, conv2dWeightGradLowered, isImplicit, outSize } from "./conv";
 import {
   adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
   maxPool2dBackward, maxPool2dForward,
@@ -101,18 +101,7 @@ export function conv2dBackwardPart(
       conv2dWeightGradImplicitTaps(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
       return;
     }
-    const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-    for (let ni = 0; ni < n; ni++) {
-      const xn = at(x, ni * image);
-      let src: usize;
-      if (pointwise) {
-        src = at(xn, t0 * p);
-      } else {
-        im2colTaps(xn, ws, t0, t1, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
-        src = ws;
-      }
-      gemmNTStrided(at(dy, ni * o * p), src, at(dw, t0), o, t1 - t0, p, k, ni == 0 ? 0 : 1);
-    }
+    conv2dWeightGradLowered(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
   }
 }
 

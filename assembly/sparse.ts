@@ -401,6 +401,6 @@ export function sparseConv2dBackwardData(
     // Overlapping taps add up and skipped pixels must read 0, as in the dense input gradient.
     memory.fill(dxn, 0, imageBytes);
     spmm(rowPtr, colIdx, values, 0, dyn, ws, k, p);
-    col2imAdd(ws, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
+    col2imAdd(ws, dxn, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, p);
   }
 }
