@@ -131,7 +131,7 @@ export class Network {
     const b = this.#binding(batch);
     this.#checkInput(x, batch);
     this.backend.write(b.x, x);
-    this.#params.applyMasks();
+    this.#params.applyMasks(false);
     b.pool.reclaim();
     this.#forward(b, false);
     this.#lastBinding = b;

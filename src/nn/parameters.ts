@@ -106,15 +106,17 @@ export class ParameterStore {
 
   /**
    * Refreshes what compute reads from the current W and M: the kept values of weights on the
-   * sparse path (gathered from W: cost ∝ kept weights), M⊙W for the others. Call before a pass.
+   * sparse path (gathered from W: cost ∝ kept weights), M⊙W for the others. Call before a pass;
+   * `backward: false` (a forward pass only) skips the CSR of Wᵀ, which only input gradients read
+   * and whose gather, strided through W, costs more than the forward pass itself on big layers.
    */
-  applyMasks(): void {
+  applyMasks(backward = true): void {
     for (const [name, eff] of this.effective) {
       const sparse = this.#slots.get(name)!.weights;
       const w = this.dense.get(name)!;
       if (sparse) {
         this.backend.csrGather({ w, a: sparse.w });
-        this.backend.csrGather({ w, a: sparse.wt!, transposed: true });
+        if (backward) this.backend.csrGather({ w, a: sparse.wt!, transposed: true });
       } else {
         this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
       }

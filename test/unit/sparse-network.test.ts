@@ -67,6 +67,8 @@ for (const name of ['wasm', 'webgpu', 'reference'] as BackendName[]) {
           // Per-layer λ, one layer left out, large enough that the penalty's share of the gradient
           // is well above the tolerance: on the sparse path it comes from the kept values alone.
           const lambda = [0.05, 0, 0.1, 0.05, 0.02];
+          // A forward-only pass in between (it gathers no Wᵀ) must leave the next backward pass right.
+          if (step > 0) expectClose(await nets[1]!.predict(x, n), await nets[0]!.predict(x, n), `predict before step ${step}`);
           for (const net of nets) net.computeGradients(x, labels, lambda);
           const [dense, sparseNet] = nets as [Network, Network];
           const [ld, ls] = [await dense.lastLoss(), await sparseNet.lastLoss()];
