@@ -376,13 +376,16 @@ function transposeGrad(dy: usize, dyT: usize, o: i32, positions: i32): void {
 
 /** offs[t] = c·Hp·Wp + ki·Wp + kj for taps t = t0 … t1−1 (written from offs[0]). */
 function implicitOffsets(offs: usize, t0: i32, t1: i32, hp: i32, wp: i32, kh: i32, kw: i32): void {
+  for (let t = t0; t < t1; t++) store<i32>(offs + bytes(t - t0), windowOffset(t, hp, wp, kh, kw));
+}
+
+/** Where tap t = (c, ki, kj) reads a padded image [C × hp × wp]: c·hp·wp + ki·wp + kj floats in. */
+// @ts-ignore: decorator
+@inline export function windowOffset(t: i32, hp: i32, wp: i32, kh: i32, kw: i32): i32 {
   const taps = kh * kw;
-  for (let t = t0; t < t1; t++) {
-    const ci = t / taps;
-    const ki = (t - ci * taps) / kw;
-    const kj = t - ci * taps - ki * kw;
-    store<i32>(offs + bytes(t - t0), ci * hp * wp + ki * wp + kj);
-  }
+  const ci = t / taps;
+  const ki = (t - ci * taps) / kw;
+  return ci * hp * wp + ki * wp + (t - ci * taps - ki * kw);
 }
 
 /** The interior of the zero-bordered copy xp [c × (h+2ph) × (w+2pw)] of image x [c × h × w]. */
@@ -406,7 +409,7 @@ export function unpad(dxp: usize, dx: usize, c: i32, h: i32, w: i32, ph: i32, pw
 }
 
 /** Lays dy_n [o × ho × wo] onto the grid g [o × L] (row stride wp); the gaps keep the zeros put there once. */
-function spreadRows(dy: usize, g: usize, o: i32, ho: i32, wo: i32, wp: i32, l: i32): void {
+export function spreadRows(dy: usize, g: usize, o: i32, ho: i32, wo: i32, wp: i32, l: i32): void {
   for (let oi = 0; oi < o; oi++) {
     for (let r = 0; r < ho; r++) copyRun(g + bytes(oi * l + r * wp), dy + bytes((oi * ho + r) * wo), wo);
   }
@@ -661,6 +664,15 @@ export function conv2dForward(
   return p >= 256 ? 1 : 256 / p;
 }
 
+/** dyc [o × m·p] = images n0 … n0+m−1 of dy [n × o × p] side by side, for a chunk's product; returns dyc. */
+function chunkOfDy(dy: usize, dyc: usize, n0: i32, m: i32, o: i32, p: i32): usize {
+  const ld = m * p;
+  for (let im = 0; im < m; im++) {
+    for (let oi = 0; oi < o; oi++) copyRun(dyc + bytes(oi * ld + im * p), dy + bytes(((n0 + im) * o + oi) * p), p);
+  }
+  return dyc;
+}
+
 /**
  * dw[:, t0 … t1) = Σ_images dy_n · col_nᵀ through im2col, images taken gradChunk at a time: their
  * columns and their dy side by side ([taps × q·p] and [o × q·p] in ws), one product per chunk.
@@ -689,11 +701,8 @@ export function conv2dWeightGradLowered(
     } else {
       for (let im = 0; im < m; im++) {
         im2colTaps(x + bytes((n0 + im) * image), ws + bytes(im * p), t0, t1, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, ld);
-        if (m > 1) {
-          for (let oi = 0; oi < o; oi++) copyRun(dyc + bytes(oi * ld + im * p), dy + bytes(((n0 + im) * o + oi) * p), p);
-        }
       }
-      if (m > 1) a = dyc;
+      if (m > 1) a = chunkOfDy(dy, dyc, n0, m, o, p);
     }
     gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
   }
@@ -730,12 +739,7 @@ export function conv2dBackward(
     }
     const m = min(q, n - n0);
     const ld = m * p;
-    if (m > 1) {
-      for (let im = 0; im < m; im++) {
-        for (let oi = 0; oi < o; oi++) copyRun(dyc + bytes(oi * ld + im * p), dy + bytes(((n0 + im) * o + oi) * p), p);
-      }
-    }
-    gemmTN(w, m > 1 ? dyc : dyn, col, k, ld, o, 0);
+    gemmTN(w, m > 1 ? chunkOfDy(dy, dyc, n0, m, o, p) : dyn, col, k, ld, o, 0);
     for (let im = 0; im < m; im++) {
       const dxn = dx + <usize>(n0 + im) * imageBytes;
       // Taps overlap (kernel larger than stride) and skip pixels (stride larger than kernel):

@@ -13,7 +13,7 @@
 // a shifted window of the image itself (see "convolutions" below).
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
-import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, unpad, windowLength } from "./conv";
+import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, spreadRows, unpad, windowLength, windowOffset } from "./conv";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -54,23 +54,7 @@ export function spmm(
     const seed = f32x4.splat(b0);
     const crow = c + <usize>r * rowBytes;
     let j = 0;
-    for (; j + 16 <= n; j += 16) {
-      let a0 = seed, a1 = seed, a2 = seed, a3 = seed;
-      const col = b + bytes(j);
-      for (let i = start; i < end; i++) {
-        const v = f32x4.splat(load<f32>(values + bytes(i)));
-        const src = col + entryOffset(shifted, idx, i, rowBytes);
-        a0 = madd(a0, v, v128.load(src));
-        a1 = madd(a1, v, v128.load(src, 16));
-        a2 = madd(a2, v, v128.load(src, 32));
-        a3 = madd(a3, v, v128.load(src, 48));
-      }
-      const dst = crow + bytes(j);
-      v128.store(dst, a0);
-      v128.store(dst, a1, 16);
-      v128.store(dst, a2, 32);
-      v128.store(dst, a3, 48);
-    }
+    for (; j + 16 <= n; j += 16) stretch16(shifted, idx, values, start, end, b + bytes(j), rowBytes, seed, crow + bytes(j));
     for (; j + 4 <= n; j += 4) {
       let a0 = seed;
       const col = b + bytes(j);
@@ -89,6 +73,29 @@ export function spmm(
       store<f32>(crow + bytes(j), s);
     }
   }
+}
+
+/**
+ * dst[0 … 16) = seed + Σ values[i]·B_i[0 … 16) over entries i0 … i1−1, B_i at col + entryOffset(i):
+ * one stretch of a row of C, accumulated in registers and stored once.
+ */
+// @ts-ignore: decorator
+@inline function stretch16(
+  shifted: bool, idx: usize, values: usize, i0: i32, i1: i32, col: usize, rowBytes: usize, seed: v128, dst: usize,
+): void {
+  let a0 = seed, a1 = seed, a2 = seed, a3 = seed;
+  for (let i = i0; i < i1; i++) {
+    const v = f32x4.splat(load<f32>(values + bytes(i)));
+    const src = col + entryOffset(shifted, idx, i, rowBytes);
+    a0 = madd(a0, v, v128.load(src));
+    a1 = madd(a1, v, v128.load(src, 16));
+    a2 = madd(a2, v, v128.load(src, 32));
+    a3 = madd(a3, v, v128.load(src, 48));
+  }
+  v128.store(dst, a0);
+  v128.store(dst, a1, 16);
+  v128.store(dst, a2, 32);
+  v128.store(dst, a3, 48);
 }
 
 /** Byte offset in B of entry i's row (see spmmRows). */
@@ -259,20 +266,7 @@ function scatterRows(
     for (; j + 16 <= n; j += 16) {
       while (hi < end && load<i32>(shifts + bytes(hi)) < j + 16) hi++;
       while (lo < hi && load<i32>(shifts + bytes(lo)) + l <= j) lo++;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let i = lo; i < hi; i++) {
-        const v = f32x4.splat(load<f32>(values + bytes(i)));
-        const src = grid + bytes(load<i32>(srcs + bytes(i)) + j);
-        a0 = madd(a0, v, v128.load(src));
-        a1 = madd(a1, v, v128.load(src, 16));
-        a2 = madd(a2, v, v128.load(src, 32));
-        a3 = madd(a3, v, v128.load(src, 48));
-      }
-      const dst = orow + bytes(j);
-      v128.store(dst, a0);
-      v128.store(dst, a1, 16);
-      v128.store(dst, a2, 32);
-      v128.store(dst, a3, 48);
+      stretch16(true, srcs, values, lo, hi, grid + bytes(j), 0, f32x4.splat(0), orow + bytes(j));
     }
     for (; j < n; j++) {
       while (hi < end && load<i32>(shifts + bytes(hi)) <= j) hi++;
@@ -311,13 +305,7 @@ export function sparseConv2dForward(
     const offs = ws;
     const xp = offs + bytes(round4(nnz));
     const g = xp + bytes(plane);
-    const taps = kh * kw;
-    for (let i = 0; i < nnz; i++) {
-      const t = load<i32>(colIdx + bytes(i));
-      const ci = t / taps;
-      const ki = (t - ci * taps) / kw;
-      store<i32>(offs + bytes(i), ci * hp * wp + ki * wp + (t - ci * taps - ki * kw));
-    }
+    for (let i = 0; i < nnz; i++) store<i32>(offs + bytes(i), windowOffset(load<i32>(colIdx + bytes(i)), hp, wp, kh, kw));
     if (padded) memory.fill(xp, 0, bytes(plane));
     for (let ni = 0; ni < n; ni++) {
       const xn = x + bytes(ni * c * h * wd);
@@ -380,10 +368,7 @@ export function sparseConv2dBackwardData(
     for (let ni = 0; ni < n; ni++) {
       const dyn = dy + bytes(ni * o * p);
       const dxn = dx + bytes(ni * c * h * wd);
-      for (let oi = 0; oi < o; oi++) {
-        const block = grid + bytes(GRID_MARGIN + oi * blockFloats);
-        for (let r = 0; r < ho; r++) copyRun(block + bytes(r * wp), dyn + bytes((oi * ho + r) * wo), wo);
-      }
+      spreadRows(dyn, grid + bytes(GRID_MARGIN), o, ho, wo, wp, blockFloats);
       scatterRows(rowPtr, taps, shifts, srcs, values, grid, padded ? dxp : dxn, c, hp * wp, lg);
       if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
     }

@@ -346,27 +346,15 @@ export class MaxPool2d extends Layer {
   }
 
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
-    const own = new Owned(ctx.backend);
-    const shape = [ctx.batch, ...this.outputShape(input)];
-    const output = own.f32(shape);
-    const indices = own.i32(shape);
-    const takeInputGrad = inputGradOf(ctx, input);
-    const { kernel, stride } = this;
-    return {
-      output,
-      forward: (x) => ctx.backend.maxPool2dForward({ x, y: output, indices, kernel, stride }),
-      backward: (dy) => {
-        const dx = takeInputGrad();
-        if (dx) ctx.backend.maxPool2dBackward({ dy, indices, dx });
-        ctx.pool.give(dy);
-        return dx;
-      },
-      release: () => own.release(),
-    };
+    return this.#bind(ctx, input, false);
   }
 
   /** max-pool then ReLU, for a ReLU bound in front of it with bindBeforePool (see bindSequence). */
   bindWithRelu(ctx: BindContext, input: readonly number[]): BoundLayer {
+    return this.#bind(ctx, input, true);
+  }
+
+  #bind(ctx: BindContext, input: readonly number[], relu: boolean): BoundLayer {
     const own = new Owned(ctx.backend);
     const shape = [ctx.batch, ...this.outputShape(input)];
     const output = own.f32(shape);
@@ -376,6 +364,10 @@ export class MaxPool2d extends Layer {
     return {
       output,
       forward: (x) => {
+        if (!relu) {
+          ctx.backend.maxPool2dForward({ x, y: output, indices, kernel, stride });
+          return;
+        }
         const pooled = ctx.pool.take(shape);
         ctx.backend.maxPool2dForward({ x, y: pooled, indices, kernel, stride });
         ctx.backend.reluForward({ x: pooled, y: output });
@@ -383,7 +375,8 @@ export class MaxPool2d extends Layer {
       },
       backward: (dy) => {
         const dx = takeInputGrad();
-        if (dx) {
+        if (dx && !relu) ctx.backend.maxPool2dBackward({ dy, indices, dx });
+        if (dx && relu) {
           // ReLU's gradient masks dy where the pooled maximum was not > 0, then the pool routes it.
           const dPooled = ctx.pool.take(shape);
           ctx.backend.reluBackward({ x: output, dy, dx: dPooled });
