@@ -23,6 +23,7 @@ export {
   maxPool2dForwardPart, maxPool2dBackwardPart, avgPool2dForwardPart, avgPool2dBackwardPart,
   adaptiveAvgPool2dForwardPart, adaptiveAvgPool2dBackwardPart, batchNorm2dForwardPart, batchNorm2dBackwardPart,
   reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,
-  dropoutPart, addTensorsPart, applyMaskPart,
+  dropoutPart, addTensorsPart, applyMaskPart, conv2dWeightGradPooledPart,
 } from "./parallel";
+export { conv2dWeightGradPooled, pooledWeightGradWorkspaceFloats, pooledWeightGradSupported } from "./pooled";
 export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats } from "./sparse";

@@ -17,6 +17,7 @@ import {
 import { batchNorm2dBackwardChannels, batchNorm2dForwardChannels } from "./batchnorm";
 import { addTensors, dropout } from "./elementwise";
 import { applyMask } from "./mask";
+import { conv2dWeightGradPooled } from "./pooled";
 
 /** Start of share `part` of `total` items handed out in multiples of `align` (the last share takes the rest). */
 // @ts-ignore: decorator
@@ -102,6 +103,19 @@ export function conv2dBackwardPart(
       return;
     }
     conv2dWeightGradLowered(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
+  }
+}
+
+/** conv2dWeightGradPooled for filters split between threads (each thread: its own workspace). */
+export function conv2dWeightGradPooledPart(
+  x: usize, g: usize, indices: usize, dw: usize, db: usize, ws: usize, wsStride: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
+  part: i32, parts: i32,
+): void {
+  const o0 = bound(o, 1, part, parts), o1 = bound(o, 1, part + 1, parts);
+  if (o1 > o0) {
+    conv2dWeightGradPooled(x, g, indices, dw, db, ws + <usize>part * <usize>wsStride, o0, o1,
+      n, c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
   }
 }
 

@@ -48,63 +48,72 @@ export function maxPool2dForward(
  * The 2×2 stride-2 unpadded case (LeNet, AlexNet), four windows at a time: the two input rows of
  * four windows are two pairs of v128 loads, de-interleaved into their left and right columns, and
  * the four candidates are compared in the general loop's order with its NaN rule, as lane masks
- * and bitselects. Scalar `select`s were no better than branches here: V8 lowers an f32 select to a
- * compare and a jump, which random data mispredicts half the time (~17 ns per window was measured
- * for LeNet at batch 128).
+ * and bitselects. A row whose width is not a multiple of four ends with a block that overlaps the
+ * one before it (recomputing a window gives the same bits), so no window takes the scalar path
+ * unless a row holds fewer than four: V8 lowers an f32 select to a compare and a jump, which random
+ * data mispredicts half the time, and LeNet's 14- and 5-wide rows spent most of their time in such
+ * a tail (~17 ns per window).
  */
 function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32): void {
   const inPlane = <usize>(inH * inW) << 2;
   const rowBytes = <usize>inW << 2;
-  const laneOffsets = i32x4(0, 2, 4, 6);
+  const outRowBytes = <usize>outW << 2;
   let o: usize = 0;
   for (let p = 0; p < planes; p++) {
     const xp = x + <usize>p * inPlane;
     for (let oh = 0; oh < outH; oh++) {
       const top = xp + <usize>(2 * oh) * rowBytes;
       const base = 2 * oh * inW;
-      let ow = 0;
-      for (; ow + 4 <= outW; ow += 4) {
-        const at = top + (<usize>(2 * ow) << 2);
-        const t0 = v128.load(at), t1 = v128.load(at, 16);
-        const b0 = v128.load(at + rowBytes), b1 = v128.load(at + rowBytes, 16);
-        const v0 = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
-        const v1 = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
-        const v2 = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
-        const v3 = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
-        const i0 = i32x4.add(i32x4.splat(base + 2 * ow), laneOffsets);
-        let best = v0;
-        let arg = i0;
-        let take = v128.or(f32x4.gt(v1, best), f32x4.ne(v1, v1));
-        best = v128.bitselect(v1, best, take);
-        arg = v128.bitselect(i32x4.add(i0, i32x4.splat(1)), arg, take);
-        take = v128.or(f32x4.gt(v2, best), f32x4.ne(v2, v2));
-        best = v128.bitselect(v2, best, take);
-        arg = v128.bitselect(i32x4.add(i0, i32x4.splat(inW)), arg, take);
-        take = v128.or(f32x4.gt(v3, best), f32x4.ne(v3, v3));
-        best = v128.bitselect(v3, best, take);
-        arg = v128.bitselect(i32x4.add(i0, i32x4.splat(inW + 1)), arg, take);
-        v128.store(y + o, best);
-        v128.store(indices + o, arg);
-        o += 16;
+      if (outW >= 4) {
+        for (let ow = 0; ow < outW; ow += 4) {
+          const at = min(ow, outW - 4);
+          maxPool2x2Block(top + (<usize>(2 * at) << 2), rowBytes, base + 2 * at, inW, y + o + (<usize>at << 2), indices + o + (<usize>at << 2));
+        }
+      } else {
+        for (let ow = 0; ow < outW; ow++) {
+          const at = top + (<usize>(2 * ow) << 2);
+          const v0 = load<f32>(at);
+          const v1 = load<f32>(at, 4);
+          const v2 = load<f32>(at + rowBytes);
+          const v3 = load<f32>(at + rowBytes, 4);
+          const i0 = base + 2 * ow;
+          let best = v0;
+          let arg = i0;
+          if (v1 > best || v1 != v1) { best = v1; arg = i0 + 1; }
+          if (v2 > best || v2 != v2) { best = v2; arg = i0 + inW; }
+          if (v3 > best || v3 != v3) { best = v3; arg = i0 + inW + 1; }
+          store<f32>(y + o + (<usize>ow << 2), best);
+          store<i32>(indices + o + (<usize>ow << 2), arg);
+        }
       }
-      for (; ow < outW; ow++) {
-        const at = top + (<usize>(2 * ow) << 2);
-        const v0 = load<f32>(at);
-        const v1 = load<f32>(at, 4);
-        const v2 = load<f32>(at + rowBytes);
-        const v3 = load<f32>(at + rowBytes, 4);
-        const i0 = base + 2 * ow;
-        let best = v0;
-        let arg = i0;
-        if (v1 > best || v1 != v1) { best = v1; arg = i0 + 1; }
-        if (v2 > best || v2 != v2) { best = v2; arg = i0 + inW; }
-        if (v3 > best || v3 != v3) { best = v3; arg = i0 + inW + 1; }
-        store<f32>(y + o, best);
-        store<i32>(indices + o, arg);
-        o += 4;
-      }
+      o += outRowBytes;
     }
   }
+}
+
+/** Four 2×2 windows whose top-left inputs start at `at` (flat index i0 within the plane). */
+// @ts-ignore: decorator
+@inline function maxPool2x2Block(at: usize, rowBytes: usize, i0: i32, inW: i32, y: usize, indices: usize): void {
+  const t0 = v128.load(at), t1 = v128.load(at, 16);
+  const b0 = v128.load(at + rowBytes), b1 = v128.load(at + rowBytes, 16);
+  const v0 = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
+  const v1 = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
+  const v2 = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+  const v3 = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+  const first = i32x4.add(i32x4.splat(i0), i32x4(0, 2, 4, 6));
+  let best = v0;
+  let arg = first;
+  let take = v128.or(f32x4.gt(v1, best), f32x4.ne(v1, v1));
+  best = v128.bitselect(v1, best, take);
+  arg = v128.bitselect(i32x4.add(first, i32x4.splat(1)), arg, take);
+  take = v128.or(f32x4.gt(v2, best), f32x4.ne(v2, v2));
+  best = v128.bitselect(v2, best, take);
+  arg = v128.bitselect(i32x4.add(first, i32x4.splat(inW)), arg, take);
+  take = v128.or(f32x4.gt(v3, best), f32x4.ne(v3, v3));
+  best = v128.bitselect(v3, best, take);
+  arg = v128.bitselect(i32x4.add(first, i32x4.splat(inW + 1)), arg, take);
+  v128.store(y, best);
+  v128.store(indices, arg);
 }
 
 /** dx ← 0, then dx[index] += dy. Indices outside the plane are skipped: never a stray write. */

@@ -1,5 +1,6 @@
 // GEMM at several shapes, LeNet's fc1 as a training layer, and LeNet's two convolutions forward
-// and backward, on the wasm backend at 1 thread and at 2 (kernels split across threads).
+// and backward (and their weight gradient taken from the max-pool's side), on the wasm backend at
+// 1 thread and at 2 (kernels split across threads).
 export const name = 'kernels';
 
 /** LeNet-5's convolutions at batch 128; conv1 is the first layer, so training never needs its dx. */
@@ -8,7 +9,8 @@ const CONVS = [
   { id: 'lenet5_conv2', n: 128, c: 6, h: 14, w: 14, o: 16, k: 5, pad: 0, inputGrad: true },
 ];
 
-export async function run({ feddip, timed, rand, add }) {
+export async function run({ feddip, timed, rand, add, note }) {
+  note('lenet5_conv*_wgrad_pooled: dW and db of the conv from the gradient at its 2×2 max-pool\'s output (conv2dWeightGradPooled), every pooled gradient non-zero; GFLOP/s counts the dense product\'s multiply-adds (2·N·O·C·k²·Ho·Wo), the peer is PyTorch\'s dW and db from the dense dy');
   for (const threads of [1, 2]) {
     const backend = await feddip.createBackend('wasm', { threads });
     const suffix = threads === 1 ? '' : `_t${threads}`;
@@ -60,6 +62,20 @@ export async function run({ feddip, timed, rand, add }) {
         const bwd = timed(() => backend.conv2dBackward({ x: v.x, w: v.w, dy: v.dy, dw: v.dw, db: v.db, dx: c.inputGrad ? v.dx : undefined, padding }));
         add({ name: `${c.id}_bwd_b${c.n}_t${threads}`, ...shape, kind: 'conv_bwd' },
           { value: ((c.inputGrad ? 4 : 2) * macs) / bwd / 1e9, unit: 'GFLOP/s', batch: c.n, flops: true });
+        // The weight gradient when the conv feeds a 2×2 max-pool (LeNet): from the pool's side, one
+        // patch per pooled position. Every pooled gradient is non-zero here (the worst case: in
+        // training a ReLU and sparse layers above zero many); the peer is PyTorch's dW and db from
+        // the dense dy, the same work it does in that case. Rated as dense-equivalent GFLOP/s.
+        const pooled = { n: c.n, o: c.o, h: ho / 2, w: wo / 2 };
+        const pooledSize = pooled.n * pooled.o * pooled.h * pooled.w;
+        const g = backend.tensor('f32', [pooled.n, pooled.o, pooled.h, pooled.w], rand(pooledSize).map((x) => x || 1));
+        const indices = backend.tensor('i32', [pooled.n, pooled.o, pooled.h, pooled.w]);
+        const pooledOut = backend.tensor('f32', [pooled.n, pooled.o, pooled.h, pooled.w]);
+        backend.maxPool2dForward({ x: v.dy, y: pooledOut, indices, kernel: [2, 2] });
+        const wgrad = timed(() => backend.conv2dWeightGradPooled({ x: v.x, g, indices, dw: v.dw, db: v.db, padding }));
+        add({ name: `${c.id}_wgrad_pooled_b${c.n}_t${threads}`, ...shape, kind: 'conv_bwd', input_grad: false },
+          { value: (2 * macs) / wgrad / 1e9, unit: 'GFLOP/s', batch: c.n });
+        for (const x of [g, indices, pooledOut]) backend.release(x);
         for (const x of Object.values(v)) backend.release(x);
       }
     } finally {

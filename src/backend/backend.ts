@@ -7,7 +7,10 @@ import { checkReluBackward, checkReluForward, type ReluBackwardArgs, type ReluFo
 import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../kernels/loss.ts';
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
 import { checkAddScaledByInvNorm, checkCopy, checkSumSquares, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../kernels/vector.ts';
-import { checkConv2dBackward, checkConv2dForward, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../kernels/conv.ts';
+import {
+  checkConv2dBackward, checkConv2dForward, checkConv2dWeightGradPooled,
+  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dWeightGradPooledArgs,
+} from '../kernels/conv.ts';
 import {
   checkAdaptiveAvgPool2dBackward, checkAdaptiveAvgPool2dForward, checkAvgPool2dBackward, checkAvgPool2dForward,
   checkMaxPool2dBackward, checkMaxPool2dForward,
@@ -187,6 +190,16 @@ export abstract class Backend {
     if (a.dx || a.dw || a.db) this.runConv2dBackward(a, d);
   }
 
+  /**
+   * dw (and db) of a convolution whose output feeds a max-pool, from the pool's output gradient g
+   * and indices: conv2dBackward's for dy = maxPool2dBackward(g, indices), without expanding dy.
+   */
+  conv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs): void {
+    this.own(a.x, a.g, a.indices, a.dw, a.db);
+    const d = checkConv2dWeightGradPooled(a);
+    this.runConv2dWeightGradPooled(a, d, d.pooled);
+  }
+
   maxPool2dForward(a: MaxPool2dForwardArgs): void {
     this.own(a.x, a.y, a.indices);
     this.runMaxPool2dForward(a, checkMaxPool2dForward(a));
@@ -334,6 +347,7 @@ export abstract class Backend {
   protected abstract runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void;
   protected abstract runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void;
   protected abstract runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void;
+  protected abstract runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void;
 
   // ---- helpers ----
 

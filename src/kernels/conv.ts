@@ -21,6 +21,24 @@ export interface Conv2dBackwardArgs {
   padding?: [number, number];
 }
 
+/**
+ * The weight (and bias) gradient of a convolution whose output feeds a max-pool, from the pool's
+ * side: g is the gradient at the pool's output (after a ReLU between them, if any) and indices are
+ * the pool's (flat h·Wo + w within the conv's output plane). The result is exactly conv2dBackward's
+ * dw and db for dy = maxPool2dBackward(g, indices), which has at most one non-zero per pooling
+ * window; the fast kernels skip the rest.
+ */
+export interface Conv2dWeightGradPooledArgs {
+  /** The convolution's input [N, C, H, W]. */
+  x: Tensor;
+  /** [N, O, Hp, Wp]: the pool's output gradient and, i32, its indices (an index outside the plane is skipped). */
+  g: Tensor; indices: Tensor;
+  /** Overwritten: [O, C, kh, kw] (its shape names the kernel), and the bias gradient [O] if wanted. */
+  dw: Tensor; db?: Tensor;
+  stride?: [number, number];
+  padding?: [number, number];
+}
+
 export interface Conv2dDims {
   batch: number; inChannels: number; inH: number; inW: number;
   outChannels: number; kernelH: number; kernelW: number;
@@ -93,6 +111,24 @@ export function checkConv2dBackward(a: Conv2dBackwardArgs): Conv2dDims {
   if (a.db) expectShape(k, 'db', a.db, [d.outChannels]);
   expectDistinct(k, { x: a.x, w: a.w, dy: a.dy, dx: a.dx, dw: a.dw, db: a.db });
   return d;
+}
+
+/** Checks the arguments; returns the convolution's geometry and the pooled positions per plane. */
+export function checkConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs): Conv2dDims & { pooled: number } {
+  const k = 'conv2dWeightGradPooled';
+  for (const n of ['x', 'g', 'dw', 'db'] as const) if (a[n]) expectDType(k, n, a[n], 'f32');
+  expectDType(k, 'indices', a.indices, 'i32');
+  expectRank(k, 'dw', a.dw, 4);
+  const d = convGeometry(k, a.x, a.dw.shape as [number, number, number, number], a.stride, a.padding);
+  expectRank(k, 'g', a.g, 4);
+  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
+  if (gn !== d.batch || go !== d.outChannels) {
+    fail(k, `'g' [${a.g.shape.join(', ')}] must have x's batch and dw's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
+  }
+  expectShape(k, 'indices', a.indices, a.g.shape);
+  if (a.db) expectShape(k, 'db', a.db, [d.outChannels]);
+  expectDistinct(k, { x: a.x, g: a.g, indices: a.indices, dw: a.dw, db: a.db });
+  return { ...d, pooled: gh * gw };
 }
 
 /**
@@ -197,4 +233,20 @@ export function conv2dBackwardRef(
       db[o] = s;
     }
   }
+}
+
+/** conv2dWeightGradPooled by its definition: dy = the pool's scatter of g, then the dense gradients. */
+export function conv2dWeightGradPooledRef(
+  x: FloatArray, g: FloatArray, indices: Int32Array, dw: FloatArray, db: FloatArray | undefined, d: Conv2dDims, pooled: number,
+): void {
+  const planes = d.batch * d.outChannels;
+  const positions = d.outH * d.outW;
+  const dy = new Float64Array(planes * positions);
+  for (let plane = 0; plane < planes; plane++) {
+    for (let p = 0; p < pooled; p++) {
+      const i = indices[plane * pooled + p]!;
+      if (i >= 0 && i < positions) dy[plane * positions + i]! += g[plane * pooled + p]!;
+    }
+  }
+  conv2dBackwardRef(x, new Float64Array(0), dy, undefined, dw, db, d);
 }

@@ -84,6 +84,14 @@ export abstract class Layer {
   abstract bind(ctx: BindContext, input: readonly number[]): BoundLayer;
 }
 
+/**
+ * What a convolution bound in front of a max-pool (Conv2d.bindFeedingPool) reads of the pool: the
+ * indices of its last forward pass. The pool, bound after the convolution, sets it.
+ */
+export interface PoolLink {
+  indices?: () => Tensor;
+}
+
 /** The CSR of Wᵀ a sparse backward pass needs; an inference-only sparse weight has none. */
 function transposeOf(s: SparseWeights, name: string): CsrMatrix {
   if (!s.wt) throw new InvalidArgumentError(`${name}: this sparse weight was compiled for inference only and has no backward pass; train with a Network`);
@@ -184,8 +192,23 @@ export class Conv2d extends Layer {
   }
 
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
+    return this.#bind(ctx, input, undefined);
+  }
+
+  /**
+   * Bound in front of a max-pool (with or without a ReLU between them, see bindSequence) that hands
+   * back its own output gradient instead of scattering it: the weight gradient is taken from the
+   * pool's side (conv2dWeightGradPooled), and the dense dy is built only when the input gradient
+   * needs it.
+   */
+  bindFeedingPool(ctx: BindContext, input: readonly number[], link: PoolLink): BoundLayer {
+    return this.#bind(ctx, input, link);
+  }
+
+  #bind(ctx: BindContext, input: readonly number[], link: PoolLink | undefined): BoundLayer {
     const own = new Owned(ctx.backend);
-    const output = own.f32([ctx.batch, ...this.outputShape(input)]);
+    const outShape = [ctx.batch, ...this.outputShape(input)];
+    const output = own.f32(outShape);
     const takeInputGrad = inputGradOf(ctx, input);
     const wName = `${this.name}.weight`;
     const w = once(() => ctx.param(wName));
@@ -205,7 +228,20 @@ export class Conv2d extends Layer {
       backward: (dy) => {
         const s = ctx.sparse?.(wName);
         const dx = takeInputGrad();
-        if (s && dx) {
+        if (link) {
+          // dy is the pool's output gradient (after its ReLU): at most one conv output per window
+          // receives it. The weight gradient stays dense (error feedback needs it for pruned weights too).
+          const indices = link.indices?.();
+          if (!indices) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
+          ctx.backend.conv2dWeightGradPooled({ x: x!, g: dy, indices, dw: dw(), db: db(), stride, padding });
+          if (dx) {
+            const full = ctx.pool.take(outShape);
+            ctx.backend.maxPool2dBackward({ dy, indices, dx: full });
+            if (s) ctx.backend.sparseConv2dBackwardData({ dy: full, wt: transposeOf(s, wName), kernel, dx, stride, padding });
+            else ctx.backend.conv2dBackward({ x: x!, w: w(), dy: full, dx, stride, padding });
+            ctx.pool.give(full);
+          }
+        } else if (s && dx) {
           ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx, stride, padding });
           // The weight gradient stays dense (error feedback needs it for pruned weights too); it
           // reads x and dy only, so w — left stale on the sparse path — is passed for its shape.
@@ -346,20 +382,31 @@ export class MaxPool2d extends Layer {
   }
 
   bind(ctx: BindContext, input: readonly number[]): BoundLayer {
-    return this.#bind(ctx, input, false);
+    return this.#bind(ctx, input, false, undefined);
+  }
+
+  /**
+   * Bound behind a convolution: relu says whether a ReLU bound with bindBeforePool sits between
+   * them (the pool then applies it after pooling); with a link (Conv2d.bindFeedingPool) the
+   * backward pass hands on the gradient at its own output (ReLU applied) instead of scattering it,
+   * and the convolution reads the indices through the link.
+   */
+  bindAfterConv(ctx: BindContext, input: readonly number[], relu: boolean, link?: PoolLink): BoundLayer {
+    return this.#bind(ctx, input, relu, link);
   }
 
   /** max-pool then ReLU, for a ReLU bound in front of it with bindBeforePool (see bindSequence). */
   bindWithRelu(ctx: BindContext, input: readonly number[]): BoundLayer {
-    return this.#bind(ctx, input, true);
+    return this.#bind(ctx, input, true, undefined);
   }
 
-  #bind(ctx: BindContext, input: readonly number[], relu: boolean): BoundLayer {
+  #bind(ctx: BindContext, input: readonly number[], relu: boolean, link: PoolLink | undefined): BoundLayer {
     const own = new Owned(ctx.backend);
     const shape = [ctx.batch, ...this.outputShape(input)];
     const output = own.f32(shape);
     const indices = own.i32(shape);
-    const takeInputGrad = inputGradOf(ctx, input);
+    if (link) link.indices = () => indices;
+    const takeInputGrad = link ? () => undefined : inputGradOf(ctx, input);
     const { kernel, stride } = this;
     return {
       output,
@@ -374,6 +421,13 @@ export class MaxPool2d extends Layer {
         ctx.pool.give(pooled);
       },
       backward: (dy) => {
+        if (link) {
+          if (!relu) return dy;
+          const g = ctx.pool.take(shape);
+          ctx.backend.reluBackward({ x: output, dy, dx: g });
+          ctx.pool.give(dy);
+          return g;
+        }
         const dx = takeInputGrad();
         if (dx && !relu) ctx.backend.maxPool2dBackward({ dy, indices, dx });
         if (dx && relu) {
@@ -396,7 +450,10 @@ export class MaxPool2d extends Layer {
  * by a max-pool runs after the pool instead: max and ReLU commute exactly (max(relu a, relu b) =
  * relu(max(a, b)), and the gradient reaches the same element or none), so it touches a quarter of
  * the elements behind a 2×2 pool, forward and backward. The ReLU then passes its input on as it is
- * and gives its activation only when asked for it (BoundLayer.activation).
+ * and gives its activation only when asked for it (BoundLayer.activation). A convolution followed
+ * by a max-pool (a ReLU between them or not) takes its weight gradient from the pool's side
+ * (Conv2d.bindFeedingPool): the pool hands back the gradient at its output and its indices, and no
+ * dense dy is built unless the convolution's input gradient needs one.
  */
 export function bindSequence(layers: readonly Layer[], input: readonly number[], ctxFor: (i: number) => BindContext): BoundLayer[] {
   const bound: BoundLayer[] = [];
@@ -405,6 +462,19 @@ export function bindSequence(layers: readonly Layer[], input: readonly number[],
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]!;
       const next = layers[i + 1];
+      const relu = next instanceof ReLU;
+      const pool = layers[relu ? i + 2 : i + 1];
+      if (layer instanceof Conv2d && pool instanceof MaxPool2d) {
+        const link: PoolLink = {};
+        bound.push(layer.bindFeedingPool(ctxFor(i), shape, link));
+        shape = layer.outputShape(shape);
+        if (relu) bound.push(next.bindBeforePool(ctxFor(i + 1), shape));
+        const at = relu ? i + 2 : i + 1;
+        bound.push(pool.bindAfterConv(ctxFor(at), shape, relu, link));
+        shape = pool.outputShape(shape);
+        i = at;
+        continue;
+      }
       if (layer instanceof ReLU && next instanceof MaxPool2d) {
         const ctx = ctxFor(i);
         bound.push(layer.bindBeforePool(ctx, shape));

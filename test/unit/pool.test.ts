@@ -14,6 +14,7 @@ const WINDOW_CASES: WindowCase[] = [
   { shape: [1, 3, 7, 5], kernel: [2, 2] }, // odd sizes: the last row and column are dropped
   { shape: [2, 3, 8, 13], kernel: [2, 2] }, // 2×2 windows four at a time, then a tail of two
   { shape: [2, 3, 9, 11], kernel: [3, 3], stride: [2, 2], padding: [1, 1] }, // overlapping, padded
+  { shape: [2, 3, 10, 14], kernel: [2, 2] }, // exactly tiled, 7 windows a row: the last block of four overlaps the one before
   { shape: [1, 2, 6, 7], kernel: [3, 2], stride: [1, 2], padding: [1, 0] }, // rectangular
   { shape: [3, 5, 4, 4], kernel: [4, 4] }, // global (the ResNet-CIFAR head)
   { shape: [2, 1, 5, 5], kernel: [2, 3], stride: [3, 1], padding: [1, 1] }, // stride > kernel
@@ -136,18 +137,31 @@ forEachBackend('pooling', (run) => {
   });
 
   run('2×2 max pooling over rows wide enough for the four-window SIMD path: ties, NaN, −∞, signed zeros', async (b, make) => {
-    // outW = 6: one block of four windows and a scalar tail of two, in every row of every plane.
-    const d = poolDims({ shape: [2, 3, 10, 13], kernel: [2, 2] });
-    const r = rng(11);
-    const special = [Number.NaN, -Infinity, 0, -0, 0.5, 0.5];
-    const data = Float32Array.from({ length: 2 * 3 * 10 * 13 }, () => (r() > 0.6 ? special[Math.floor((r() + 1) * 3)]! : Math.round(r() * 4) / 4));
-    const y = new Float32Array(2 * 3 * 5 * 6), idx = new Int32Array(y.length);
-    reference.maxPool2dForwardRef(data, y, idx, d);
-    const tx = make([2, 3, 10, 13], data), ty = make([2, 3, 5, 6]), ti = make([2, 3, 5, 6], undefined, 'i32');
-    b.maxPool2dForward({ x: tx, y: ty, indices: ti, kernel: [2, 2] });
-    const got = await b.read(ty);
-    for (let i = 0; i < y.length; i++) if (!Object.is(got[i], y[i])) throw new Error(`y[${i}] = ${got[i]}, expected ${y[i]}`);
-    expect([...await b.read(ti)]).toEqual([...idx]);
+    // outW = 6 and 7: a block of four windows in every row, then one that overlaps it (recomputed
+    // windows must give the same bits). dy holds −0, which the backward's scatter onto zeros makes +0.
+    for (const shape of [[2, 3, 10, 13], [2, 3, 10, 14]] as Array<[number, number, number, number]>) {
+      const d = poolDims({ shape, kernel: [2, 2] });
+      const oShape = [shape[0], shape[1], d.outH, d.outW];
+      const r = rng(11);
+      const special = [Number.NaN, -Infinity, 0, -0, 0.5, 0.5];
+      const pick = () => (r() > 0.6 ? special[Math.floor((r() + 1) * 3)]! : Math.round(r() * 4) / 4);
+      const data = Float32Array.from({ length: size(shape) }, pick);
+      const dys = Float32Array.from({ length: size(oShape) }, pick);
+      const y = new Float32Array(size(oShape)), idx = new Int32Array(y.length), dx = new Float32Array(size(shape));
+      reference.maxPool2dForwardRef(data, y, idx, d);
+      reference.maxPool2dBackwardRef(dys, idx, dx, d);
+      const tx = make(shape, data), ty = make(oShape), ti = make(oShape, undefined, 'i32');
+      const tdy = make(oShape, dys), tdx = make(shape, new Float32Array(size(shape)).fill(7));
+      b.maxPool2dForward({ x: tx, y: ty, indices: ti, kernel: [2, 2] });
+      b.maxPool2dBackward({ dy: tdy, indices: ti, dx: tdx });
+      const same = (name: string, got: Float32Array, want: Float32Array) => {
+        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`${shape}: ${name}[${i}] = ${got[i]}, expected ${want[i]}`);
+      };
+      same('y', await b.read(ty) as Float32Array, y);
+      expect([...await b.read(ti)]).toEqual([...idx]);
+      same('dx', await b.read(tdx) as Float32Array, dx);
+      for (const t of [tx, ty, ti, tdy, tdx]) b.release(t);
+    }
   });
 
   run('max pooling backward skips indices outside the plane instead of writing out of bounds', async (b, make) => {

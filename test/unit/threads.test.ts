@@ -159,6 +159,25 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     }));
   }
 
+  bothWays('conv2d weight gradient from a max-pool\'s side (LeNet conv1 and conv2 shapes)', (b, r) => withTensors(b, (t) => {
+    const outs: Tensor[] = [];
+    for (const [n, c, h, w, o, pad] of [[5, 6, 14, 14, 16, 0], [3, 1, 28, 28, 6, 2]] as const) {
+      const ho = h + 2 * pad - 4, pooled = (ho / 2) * (ho / 2);
+      const x = t([n, c, h, w], data(r, n * c * h * w));
+      const g = t([n, o, ho / 2, ho / 2], data(r, n * o * pooled));
+      // Each pooled position picks one of its 2×2 window's outputs.
+      const idx = Int32Array.from({ length: n * o * pooled }, (_, i) => {
+        const p = i % pooled, pr = Math.floor(p / (ho / 2)), pc = p % (ho / 2);
+        const pick = Math.floor((r() + 1) * 2);
+        return (2 * pr + (pick >> 1)) * ho + 2 * pc + (pick & 1);
+      });
+      const dw = t([o, c, 5, 5]), db = t([o]);
+      b.conv2dWeightGradPooled({ x, g, indices: t([n, o, ho / 2, ho / 2], idx, 'i32'), dw, db, padding: [pad, pad] });
+      outs.push(dw, db);
+    }
+    return outs;
+  }));
+
   bothWays('max, average and adaptive pooling, forward and backward', (b, r) => withTensors(b, (t) => {
     const x = t([3, 5, 9, 8], data(r, 3 * 5 * 72));
     const ym = t([3, 5, 4, 4]), idx = t([3, 5, 4, 4], undefined, 'i32'), dxm = t([3, 5, 9, 8]);

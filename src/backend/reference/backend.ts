@@ -7,7 +7,10 @@ import { reluBackwardRef, reluForwardRef, type ReluBackwardArgs, type ReluForwar
 import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
 import { addScaledByInvNormRef, sumSquaresRef, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../../kernels/vector.ts';
-import { conv2dBackwardRef, conv2dForwardRef, type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs } from '../../kernels/conv.ts';
+import {
+  conv2dBackwardRef, conv2dForwardRef, conv2dWeightGradPooledRef,
+  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dWeightGradPooledArgs,
+} from '../../kernels/conv.ts';
 import {
   adaptiveAvgPool2dBackwardRef, adaptiveAvgPool2dForwardRef, avgPool2dBackwardRef, avgPool2dForwardRef,
   maxPool2dBackwardRef, maxPool2dForwardRef,
@@ -92,6 +95,10 @@ export class ReferenceBackend extends Backend {
   }
   protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
     conv2dBackwardRef(f(a.x), f(a.w), f(a.dy), fo(a.dx), fo(a.dw), fo(a.db), d);
+  }
+
+  protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    conv2dWeightGradPooledRef(f(a.x), f(a.g), i32(a.indices), f(a.dw), fo(a.db), d, pooled);
   }
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
     maxPool2dForwardRef(f(a.x), f(a.y), i32(a.indices), d);

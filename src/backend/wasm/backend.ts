@@ -16,7 +16,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
-import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
 import type {
   AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
   MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
@@ -340,6 +340,42 @@ export class WasmBackend extends Backend {
     this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
+  protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
+    if (!this.#k.pooledWeightGradSupported(d.kernelW)) {
+      this.#pooledWeightGradByScatter(a, d, pooled);
+      return;
+    }
+    const floats = this.#k.pooledWeightGradWorkspaceFloats(d.batch, d.inChannels, d.inH, d.inW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+    // Rounded to cache lines so that two threads never write the same line.
+    const stride = Math.ceil((floats * 4) / 64) * 64;
+    // The multiply-adds that remain: one patch per pooled position.
+    const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
+    const pool = d.outChannels > 1 ? this.#split(macs, this.#minMacs) : undefined;
+    if (pool) {
+      const ws = this.#scratch(stride * pool.parts);
+      pool.run('conv2dWeightGradPooledPart', [p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), ws, stride, ...geometry, pooled]);
+      return;
+    }
+    this.#k.conv2dWeightGradPooled(p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), this.#scratch(stride), 0, d.outChannels,
+      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+  }
+
+  /** Kernels wider than 8 (which the pooled kernel does not take): the pool's scatter, then the dense gradients. */
+  #pooledWeightGradByScatter(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const planes = d.batch * d.outChannels;
+    const dy = this.#heap.alloc(Math.max(4, planes * d.outH * d.outW * 4));
+    try {
+      this.#k.maxPool2dBackward(p(a.g), p(a.indices), dy, planes, d.outH, d.outW, 1, pooled);
+      const { col } = this.#convScratch(d);
+      // w is read only by the input gradient, which is not asked for.
+      this.#k.conv2dBackward(p(a.x), 0, dy, 0, p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
+        d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+    } finally {
+      this.#heap.free(dy);
+    }
+  }
+
   /** Pooling and batch-norm split by planes or channels: worth it only with several of them. */
   #splitPlanes(planes: number, elements: number): KernelThreads | undefined {
     return planes > 1 ? this.#split(elements, this.#minElements) : undefined;

@@ -34,6 +34,13 @@ export interface KernelExports {
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   conv2dBackward(x: number, w: number, dy: number, dx: number, dw: number, db: number, col: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  /** Whether conv2dWeightGradPooled takes this kernel width (kw ≤ 8). */
+  pooledWeightGradSupported(kw: number): number;
+  /** Workspace floats of one thread's conv2dWeightGradPooled. */
+  pooledWeightGradWorkspaceFloats(n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): number;
+  /** dw rows o0 … o1 (and db) from the pooled gradient g and the pool's indices; ws: the workspace. */
+  conv2dWeightGradPooled(x: number, g: number, indices: number, dw: number, db: number, ws: number, o0: number, o1: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): void;
   maxPool2dForward(x: number, y: number, indices: number, planes: number, inH: number, inW: number, outH: number, outW: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number): void;
   maxPool2dBackward(dy: number, indices: number, dx: number, planes: number, inH: number, inW: number, outH: number, outW: number): void;

@@ -11,7 +11,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
-import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs } from '../../kernels/conv.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
 import type {
   AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
   MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
@@ -312,6 +312,18 @@ export class WebGpuBackend extends Backend {
     if (a.dx) this.#dispatch('conv2dBackwardData', fields, [buf(a.w), buf(a.dy), buf(a.dx)], this.#groups1d(a.dx.size));
     if (a.dw) this.#dispatch('conv2dBackwardFilter', fields, [buf(a.x), buf(a.dy), buf(a.dw)], this.#groups1d(a.dw.size));
     if (a.db) this.#dispatch('conv2dBackwardBias', fields, [buf(a.dy), buf(a.db)], this.#groups1d(d.outChannels));
+  }
+
+  protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const fields: Field[] = [
+      ['u32', d.batch], ['u32', d.inChannels], ['u32', d.inH], ['u32', d.inW],
+      ['u32', d.outChannels], ['u32', d.kernelH], ['u32', d.kernelW],
+      ['u32', d.strideH], ['u32', d.strideW], ['u32', d.padH], ['u32', d.padW],
+      ['u32', d.outH], ['u32', d.outW], ['u32', pooled], ['u32', a.db ? 1 : 0],
+    ];
+    this.#dispatch('conv2dWeightGradPooled', fields,
+      [buf(a.x), buf(a.g), buf(a.indices), buf(a.dw), a.db ? buf(a.db) : this.#scratchBuffer(0, d.outChannels * 4)],
+      this.#groups1d(a.dw.size + (a.db ? d.outChannels : 0)));
   }
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
     this.#dispatch('maxPool2dForward', poolFields(d), [buf(a.x), buf(a.y), buf(a.indices)], this.#groups1d(d.planes * d.outH * d.outW));

@@ -19,6 +19,7 @@ import conv2dForward from '../../../shaders/conv2d_forward.wgsl';
 import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
 import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
 import conv2dBackwardBias from '../../../shaders/conv2d_backward_bias.wgsl';
+import conv2dWeightGradPooled from '../../../shaders/conv2d_weight_grad_pooled.wgsl';
 
 import maxPool2dForward from '../../../shaders/max_pool2d_forward.wgsl';
 import maxPool2dBackward from '../../../shaders/max_pool2d_backward.wgsl';
@@ -53,6 +54,7 @@ export const SHADERS = {
   conv2dBackwardData: grid(conv2dBackwardData, conv2dParams),
   conv2dBackwardFilter: grid(conv2dBackwardFilter, conv2dParams),
   conv2dBackwardBias: grid(conv2dBackwardBias, conv2dParams),
+  conv2dWeightGradPooled: grid(conv2dWeightGradPooled),
   maxPool2dForward: grid(maxPool2dForward, pool2dParams),
   maxPool2dBackward: grid(maxPool2dBackward),
   avgPool2dForward: grid(avgPool2dForward, pool2dParams),

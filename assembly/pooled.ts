@@ -1,0 +1,166 @@
+// Weight gradient of a convolution whose output feeds a max-pool (LeNet's and AlexNet's conv →
+// ReLU → max-pool). The pool's backward routes each pooled gradient g to the one conv output its
+// window picked, so the conv's dy holds at most one non-zero per window: a 2×2 pool leaves three
+// quarters of it zero, and the ReLU in between zeroes more. Rather than expanding dy and running
+// the dense product over all those zeros, every non-zero g adds g · (the input patch under its
+// conv output) to the weight gradient:
+//   dW[o, c, ki, kj] = Σ_n Σ_{pooled p, g ≠ 0} g[n, o, p] · xpad[n, c, r·sh + ki, q·sw + kj]
+// with (r, q) = indices[n, o, p] split over the conv output width. That is exactly the dense
+// weight gradient of dy = maxPool2dBackward(g, indices), whose other terms are products with zero.
+//
+// A patch row (c, ki) is kw contiguous floats of the padded image, read as one or two v128 (kw ≤ 8;
+// the lanes past kw are read and dropped). Per filter, the non-zeros of the whole batch are listed
+// once (value, byte offset of the patch), then chunks of patch rows are held in registers while
+// the list streams past: one load and one multiply-add per vector, one store per chunk. Each
+// weight sums images in order and, within an image, the pooled positions in order, so the result
+// does not depend on how the filters are split between threads.
+import { outSize, padInterior, round4 } from "./conv";
+
+// @ts-ignore: decorator
+@inline function bytes(n: i32): usize {
+  return <usize>n << 2;
+}
+
+/** Patch rows per chunk: 5 rows of two vectors (kw 5 … 8; a 5×5 kernel's rows come in fives) or 8 rows of one (kw ≤ 4). */
+// @ts-ignore: decorator
+@inline function chunkRows(kw: i32): i32 {
+  return kw > 4 ? 5 : 8;
+}
+
+/** Whether conv2dWeightGradPooled handles this kernel width (the TypeScript side falls back otherwise). */
+export function pooledWeightGradSupported(kw: i32): bool {
+  return kw >= 1 && kw <= 8;
+}
+
+/**
+ * Floats of workspace one thread needs: the conv-position → patch-offset table, the patch-row
+ * table, the batch's zero-bordered images (plus 8 floats the last row's vector loads may reach),
+ * the list of one filter's non-zeros over the batch, and one chunk's 40 sums.
+ */
+export function pooledWeightGradWorkspaceFloats(n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32): i32 {
+  const ho = outSize(h, kh, sh, ph), wo = outSize(wd, kw, sw, pw);
+  const r = chunkRows(kw);
+  const rowsPadded = (c * kh + r - 1) / r * r;
+  const plane = c * (h + 2 * ph) * (wd + 2 * pw);
+  return round4(ho * wo) + round4(rowsPadded) + round4(n * plane + 8) + 2 * round4(n * pooled) + 40;
+}
+
+/**
+ * dw[o0 … o1) (and db[o0 … o1) when db ≠ 0) for x [n × c × h × wd], pooled gradients g and the
+ * pool's indices [n × o × pooled] (flat r·wo + q in the conv output plane; an index outside it is
+ * skipped, as the pool's backward skips it). Rows o0 … o1 of dw and db are overwritten.
+ */
+export function conv2dWeightGradPooled(
+  x: usize, g: usize, indices: usize, dw: usize, db: usize, ws: usize, o0: i32, o1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
+): void {
+  const ho = outSize(h, kh, sh, ph), wo = outSize(wd, kw, sw, pw);
+  const positions = ho * wo;
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const rows = c * kh;
+  const r = chunkRows(kw);
+  const rowsPadded = (rows + r - 1) / r * r;
+  const k = rows * kw;
+  const plane = c * hp * wp;
+  const table = ws;
+  const rowTable = table + bytes(round4(positions));
+  const xs = rowTable + bytes(round4(rowsPadded));
+  const listG = xs + bytes(round4(n * plane + 8));
+  const listO = listG + bytes(round4(n * pooled));
+  const lanes = listO + bytes(round4(n * pooled));
+  for (let i = 0; i < positions; i++) {
+    const rr = i / wo;
+    store<i32>(table + bytes(i), <i32>bytes((rr * sh) * wp + (i - rr * wo) * sw));
+  }
+  // Rows past the last are read (from the first image's start) with the chunk, and never stored.
+  for (let j = 0; j < rowsPadded; j++) {
+    const ci = j / kh;
+    store<i32>(rowTable + bytes(j), j < rows ? <i32>bytes((ci * hp + j - ci * kh) * wp) : 0);
+  }
+  memory.fill(xs, 0, bytes(n * plane + 8));
+  for (let ni = 0; ni < n; ni++) padInterior(x + bytes(ni * c * h * wd), xs + bytes(ni * plane), c, h, wd, ph, pw);
+  const stride = kw > 4 ? 8 : 4;
+  for (let oi = o0; oi < o1; oi++) {
+    let m = 0;
+    let sum: f32 = 0;
+    for (let ni = 0; ni < n; ni++) {
+      const gp = g + bytes((ni * o + oi) * pooled);
+      const ip = indices + bytes((ni * o + oi) * pooled);
+      const image = <i32>bytes(ni * plane);
+      for (let p = 0; p < pooled; p++) {
+        const v = load<f32>(gp + bytes(p));
+        const idx = load<i32>(ip + bytes(p));
+        if (<u32>idx >= <u32>positions) continue;
+        sum += v;
+        // v ≠ 0 holds for NaN too, so a NaN gradient still reaches every weight, as in the dense product.
+        if (v != 0) {
+          store<f32>(listG + bytes(m), v);
+          store<i32>(listO + bytes(m), image + load<i32>(table + bytes(idx)));
+          m++;
+        }
+      }
+    }
+    if (db != 0) store<f32>(db + bytes(oi), sum);
+    const dwo = dw + bytes(oi * k);
+    for (let j0 = 0; j0 < rowsPadded; j0 += r) {
+      if (kw > 4) chunkWide(xs, rowTable + bytes(j0), listG, listO, m, lanes);
+      else chunkNarrow(xs, rowTable + bytes(j0), listG, listO, m, lanes);
+      const last = min(r, rows - j0);
+      for (let t = 0; t < last; t++) {
+        const dst = dwo + bytes((j0 + t) * kw);
+        const src = lanes + bytes(t * stride);
+        for (let q = 0; q < kw; q++) store<f32>(dst + bytes(q), load<f32>(src + bytes(q)));
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function madd(acc: v128, a: v128, b: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/** Five patch rows of up to 8 taps over the m non-zeros; lanes ← 5 rows × 8 sums. */
+function chunkWide(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
+  const b0 = xs + <usize>load<i32>(rowTable), b1 = xs + <usize>load<i32>(rowTable, 4);
+  const b2 = xs + <usize>load<i32>(rowTable, 8), b3 = xs + <usize>load<i32>(rowTable, 12);
+  const b4 = xs + <usize>load<i32>(rowTable, 16);
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  let a40 = f32x4.splat(0), a41 = f32x4.splat(0);
+  for (let e = 0; e < m; e++) {
+    const gs = v128.load32_splat(listG + bytes(e));
+    const off = <usize>load<i32>(listO + bytes(e));
+    const p0 = b0 + off, p1 = b1 + off, p2 = b2 + off, p3 = b3 + off, p4 = b4 + off;
+    a00 = madd(a00, gs, v128.load(p0)); a01 = madd(a01, gs, v128.load(p0, 16));
+    a10 = madd(a10, gs, v128.load(p1)); a11 = madd(a11, gs, v128.load(p1, 16));
+    a20 = madd(a20, gs, v128.load(p2)); a21 = madd(a21, gs, v128.load(p2, 16));
+    a30 = madd(a30, gs, v128.load(p3)); a31 = madd(a31, gs, v128.load(p3, 16));
+    a40 = madd(a40, gs, v128.load(p4)); a41 = madd(a41, gs, v128.load(p4, 16));
+  }
+  v128.store(lanes, a00); v128.store(lanes, a01, 16);
+  v128.store(lanes, a10, 32); v128.store(lanes, a11, 48);
+  v128.store(lanes, a20, 64); v128.store(lanes, a21, 80);
+  v128.store(lanes, a30, 96); v128.store(lanes, a31, 112);
+  v128.store(lanes, a40, 128); v128.store(lanes, a41, 144);
+}
+
+/** Eight patch rows of up to 4 taps over the m non-zeros; lanes ← 8 rows × 4 sums. */
+function chunkNarrow(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
+  const b0 = xs + <usize>load<i32>(rowTable), b1 = xs + <usize>load<i32>(rowTable, 4);
+  const b2 = xs + <usize>load<i32>(rowTable, 8), b3 = xs + <usize>load<i32>(rowTable, 12);
+  const b4 = xs + <usize>load<i32>(rowTable, 16), b5 = xs + <usize>load<i32>(rowTable, 20);
+  const b6 = xs + <usize>load<i32>(rowTable, 24), b7 = xs + <usize>load<i32>(rowTable, 28);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  for (let e = 0; e < m; e++) {
+    const gs = v128.load32_splat(listG + bytes(e));
+    const off = <usize>load<i32>(listO + bytes(e));
+    a0 = madd(a0, gs, v128.load(b0 + off)); a1 = madd(a1, gs, v128.load(b1 + off));
+    a2 = madd(a2, gs, v128.load(b2 + off)); a3 = madd(a3, gs, v128.load(b3 + off));
+    a4 = madd(a4, gs, v128.load(b4 + off)); a5 = madd(a5, gs, v128.load(b5 + off));
+    a6 = madd(a6, gs, v128.load(b6 + off)); a7 = madd(a7, gs, v128.load(b7 + off));
+  }
+  v128.store(lanes, a0); v128.store(lanes, a1, 16); v128.store(lanes, a2, 32); v128.store(lanes, a3, 48);
+  v128.store(lanes, a4, 64); v128.store(lanes, a5, 80); v128.store(lanes, a6, 96); v128.store(lanes, a7, 112);
+}

@@ -1,0 +1,130 @@
+// conv2dWeightGradPooled: the weight and bias gradients of a convolution feeding a max-pool, taken
+// from the pool's side. By definition they are conv2dBackward's for the pool's scattered gradient;
+// every backend must match that, on both of the wasm kernel's chunk shapes (kernels up to 4 and up
+// to 8 wide), its fallback for wider kernels, overlapping pools (a position picked twice), padding,
+// strides, skipped indices and NaN.
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, reference } from '../../src/index.ts';
+import type { Conv2dDims } from '../../src/index.ts';
+import { expectClose, forEachBackend, randomArray, rng, thrown } from './kernel-harness.ts';
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: [number, number];
+  padding?: [number, number];
+  pool: { kernel: [number, number]; stride: [number, number]; padding?: [number, number] };
+}
+
+const CASES: Case[] = [
+  // LeNet-5's conv2 and conv1 (padded), 2×2 pools: the 8-wide chunks, 30 and 5 patch rows.
+  { name: 'lenet conv2', x: [3, 6, 14, 14], w: [16, 6, 5, 5], pool: { kernel: [2, 2], stride: [2, 2] } },
+  { name: 'lenet conv1', x: [2, 1, 28, 28], w: [6, 1, 5, 5], padding: [2, 2], pool: { kernel: [2, 2], stride: [2, 2] } },
+  // 3×3, strided and padded, under an overlapping padded pool: the 4-wide chunks, 15 rows.
+  { name: '3×3 stride 2, overlapping pool', x: [2, 5, 11, 9], w: [7, 5, 3, 3], stride: [2, 2], padding: [1, 1], pool: { kernel: [3, 3], stride: [2, 2], padding: [1, 1] } },
+  // kw = 7 with an uneven pool; kw = 9 is wider than the kernel takes (the scatter fallback).
+  { name: 'kw 7, rectangular', x: [2, 2, 9, 12], w: [3, 2, 2, 7], stride: [1, 1], padding: [0, 1], pool: { kernel: [2, 3], stride: [2, 3] } },
+  { name: 'kw 9 (fallback)', x: [2, 2, 6, 12], w: [2, 2, 3, 9], padding: [1, 0], pool: { kernel: [2, 2], stride: [2, 2] } },
+];
+
+function geometry(c: Case) {
+  const [n, ch, h, wd] = c.x;
+  const [o, , kh, kw] = c.w;
+  const [sh, sw] = c.stride ?? [1, 1];
+  const [ph, pw] = c.padding ?? [0, 0];
+  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1, wo = Math.floor((wd + 2 * pw - kw) / sw) + 1;
+  const d: Conv2dDims = { batch: n, inChannels: ch, inH: h, inW: wd, outChannels: o, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padH: ph, padW: pw, outH: ho, outW: wo };
+  const [pkh, pkw] = c.pool.kernel, [psh, psw] = c.pool.stride, [pph, ppw] = c.pool.padding ?? [0, 0];
+  const pool = {
+    planes: n * o, inH: ho, inW: wo, kernelH: pkh, kernelW: pkw, strideH: psh, strideW: psw, padH: pph, padW: ppw,
+    outH: Math.floor((ho + 2 * pph - pkh) / psh) + 1, outW: Math.floor((wo + 2 * ppw - pkw) / psw) + 1,
+  };
+  return { d, pool, gShape: [n, o, pool.outH, pool.outW] };
+}
+
+/** The pool's indices over a random conv output, and a pooled gradient with ReLU-like zeros. */
+function pooledInputs(c: Case, seed: number) {
+  const r = rng(seed);
+  const { d, pool, gShape } = geometry(c);
+  const conv = randomArray(d.batch * d.outChannels * d.outH * d.outW, r);
+  const pooledSize = pool.planes * pool.outH * pool.outW;
+  const indices = new Int32Array(pooledSize);
+  reference.maxPool2dForwardRef(conv, new Float32Array(pooledSize), indices, pool);
+  const g = Float32Array.from({ length: pooledSize }, () => (r() < -0.3 ? 0 : r()));
+  const x = randomArray(d.batch * d.inChannels * d.inH * d.inW, r);
+  return { d, pool, gShape, x, g, indices };
+}
+
+describe('conv2dWeightGradPooled reference', () => {
+  it('is the dense weight gradient of the scattered dy', () => {
+    const { d, pool, x, g, indices } = pooledInputs(CASES[2]!, 5);
+    const dy = new Float64Array(d.batch * d.outChannels * d.outH * d.outW);
+    reference.maxPool2dBackwardRef(Float64Array.from(g), indices, dy, pool);
+    const want = new Float64Array(d.outChannels * d.inChannels * d.kernelH * d.kernelW), wantB = new Float64Array(d.outChannels);
+    reference.conv2dBackwardRef(x, new Float64Array(0), dy, undefined, want, wantB, d);
+    const got = new Float64Array(want.length), gotB = new Float64Array(d.outChannels);
+    reference.conv2dWeightGradPooledRef(x, g, indices, got, gotB, d, pool.outH * pool.outW);
+    expectClose(got, want, 1e-12);
+    expectClose(gotB, wantB, 1e-12);
+  });
+});
+
+forEachBackend('conv2dWeightGradPooled', (run) => {
+  run('matches the dense gradients of the pool\'s scattered dy', async (b, make) => {
+    for (const [k, c] of CASES.entries()) {
+      const { d, gShape, x, g, indices } = pooledInputs(c, 10 + k);
+      const dw = new Float32Array(d.outChannels * d.inChannels * d.kernelH * d.kernelW), db = new Float32Array(d.outChannels);
+      reference.conv2dWeightGradPooledRef(x, g, indices, dw, db, d, gShape[2]! * gShape[3]!);
+      const t = {
+        x: make(c.x, x), g: make(gShape, g), indices: make(gShape, indices, 'i32'),
+        dw: make(c.w, new Float32Array(dw.length).fill(3)), db: make([d.outChannels], new Float32Array(d.outChannels).fill(3)), // stale values must go
+      };
+      b.conv2dWeightGradPooled({ x: t.x, g: t.g, indices: t.indices, dw: t.dw, db: t.db, stride: c.stride, padding: c.padding });
+      expectClose(await b.read(t.dw), dw, 1e-4, `${c.name}: dw`);
+      expectClose(await b.read(t.db), db, 1e-4, `${c.name}: db`);
+      // Without db, dw alone.
+      const dw2 = make(c.w);
+      b.conv2dWeightGradPooled({ x: t.x, g: t.g, indices: t.indices, dw: dw2, stride: c.stride, padding: c.padding });
+      expectClose(await b.read(dw2), dw, 1e-4, `${c.name}: dw without db`);
+    }
+  });
+
+  run('skips indices outside the conv plane, propagates NaN, and zeroes dw when g is all zero', async (b, make) => {
+    const c = CASES[1]!;
+    const { d, gShape, x, g, indices } = pooledInputs(c, 3);
+    indices[0] = -1; indices[7] = d.outH * d.outW; indices[9] = 1 << 30;
+    g[0] = 50; g[7] = 50; g[9] = 50; // would show if they were used
+    const pooled = gShape[2]! * gShape[3]!;
+    const dw = new Float32Array(c.w.reduce((a, v) => a * v, 1)), db = new Float32Array(d.outChannels);
+    reference.conv2dWeightGradPooledRef(x, g, indices, dw, db, d, pooled);
+    const t = { x: make(c.x, x), g: make(gShape, g), indices: make(gShape, indices, 'i32'), dw: make(c.w), db: make([d.outChannels]) };
+    b.conv2dWeightGradPooled({ x: t.x, g: t.g, indices: t.indices, dw: t.dw, db: t.db, padding: c.padding });
+    expectClose(await b.read(t.dw), dw, 1e-4, 'dw');
+    expectClose(await b.read(t.db), db, 1e-4, 'db');
+    // A NaN gradient reaches every weight of its filter (and no other filter), as in the dense product.
+    const nanAt = 2 * pooled + 5; // image 0, filter 2
+    indices[nanAt] = 3 * d.outW + 4;
+    g[nanAt] = Number.NaN;
+    const gn = make(gShape, g), inn = make(gShape, indices, 'i32');
+    b.conv2dWeightGradPooled({ x: t.x, g: gn, indices: inn, dw: t.dw, db: t.db, padding: c.padding });
+    const got = await b.read(t.dw);
+    const perFilter = d.inChannels * d.kernelH * d.kernelW;
+    for (let i = 0; i < got.length; i++) expect(Number.isNaN(got[i]), `dw[${i}]`).toBe(Math.floor(i / perFilter) === 2);
+    expect(Number.isNaN((await b.read(t.db))[2])).toBe(true);
+    const zeros = make(gShape, new Float32Array(g.length));
+    b.conv2dWeightGradPooled({ x: t.x, g: zeros, indices: inn, dw: t.dw, db: t.db, padding: c.padding });
+    expect([...await b.read(t.dw)].every((v) => Object.is(v, 0))).toBe(true);
+    expect([...await b.read(t.db)].every((v) => Object.is(v, 0))).toBe(true);
+  });
+
+  run('rejects mismatched shapes with a message naming them', (b, make) => {
+    const x = make([2, 3, 8, 8]), dw = make([4, 3, 3, 3]);
+    const g = make([2, 5, 3, 3]), indices = make([2, 5, 3, 3], undefined, 'i32');
+    const e = thrown(() => b.conv2dWeightGradPooled({ x, g, indices, dw }));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect(e.message).toMatch(/conv2dWeightGradPooled: 'g' \[2, 5, 3, 3\] must have x's batch and dw's filters \[2, 4, Hp, Wp\]/);
+    const g4 = make([2, 4, 3, 3]), i4f = make([2, 4, 3, 3]);
+    expect(thrown(() => b.conv2dWeightGradPooled({ x, g: g4, indices: i4f, dw })).message).toMatch(/indices/);
+  });
+});
