@@ -16,8 +16,9 @@
        + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
+/** acc + a·b, rounded after the product and after the sum (no fused multiply-add in WASM SIMD). */
 // @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
+@inline export function madd(acc: v128, a: v128, b: v128): v128 {
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 

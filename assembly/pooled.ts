@@ -14,6 +14,7 @@
 // the list streams past: one load and one multiply-add per vector, one store per chunk. Each
 // weight sums images in order and, within an image, the pooled positions in order, so the result
 // does not depend on how the filters are split between threads.
+import { madd } from "./gemm";
 import { outSize, padInterior, round4 } from "./conv";
 
 // @ts-ignore: decorator
@@ -113,11 +114,6 @@ export function conv2dWeightGradPooled(
       }
     }
   }
-}
-
-// @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(a, b));
 }
 
 /** Five patch rows of up to 8 taps over the m non-zeros; lanes ← 5 rows × 8 sums. */

@@ -13,16 +13,12 @@
 // a shifted window of the image itself (see "convolutions" below).
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
+import { madd } from "./gemm";
 import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, spreadRows, unpad, windowLength, windowOffset } from "./conv";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
   return <usize>n << 2;
-}
-
-// @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(a, b));
 }
 
 /**
