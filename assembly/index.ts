@@ -26,4 +26,8 @@ export {
   dropoutPart, addTensorsPart, applyMaskPart, conv2dWeightGradPooledPart,
 } from "./parallel";
 export { conv2dWeightGradPooled, pooledWeightGradWorkspaceFloats, pooledWeightGradSupported } from "./pooled";
+// Exported only so that binaryen keeps them out of conv2dWeightGradPooled: inlined there, V8 kept
+// their ten accumulators in registers far worse and the whole kernel ran 1.6–2× slower (measured,
+// LeNet-5's two convolutions at batch 64). The TypeScript side never calls them.
+export { chunkWide as pooledChunkWide, chunkNarrow as pooledChunkNarrow } from "./pooled";
 export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats } from "./sparse";

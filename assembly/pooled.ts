@@ -22,6 +22,29 @@ import { outSize, padInterior, round4 } from "./conv";
   return <usize>n << 2;
 }
 
+/**
+ * Swizzle patterns that move the 32-bit lanes set in a 4-bit mask to the front, in lane order
+ * (16 bytes per mask; 0x80 fills the rest with zeros).
+ */
+const PACK = memory.data<u8>([
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80,
+  0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+]);
+
 /** Patch rows per chunk: 5 rows of two vectors (kw 5 … 8; a 5×5 kernel's rows come in fives) or 8 rows of one (kw ≤ 4). */
 // @ts-ignore: decorator
 @inline function chunkRows(kw: i32): i32 {
@@ -36,14 +59,15 @@ export function pooledWeightGradSupported(kw: i32): bool {
 /**
  * Floats of workspace one thread needs: the conv-position → patch-offset table, the patch-row
  * table, the batch's zero-bordered images (plus 8 floats the last row's vector loads may reach),
- * the list of one filter's non-zeros over the batch, and one chunk's 40 sums.
+ * the list of one filter's non-zeros over the batch (4 floats longer: it is written 4 at a time),
+ * and one chunk's 40 sums.
  */
 export function pooledWeightGradWorkspaceFloats(n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32): i32 {
   const ho = outSize(h, kh, sh, ph), wo = outSize(wd, kw, sw, pw);
   const r = chunkRows(kw);
   const rowsPadded = (c * kh + r - 1) / r * r;
   const plane = c * (h + 2 * ph) * (wd + 2 * pw);
-  return round4(ho * wo) + round4(rowsPadded) + round4(n * plane + 8) + 2 * round4(n * pooled) + 40;
+  return round4(ho * wo) + round4(rowsPadded) + round4(n * plane + 8) + 2 * round4(n * pooled + 4) + 40;
 }
 
 /**
@@ -67,8 +91,8 @@ export function conv2dWeightGradPooled(
   const rowTable = table + bytes(round4(positions));
   const xs = rowTable + bytes(round4(rowsPadded));
   const listG = xs + bytes(round4(n * plane + 8));
-  const listO = listG + bytes(round4(n * pooled));
-  const lanes = listO + bytes(round4(n * pooled));
+  const listO = listG + bytes(round4(n * pooled + 4));
+  const lanes = listO + bytes(round4(n * pooled + 4));
   for (let i = 0; i < positions; i++) {
     const rr = i / wo;
     store<i32>(table + bytes(i), <i32>bytes((rr * sh) * wp + (i - rr * wo) * sw));
@@ -81,27 +105,47 @@ export function conv2dWeightGradPooled(
   memory.fill(xs, 0, bytes(n * plane + 8));
   for (let ni = 0; ni < n; ni++) padInterior(x + bytes(ni * c * h * wd), xs + bytes(ni * plane), c, h, wd, ph, pw);
   const stride = kw > 4 ? 8 : 4;
+  const positionsV = i32x4.splat(positions);
+  const zero = f32x4.splat(0);
+  const pooled4 = pooled & ~3;
   for (let oi = o0; oi < o1; oi++) {
+    // No branch per entry: whether the ReLU zeroed a gradient is a coin toss per window, so a
+    // branch would mispredict about half the time. Four entries at a time, the kept ones are
+    // packed to the front of a vector by a swizzle chosen by their bit mask, the vector is stored
+    // whole at the list's end and the end advances by the number kept. v ≠ 0 holds for NaN too,
+    // so a NaN gradient still reaches every weight, as in the dense product; an index outside the
+    // conv output is skipped, as the pool's backward skips it.
     let m = 0;
-    let sum: f32 = 0;
     for (let ni = 0; ni < n; ni++) {
       const gp = g + bytes((ni * o + oi) * pooled);
       const ip = indices + bytes((ni * o + oi) * pooled);
       const image = <i32>bytes(ni * plane);
-      for (let p = 0; p < pooled; p++) {
+      for (let p = 0; p < pooled4; p += 4) {
+        const v = v128.load(gp + bytes(p));
+        const idx = v128.load(ip + bytes(p));
+        const inside = i32x4.lt_u(idx, positionsV);
+        const bits = i32x4.bitmask(v128.and(inside, f32x4.ne(v, zero)));
+        const at = v128.and(idx, inside);
+        let off = i32x4.splat(image + load<i32>(table + bytes(i32x4.extract_lane(at, 0))));
+        off = i32x4.replace_lane(off, 1, image + load<i32>(table + bytes(i32x4.extract_lane(at, 1))));
+        off = i32x4.replace_lane(off, 2, image + load<i32>(table + bytes(i32x4.extract_lane(at, 2))));
+        off = i32x4.replace_lane(off, 3, image + load<i32>(table + bytes(i32x4.extract_lane(at, 3))));
+        const pack = v128.load(PACK + (<usize>bits << 4));
+        v128.store(listG + bytes(m), i8x16.swizzle(v, pack));
+        v128.store(listO + bytes(m), i8x16.swizzle(off, pack));
+        m += popcnt(bits);
+      }
+      for (let p = pooled4; p < pooled; p++) {
         const v = load<f32>(gp + bytes(p));
         const idx = load<i32>(ip + bytes(p));
-        if (<u32>idx >= <u32>positions) continue;
-        sum += v;
-        // v ≠ 0 holds for NaN too, so a NaN gradient still reaches every weight, as in the dense product.
-        if (v != 0) {
-          store<f32>(listG + bytes(m), v);
-          store<i32>(listO + bytes(m), image + load<i32>(table + bytes(idx)));
-          m++;
-        }
+        const inside = <u32>idx < <u32>positions;
+        store<f32>(listG + bytes(m), v);
+        store<i32>(listO + bytes(m), image + load<i32>(table + bytes(select<i32>(idx, 0, inside))));
+        m += <i32>(inside & (v != 0));
       }
     }
-    if (db != 0) store<f32>(db + bytes(oi), sum);
+    // The zeros left out add nothing to the bias gradient either.
+    if (db != 0) store<f32>(db + bytes(oi), sumList(listG, m));
     const dwo = dw + bytes(oi * k);
     for (let j0 = 0; j0 < rowsPadded; j0 += r) {
       if (kw > 4) chunkWide(xs, rowTable + bytes(j0), listG, listO, m, lanes);
@@ -116,8 +160,21 @@ export function conv2dWeightGradPooled(
   }
 }
 
-/** Five patch rows of up to 8 taps over the m non-zeros; lanes ← 5 rows × 8 sums. */
-function chunkWide(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
+/** Σ listG[0 … m) in a fixed order (four lanes, then the lanes and the tail), independent of threads. */
+function sumList(listG: usize, m: i32): f32 {
+  let acc = f32x4.splat(0);
+  const m4 = m & ~3;
+  for (let e = 0; e < m4; e += 4) acc = f32x4.add(acc, v128.load(listG + bytes(e)));
+  let sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (let e = m4; e < m; e++) sum += load<f32>(listG + bytes(e));
+  return sum;
+}
+
+/**
+ * Five patch rows of up to 8 taps over the m non-zeros; lanes ← 5 rows × 8 sums. Exported (see
+ * index.ts) to keep it a function of its own.
+ */
+export function chunkWide(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
   const b0 = xs + <usize>load<i32>(rowTable), b1 = xs + <usize>load<i32>(rowTable, 4);
   const b2 = xs + <usize>load<i32>(rowTable, 8), b3 = xs + <usize>load<i32>(rowTable, 12);
   const b4 = xs + <usize>load<i32>(rowTable, 16);
@@ -141,8 +198,8 @@ function chunkWide(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i3
   v128.store(lanes, a40, 128); v128.store(lanes, a41, 144);
 }
 
-/** Eight patch rows of up to 4 taps over the m non-zeros; lanes ← 8 rows × 4 sums. */
-function chunkNarrow(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
+/** Eight patch rows of up to 4 taps over the m non-zeros; lanes ← 8 rows × 4 sums. Exported like chunkWide. */
+export function chunkNarrow(xs: usize, rowTable: usize, listG: usize, listO: usize, m: i32, lanes: usize): void {
   const b0 = xs + <usize>load<i32>(rowTable), b1 = xs + <usize>load<i32>(rowTable, 4);
   const b2 = xs + <usize>load<i32>(rowTable, 8), b3 = xs + <usize>load<i32>(rowTable, 12);
   const b4 = xs + <usize>load<i32>(rowTable, 16), b5 = xs + <usize>load<i32>(rowTable, 20);
