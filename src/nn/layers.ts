@@ -386,12 +386,12 @@ export class MaxPool2d extends Layer {
   }
 
   /**
-   * Bound behind a convolution: relu says whether a ReLU bound with bindBeforePool sits between
-   * them (the pool then applies it after pooling); with a link (Conv2d.bindFeedingPool) the
-   * backward pass hands on the gradient at its own output (ReLU applied) instead of scattering it,
-   * and the convolution reads the indices through the link.
+   * Bound behind a convolution bound with Conv2d.bindFeedingPool: relu says whether a ReLU bound
+   * with bindBeforePool sits between them (the pool then applies it after pooling). The backward
+   * pass hands on the gradient at its own output (ReLU applied) instead of scattering it, and the
+   * convolution reads the indices through the link.
    */
-  bindAfterConv(ctx: BindContext, input: readonly number[], relu: boolean, link?: PoolLink): BoundLayer {
+  bindAfterConv(ctx: BindContext, input: readonly number[], relu: boolean, link: PoolLink): BoundLayer {
     return this.#bind(ctx, input, relu, link);
   }
 

@@ -341,11 +341,11 @@ export class WasmBackend extends Backend {
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
   protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
-    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
     if (!this.#k.pooledWeightGradSupported(d.kernelW)) {
       this.#pooledWeightGradByScatter(a, d, pooled);
       return;
     }
+    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW] as const;
     const floats = this.#k.pooledWeightGradWorkspaceFloats(d.batch, d.inChannels, d.inH, d.inW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
     // Rounded to cache lines so that two threads never write the same line.
     const stride = Math.ceil((floats * 4) / 64) * 64;
@@ -358,7 +358,7 @@ export class WasmBackend extends Backend {
       return;
     }
     this.#k.conv2dWeightGradPooled(p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), this.#scratch(stride), 0, d.outChannels,
-      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+      ...geometry, pooled);
   }
 
   /** Kernels wider than 8 (which the pooled kernel does not take): the pool's scatter, then the dense gradients. */
