@@ -321,3 +321,124 @@ export function gemmNN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
 export function gemmTN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32): void {
   gemmStridedA(a, 1, m, b, c, m, n, k, beta);
 }
+
+// ---- packed products: for operands whose rows are far apart in memory ----
+//
+// A linear layer's backward products read B = W [out × in] (dx = dy·W) and A = dyᵀ, B = x
+// (dW = dyᵀ·x) down their columns: consecutive p are a whole row apart, 16 KiB for a 4096-wide
+// layer. Those addresses all fall into the same set of this machine's 8-way L1, so a block that
+// walks 256 of them misses on every load (24 GFLOP/s, against 36 for the forward product, which
+// reads along rows). The packed products first copy a chunk of B into contiguous 8-column strips
+// and a block of A into contiguous 4-row groups, then run the same 4 × 8 register blocks over
+// them. Each element of C is still the sum of its products in ascending p, started from zero and
+// stored and reloaded exactly between chunks: the bits equal gemmStridedA's.
+
+/** Rows of B per packed chunk (k direction). */
+const PACK_DEPTH = 256;
+
+/** Floats of one packed chunk of B: 256 KiB, a quarter of this machine's L2 (like PANEL_FLOATS). */
+const PACK_FLOATS = 1 << 16;
+
+// @ts-ignore: decorator
+@inline function packWidth(n8: i32, kc: i32): i32 {
+  return min(n8, max(8, (PACK_FLOATS / kc) & ~7));
+}
+
+/** Workspace floats gemmStridedAPacked needs for n columns of C and depth k (any m). */
+export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
+  const n8 = n & ~7;
+  if (n8 == 0 || k == 0) return 0;
+  const kc = min(k, PACK_DEPTH);
+  return 4 * kc + kc * packWidth(n8, kc);
+}
+
+/**
+ * C[m×n] = A·B (overwritten) with A(i, p) at a + 4·(i·strideI + p·strideP), B [k×n] with rows ldb
+ * floats apart and C's rows ldc apart (a block of columns of wider matrices): gemmStridedA's
+ * product, with the same bits, through packed copies in ws (packedGemmWorkspaceFloats(n, k) floats).
+ */
+export function gemmStridedAPacked(
+  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
+): void {
+  const m4 = m & ~3, n8 = n & ~7;
+  if (k == 0) {
+    for (let i = 0; i < m; i++) memory.fill(addr(c, i * ldc), 0, <usize>n << 2);
+    return;
+  }
+  if (m4 > 0 && n8 > 0) {
+    const ap = ws;
+    const bp = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
+    for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
+      const kc = min(PACK_DEPTH, k - p0);
+      const width = packWidth(n8, kc);
+      for (let j0 = 0; j0 < n8; j0 += width) {
+        const nc = min(width, n8 - j0);
+        packStrips(addr(b, p0 * ldb + j0), ldb, bp, kc, nc);
+        for (let i = 0; i < m4; i += 4) {
+          packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
+          for (let j = 0; j < nc; j += 8) {
+            packedBlock(ap, bp + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, p0 > 0);
+          }
+        }
+      }
+    }
+  }
+  // Columns right of the strips for the blocked rows (all columns when n < 8), then the last rows.
+  for (let i = 0; i < m4; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
+  for (let i = m4; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, 0, n, k, 0, false);
+}
+
+/** bp = B's chunk [kc × nc] (rows ldb floats apart) as nc/8 strips of [kc × 8], each contiguous. */
+function packStrips(b: usize, ldb: i32, bp: usize, kc: i32, nc: i32): void {
+  for (let p = 0; p < kc; p++) {
+    const row = addr(b, p * ldb);
+    let dst = bp + (<usize>(p * 8) << 2);
+    const strip = <usize>(kc * 8) << 2;
+    for (let j = 0; j < nc; j += 8) {
+      v128.store(dst, v128.load(row + (<usize>j << 2)));
+      v128.store(dst, v128.load(row + (<usize>j << 2), 16), 16);
+      dst += strip;
+    }
+  }
+}
+
+/** ap [kc × 4] = A(i … i+3, p0 … p0+kc−1) by p, from a = &A(i, p0). */
+function packRows(a: usize, strideI: i32, strideP: i32, ap: usize, kc: i32): void {
+  const si = <usize>strideI << 2, sp = <usize>strideP << 2;
+  if (strideI == 1) {
+    for (let p = 0; p < kc; p++) v128.store(ap + (<usize>p << 4), v128.load(a + <usize>p * sp));
+    return;
+  }
+  for (let p = 0; p < kc; p++) {
+    const src = a + <usize>p * sp;
+    const dst = ap + (<usize>p << 4);
+    store<f32>(dst, load<f32>(src));
+    store<f32>(dst, load<f32>(src + si), 4);
+    store<f32>(dst, load<f32>(src + 2 * si), 8);
+    store<f32>(dst, load<f32>(src + 3 * si), 12);
+  }
+}
+
+/** C[0 … 3, 0 … 7] (rows ldc floats apart) = (resume ? C : 0) + Σ_p ap[p]ᵀ · bp[p] over kc. */
+function packedBlock(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: bool): void {
+  const q0 = c, q1 = addr(c, ldc), q2 = addr(c, 2 * ldc), q3 = addr(c, 3 * ldc);
+  let c00 = start(resume, q0), c01 = start(resume, q0 + 16);
+  let c10 = start(resume, q1), c11 = start(resume, q1 + 16);
+  let c20 = start(resume, q2), c21 = start(resume, q2 + 16);
+  let c30 = start(resume, q3), c31 = start(resume, q3 + 16);
+  for (let p = 0; p < kc; p++) {
+    const w0 = v128.load(bp), w1 = v128.load(bp, 16);
+    const x0 = v128.load32_splat(ap), x1 = v128.load32_splat(ap, 4);
+    const x2 = v128.load32_splat(ap, 8), x3 = v128.load32_splat(ap, 12);
+    c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1);
+    c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
+    c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
+    c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
+    ap += 16;
+    bp += 32;
+  }
+  v128.store(q0, c00); v128.store(q0, c01, 16);
+  v128.store(q1, c10); v128.store(q1, c11, 16);
+  v128.store(q2, c20); v128.store(q2, c21, 16);
+  v128.store(q3, c30); v128.store(q3, c31, 16);
+}

@@ -5,7 +5,7 @@
 // imported memory; the `…Part` exports of parallel.ts are what the workers run).
 export { heapBase } from "./memory";
 export { gemmNT, gemmNN, gemmTN } from "./gemm";
-export { linearForward, linearBackwardBias } from "./linear";
+export { linearForward, linearBackwardBias, linearBackwardData, linearBackwardWeight, linearBackwardWorkspaceFloats } from "./linear";
 export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
@@ -19,7 +19,7 @@ export { batchNorm2dForward, batchNorm2dBackward } from "./batchnorm";
 export { dropout, addTensors } from "./elementwise";
 export { applyMask } from "./mask";
 export {
-  linearForwardPart, gemmNTPart, gemmNNPart, gemmTNPart, conv2dForwardPart, conv2dBackwardPart,
+  linearForwardPart, gemmNTPart, linearBackwardDataPart, linearBackwardWeightPart, conv2dForwardPart, conv2dBackwardPart,
   maxPool2dForwardPart, maxPool2dBackwardPart, avgPool2dForwardPart, avgPool2dBackwardPart,
   adaptiveAvgPool2dForwardPart, adaptiveAvgPool2dBackwardPart, batchNorm2dForwardPart, batchNorm2dBackwardPart,
   reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,

@@ -4,8 +4,8 @@
 // columns, whole images, planes or channels), so every output element is computed by one thread
 // along exactly the path and in the order the single-threaded call takes: results are identical
 // bit for bit, whatever the number of threads.
-import { gemmNTStrided, gemmStridedA } from "./gemm";
-import { linearForward } from "./linear";
+import { gemmNTStrided } from "./gemm";
+import { linearBackwardData, linearBackwardWeight, linearForward } from "./linear";
 import { reluBackward, reluForward } from "./activation";
 import { axpy, fill, sgdStep } from "./optim";
 import { addScaledByInvNorm, copy } from "./vector";
@@ -45,15 +45,24 @@ export function gemmNTPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
   if (hi > lo) gemmNTStrided(at(a, lo * k), b, at(c, lo * n), hi - lo, n, k, n, beta);
 }
 
-export function gemmNNPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32, part: i32, parts: i32): void {
-  const lo = bound(m, 4, part, parts), hi = bound(m, 4, part + 1, parts);
-  if (hi > lo) gemmStridedA(at(a, lo * k), k, 1, b, at(c, lo * n), hi - lo, n, k, beta);
+/**
+ * dx = dy·W by columns in groups of 8 (the packed strips): the batch is the short side, and a
+ * split by columns packs each column of W on one thread only. ws: one workspace of `wsStride`
+ * bytes per thread.
+ */
+export function linearBackwardDataPart(
+  dy: usize, w: usize, dx: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32,
+): void {
+  const j0 = bound(inF, 8, part, parts), j1 = bound(inF, 8, part + 1, parts);
+  if (j1 > j0) linearBackwardData(dy, w, dx, ws + <usize>part * <usize>wsStride, batch, inF, outF, j0, j1);
 }
 
-/** C = Aᵀ·B with A [k × m]: row i of C is column i of A, so a share keeps A's row length m. */
-export function gemmTNPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, beta: f32, part: i32, parts: i32): void {
-  const lo = bound(m, 4, part, parts), hi = bound(m, 4, part + 1, parts);
-  if (hi > lo) gemmStridedA(at(a, lo), 1, m, b, at(c, lo * n), hi - lo, n, k, beta);
+/** dW = dyᵀ·x by rows (output features) in groups of 4 (the packed blocks). */
+export function linearBackwardWeightPart(
+  dy: usize, x: usize, dw: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32,
+): void {
+  const o0 = bound(outF, 4, part, parts), o1 = bound(outF, 4, part + 1, parts);
+  if (o1 > o0) linearBackwardWeight(dy, x, dw, ws + <usize>part * <usize>wsStride, batch, inF, outF, o0, o1);
 }
 
 // ---- convolution: images for the forward pass and the input gradient, taps for the weight gradient ----

@@ -244,13 +244,18 @@ export class WasmBackend extends Backend {
   protected runLinearBackward(a: LinearBackwardArgs, d: LinearDims): void {
     const { batch, inFeatures, outFeatures } = d;
     const pool = this.#split(batch * inFeatures * outFeatures, this.#minMacs);
-    if (a.dx) {
-      if (pool) pool.run('gemmNNPart', [p(a.dy), p(a.w), p(a.dx), batch, inFeatures, outFeatures, 0]);
-      else this.#k.gemmNN(p(a.dy), p(a.w), p(a.dx), batch, inFeatures, outFeatures, 0);
-    }
-    if (a.dw) {
-      if (pool) pool.run('gemmTNPart', [p(a.dy), p(a.x), p(a.dw), outFeatures, inFeatures, batch, 0]);
-      else this.#k.gemmTN(p(a.dy), p(a.x), p(a.dw), outFeatures, inFeatures, batch, 0);
+    if (a.dx || a.dw) {
+      // Both products go through packed copies of their operands: one workspace per thread.
+      const stride = Math.ceil((this.#k.linearBackwardWorkspaceFloats(batch, inFeatures, outFeatures) * 4) / 64) * 64;
+      const ws = this.#scratch(stride * (pool?.parts ?? 1));
+      if (a.dx) {
+        if (pool) pool.run('linearBackwardDataPart', [p(a.dy), p(a.w), p(a.dx), ws, stride, batch, inFeatures, outFeatures]);
+        else this.#k.linearBackwardData(p(a.dy), p(a.w), p(a.dx), ws, batch, inFeatures, outFeatures, 0, inFeatures);
+      }
+      if (a.dw) {
+        if (pool) pool.run('linearBackwardWeightPart', [p(a.dy), p(a.x), p(a.dw), ws, stride, batch, inFeatures, outFeatures]);
+        else this.#k.linearBackwardWeight(p(a.dy), p(a.x), p(a.dw), ws, batch, inFeatures, outFeatures, 0, outFeatures);
+      }
     }
     if (a.db) this.#k.linearBackwardBias(p(a.dy), p(a.db), batch, outFeatures, 0);
   }

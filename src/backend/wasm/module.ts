@@ -15,6 +15,12 @@ export interface KernelExports {
   gemmTN(a: number, b: number, c: number, m: number, n: number, k: number, beta: number): void;
   linearForward(x: number, w: number, bias: number, y: number, batch: number, inF: number, outF: number): void;
   linearBackwardBias(dy: number, db: number, rows: number, cols: number, beta: number): void;
+  /** Workspace floats of one thread's linearBackwardData/linearBackwardWeight. */
+  linearBackwardWorkspaceFloats(batch: number, inF: number, outF: number): number;
+  /** Columns j0 … j1 of dx = dy·W. */
+  linearBackwardData(dy: number, w: number, dx: number, ws: number, batch: number, inF: number, outF: number, j0: number, j1: number): void;
+  /** Rows o0 … o1 of dW = dyᵀ·x. */
+  linearBackwardWeight(dy: number, x: number, dw: number, ws: number, batch: number, inF: number, outF: number, o0: number, o1: number): void;
   reluForward(x: number, y: number, n: number): void;
   reluBackward(x: number, dy: number, dx: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, loss: number, dlogits: number, batch: number, classes: number): void;

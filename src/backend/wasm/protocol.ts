@@ -3,7 +3,7 @@
 
 /** The `…Part` exports of assembly/parallel.ts; each takes its serial kernel's arguments, then (part, parts). */
 export const PARALLEL_KERNELS = [
-  'linearForwardPart', 'gemmNTPart', 'gemmNNPart', 'gemmTNPart', 'conv2dForwardPart', 'conv2dBackwardPart',
+  'linearForwardPart', 'gemmNTPart', 'linearBackwardDataPart', 'linearBackwardWeightPart', 'conv2dForwardPart', 'conv2dBackwardPart',
   'maxPool2dForwardPart', 'maxPool2dBackwardPart', 'avgPool2dForwardPart', 'avgPool2dBackwardPart',
   'adaptiveAvgPool2dForwardPart', 'adaptiveAvgPool2dBackwardPart', 'batchNorm2dForwardPart', 'batchNorm2dBackwardPart',
   'reluForwardPart', 'reluBackwardPart', 'sgdStepPart', 'axpyPart', 'fillPart', 'copyPart', 'addScaledByInvNormPart',
