@@ -7,7 +7,7 @@
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
 // Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, gemmNN, gemmNT, gemmNTStrided, gemmTN } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNT, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -240,8 +240,7 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const wo = outSize(w, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
-  const q = gradChunk(p);
-  const col = max(k * p, q > 1 ? round4(k * q * p) + o * q * p : 0);
+  const col = loweredWorkspaceFloats(k, o, p);
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
@@ -634,23 +633,50 @@ export function conv2dForward(
     conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
   }
-  const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-  for (let ni = 0; ni < n; ni++) {
-    const xn = x + bytes(ni * c * h * wd);
-    const yn = y + bytes(ni * o * p);
-    let src = xn;
-    if (!pointwise) {
-      im2col(xn, col, c, h, wd, kh, kw, sh, sw, ph, pw, ho, wo);
-      src = col;
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) {
+    for (let ni = 0; ni < n; ni++) {
+      const yn = y + bytes(ni * o * p);
+      if (bias != 0) {
+        // Seeding y with the bias lets the product accumulate onto it instead of a second pass.
+        for (let oi = 0; oi < o; oi++) fillValue(yn + bytes(oi * p), load<f32>(bias + bytes(oi)), p);
+        gemmNN(w, x + bytes(ni * c * h * wd), yn, o, p, k, 1);
+      } else {
+        gemmNN(w, x + bytes(ni * c * h * wd), yn, o, p, k, 0);
+      }
     }
-    if (bias != 0) {
-      // Seeding y with the bias lets the product accumulate onto it instead of a second pass.
-      for (let oi = 0; oi < o; oi++) fillValue(yn + bytes(oi * p), load<f32>(bias + bytes(oi)), p);
-      gemmNN(w, src, yn, o, p, k, 1);
-    } else {
-      gemmNN(w, src, yn, o, p, k, 0);
+    return;
+  }
+  // Images go gradChunk at a time, their columns side by side, so the product's rows are long
+  // even on 4×4 planes; each output still sums its k products in ascending order, then the bias.
+  const q = gradChunk(p);
+  const image = c * h * wd;
+  const yc = col + bytes(round4(k * q * p));
+  const pack = yc + bytes(q > 1 ? round4(o * q * p) : 0);
+  for (let n0 = 0; n0 < n; n0 += q) {
+    const m = min(q, n - n0);
+    const ld = m * p;
+    for (let im = 0; im < m; im++) {
+      im2colTaps(x + bytes((n0 + im) * image), col + bytes(im * p), 0, k, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, ld);
+    }
+    const yn = y + bytes(n0 * o * p);
+    gemmStridedAPacked(w, k, 1, col, ld, m > 1 ? yc : yn, ld, pack, o, ld, k);
+    for (let im = 0; im < m; im++) {
+      for (let oi = 0; oi < o; oi++) {
+        const dst = yn + bytes((im * o + oi) * p);
+        const b: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
+        if (m > 1) copyPlus(dst, yc + bytes(oi * ld + im * p), b, p);
+        else if (bias != 0) copyPlus(dst, dst, b, p);
+      }
     }
   }
+}
+
+/** dst[0 … n) = src[0 … n) + b (src may be dst). */
+function copyPlus(dst: usize, src: usize, b: f32, n: i32): void {
+  const vb = f32x4.splat(b);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + bytes(i), f32x4.add(v128.load(src + bytes(i)), vb));
+  for (; i < n; i++) store<f32>(dst + bytes(i), load<f32>(src + bytes(i)) + b);
 }
 
 /**
@@ -662,6 +688,17 @@ export function conv2dForward(
 // @ts-ignore: decorator
 @inline function gradChunk(p: i32): i32 {
   return p >= 256 ? 1 : 256 / p;
+}
+
+/**
+ * Workspace of the im2col lowering (forward, input and weight gradients): a chunk's columns
+ * [k × q·p], its dy or y side by side [o × q·p] when a chunk holds several images, and the packed
+ * copies of the forward's and the input gradient's products.
+ */
+function loweredWorkspaceFloats(k: i32, o: i32, p: i32): i32 {
+  const q = gradChunk(p);
+  const pack = max(packedGemmWorkspaceFloats(q * p, k), packedGemmWorkspaceFloats(q * p, o));
+  return round4(k * q * p) + (q > 1 ? round4(o * q * p) : 0) + pack;
 }
 
 /** dyc [o × m·p] = images n0 … n0+m−1 of dy [n × o × p] side by side, for a chunk's product; returns dyc. */
@@ -731,6 +768,7 @@ export function conv2dBackward(
   const lowered = implicit || dx == 0 ? 0 : n;
   const q = pointwise ? 1 : gradChunk(p);
   const dyc = col + bytes(round4(k * q * p));
+  const pack = dyc + bytes(q > 1 ? round4(o * q * p) : 0);
   for (let n0 = 0; n0 < lowered; n0 += q) {
     const dyn = dy + bytes(n0 * o * p);
     if (pointwise) {
@@ -739,7 +777,8 @@ export function conv2dBackward(
     }
     const m = min(q, n - n0);
     const ld = m * p;
-    gemmTN(w, m > 1 ? chunkOfDy(dy, dyc, n0, m, o, p) : dyn, col, k, ld, o, 0);
+    // dcol = Wᵀ·dy: W read down its columns, hence the packed product.
+    gemmStridedAPacked(w, 1, k, m > 1 ? chunkOfDy(dy, dyc, n0, m, o, p) : dyn, ld, col, ld, pack, k, ld, o);
     for (let im = 0; im < m; im++) {
       const dxn = dx + <usize>(n0 + im) * imageBytes;
       // Taps overlap (kernel larger than stride) and skip pixels (stride larger than kernel):

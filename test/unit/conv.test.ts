@@ -48,6 +48,12 @@ const GEOMETRIES: Geometry[] = [
   [2, 2, 6, 9, 7, 3, 4, 1, 1, 2, 1], // unequal padding on the two axes
   [2, 3, 5, 7, 4, 1, 1, 1, 1, 1, 1], // a padded 1×1: the grid is exactly the output, nothing wasted
   [2, 2, 7, 8, 12, 3, 3, 1, 1, 1, 1], // 12 filters: dW by filters, 8-wide blocks, a 4-wide rest, 18 taps
+  // The im2col lowering takes images in chunks whose columns sit side by side (64 images of a 2×2
+  // plane here: a full chunk and a rest of 6), and its products go through packed copies: depths
+  // past one packed block (270 taps forward, 260 filters for dx) and planes of 256+ positions.
+  [70, 3, 4, 4, 9, 3, 3, 2, 2, 1, 1],
+  [2, 2, 33, 33, 8, 3, 3, 2, 2, 1, 1],
+  [3, 30, 4, 4, 260, 3, 3, 1, 1, 1, 1],
 ];
 
 /** An independent forward: materialise the zero-padded input, then slide without bounds tests. */
