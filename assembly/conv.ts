@@ -7,7 +7,7 @@
 // A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
 // im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
 // Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, gemmNN, gemmNT, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNT, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -213,15 +213,16 @@ function fillValue(dst: usize, value: f32, n: i32): void {
 
 /**
  * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no col
- * at all), and few wasted multiply-adds for the copying saved. im2col costs about the same per
- * element of col whatever the filter count o, while the grid wastes o·(L − P) multiply-adds per
- * input channel and tap, so the lowering pays when o·(L − P) ≤ 8·P: LeNet-5's convolutions (forward
- * 1.3–1.5× faster at batch 64) and 64 filters on 32×32 (1.3×), but not AlexNet's or ResNet's 128–512
- * filters on 4×4 to 16×16 planes, where it measured up to 3× slower (small planes also leave the
- * GEMM with short rows).
+ * at all), fewer than 32 filters, and few wasted multiply-adds for the copying saved. im2col costs
+ * about the same per element of col whatever the filter count o, while the implicit product runs
+ * unpacked (about 29 GFLOP/s here, against 40 for the packed product of the im2col lowering) and
+ * wastes o·(L − P) multiply-adds per input channel and tap: both grow with o. Measured at 1 thread:
+ * LeNet-5's 6 and 16 filters run their forward 1.2–1.6× faster implicitly (batch 64), while 64
+ * filters on 32×32 (ResNet-18's first stage) run 1.2× faster lowered, forward and backward, and
+ * AlexNet's and ResNet's 128–512 filters on 4×4 to 16×16 planes were never faster implicitly.
  */
 export function isImplicit(h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, o: i32): bool {
-  if (sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
+  if (o >= 32 || sh != 1 || sw != 1 || isPointwise(kh, kw, sh, sw, ph, pw)) return false;
   const ho = outSize(h, kh, 1, ph);
   const wo = outSize(w, kw, 1, pw);
   if (ho < 1 || wo < 1) return false;
@@ -693,11 +694,11 @@ function copyPlus(dst: usize, src: usize, b: f32, n: i32): void {
 /**
  * Workspace of the im2col lowering (forward, input and weight gradients): a chunk's columns
  * [k × q·p], its dy or y side by side [o × q·p] when a chunk holds several images, and the packed
- * copies of the forward's and the input gradient's products.
+ * copies its products read (forward, input and weight gradients).
  */
 function loweredWorkspaceFloats(k: i32, o: i32, p: i32): i32 {
   const q = gradChunk(p);
-  const pack = max(packedGemmWorkspaceFloats(q * p, k), packedGemmWorkspaceFloats(q * p, o));
+  const pack = max(max(packedGemmWorkspaceFloats(q * p, k), packedGemmWorkspaceFloats(q * p, o)), packedGemmWorkspaceFloats(k, q * p));
   return round4(k * q * p) + (q > 1 ? round4(o * q * p) : 0) + pack;
 }
 
@@ -728,6 +729,7 @@ export function conv2dWeightGradLowered(
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const q = pointwise ? 1 : gradChunk(p);
   const dyc = ws + bytes(round4(taps * q * p));
+  const pack = ws + bytes(round4(k * q * p) + (q > 1 ? round4(o * q * p) : 0));
   for (let n0 = 0; n0 < n; n0 += q) {
     const m = min(q, n - n0);
     const ld = m * p;
@@ -741,7 +743,8 @@ export function conv2dWeightGradLowered(
       }
       if (m > 1) a = chunkOfDy(dy, dyc, n0, m, o, p);
     }
-    gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
+    if (pointwise) gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
+    else gemmNTPacked(a, ld, src, ld, dw + bytes(t0), k, pack, o, taps, ld, n0 > 0);
   }
 }
 

@@ -365,27 +365,99 @@ export function gemmStridedAPacked(
     for (let i = 0; i < m; i++) memory.fill(addr(c, i * ldc), 0, <usize>n << 2);
     return;
   }
-  if (m4 > 0 && n8 > 0) {
-    const ap = ws;
-    const bp = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
-    for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
-      const kc = min(PACK_DEPTH, k - p0);
-      const width = packWidth(n8, kc);
-      for (let j0 = 0; j0 < n8; j0 += width) {
-        const nc = min(width, n8 - j0);
-        packStrips(addr(b, p0 * ldb + j0), ldb, bp, kc, nc);
-        for (let i = 0; i < m4; i += 4) {
-          packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
-          for (let j = 0; j < nc; j += 8) {
-            packedBlock(ap, bp + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, p0 > 0);
-          }
+  packedProduct(a, strideI, strideP, b, ldb, false, c, ldc, ws, m4, n8, k, false);
+  // Columns right of the strips for the blocked rows (all columns when n < 8), then the last rows.
+  for (let i = 0; i < m4; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
+  for (let i = m4; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, 0, n, k, 0, false);
+}
+
+/**
+ * C[m×n] = A·Bᵀ, or C + A·Bᵀ when `resume`, with A [m×k] and B [n×k] (rows lda and ldb floats
+ * apart) and C's rows ldc apart: a convolution's weight gradient, dy·colᵀ, chunk after chunk of
+ * images. Every element is one running sum over p in ascending order, continued from C when
+ * resuming (so consecutive calls sum like one call over their concatenated k), whether it falls in
+ * a packed block or a tail: the bits do not depend on how C is split into blocks of columns.
+ * ws: packedGemmWorkspaceFloats(n, k) floats.
+ */
+export function gemmNTPacked(
+  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
+): void {
+  const m4 = m & ~3, n8 = n & ~7;
+  if (k > 0) packedProduct(a, lda, 1, b, ldb, true, c, ldc, ws, m4, n8, k, resume);
+  for (let i = 0; i < m; i++) {
+    const ai = addr(a, i * lda);
+    for (let j = i < m4 ? n8 : 0; j < n; j++) {
+      const bj = addr(b, j * ldb);
+      const dst = addr(c, i * ldc + j);
+      let s: f32 = resume ? load<f32>(dst) : 0;
+      for (let p = 0; p < k; p++) s += load<f32>(ai + (<usize>p << 2)) * load<f32>(bj + (<usize>p << 2));
+      store<f32>(dst, s);
+    }
+  }
+}
+
+/**
+ * The 4 × 8 blocks of C[m4 × n8] (+)= A·B over packed copies in ws; B(p, j) is at b + 4·(p·ldb + j),
+ * or at b + 4·(j·ldb + p) when `bTransposed`.
+ */
+function packedProduct(
+  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bTransposed: bool, c: usize, ldc: i32, ws: usize,
+  m4: i32, n8: i32, k: i32, resume: bool,
+): void {
+  if (m4 == 0 || n8 == 0) return;
+  const ap = ws;
+  const bp = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
+  for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
+    const kc = min(PACK_DEPTH, k - p0);
+    const width = packWidth(n8, kc);
+    const onto = resume || p0 > 0;
+    for (let j0 = 0; j0 < n8; j0 += width) {
+      const nc = min(width, n8 - j0);
+      if (bTransposed) packStripsT(addr(b, j0 * ldb + p0), ldb, bp, kc, nc);
+      else packStrips(addr(b, p0 * ldb + j0), ldb, bp, kc, nc);
+      for (let i = 0; i < m4; i += 4) {
+        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
+        for (let j = 0; j < nc; j += 8) {
+          packedBlock(ap, bp + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, onto);
         }
       }
     }
   }
-  // Columns right of the strips for the blocked rows (all columns when n < 8), then the last rows.
-  for (let i = 0; i < m4; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
-  for (let i = m4; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, 0, n, k, 0, false);
+}
+
+/**
+ * packStrips for B stored transposed: B(p, j) at bT + 4·(j·ldT + p). Four p at a time, each
+ * 4 × 4 square of B is read along p and transposed in registers.
+ */
+function packStripsT(bT: usize, ldT: i32, bp: usize, kc: i32, nc: i32): void {
+  const row = <usize>ldT << 2;
+  const strip = <usize>(kc * 8) << 2;
+  const k4 = kc & ~3;
+  for (let j = 0; j < nc; j += 8) {
+    const src = bT + <usize>j * row;
+    const dst = bp + (<usize>(j / 8) * strip);
+    for (let p = 0; p < k4; p += 4) {
+      const at = src + (<usize>p << 2);
+      const out = dst + (<usize>(p * 8) << 2);
+      transpose4(at, row, out);
+      transpose4(at + 4 * row, row, out + 16);
+    }
+    for (let p = k4; p < kc; p++) {
+      for (let jj = 0; jj < 8; jj++) store<f32>(dst + (<usize>(p * 8 + jj) << 2), load<f32>(src + <usize>jj * row + (<usize>p << 2)));
+    }
+  }
+}
+
+/** out[r·32 bytes + 4·q] = src[q·row + 4·r] for r, q < 4: a 4 × 4 square into four strip rows. */
+// @ts-ignore: decorator
+@inline function transpose4(src: usize, row: usize, out: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + row), r2 = v128.load(src + 2 * row), r3 = v128.load(src + 3 * row);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
 }
 
 /** bp = B's chunk [kc × nc] (rows ldb floats apart) as nc/8 strips of [kc × 8], each contiguous. */
