@@ -211,7 +211,8 @@ export class Conv2d extends Layer {
     const output = own.f32(outShape);
     const takeInputGrad = inputGradOf(ctx, input);
     const wName = `${this.name}.weight`;
-    const w = once(() => ctx.param(wName));
+    // Not cached: the tensor to compute with changes when a mask becomes full or stops being full.
+    const w = () => ctx.param(wName);
     const dw = once(() => ctx.grad(wName));
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
     const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));
@@ -285,7 +286,8 @@ export class Linear extends Layer {
     const output = own.f32([ctx.batch, this.outFeatures]);
     const takeInputGrad = inputGradOf(ctx, input);
     const wName = `${this.name}.weight`;
-    const w = once(() => ctx.param(wName));
+    // Not cached: the tensor to compute with changes when a mask becomes full or stops being full.
+    const w = () => ctx.param(wName);
     const dw = once(() => ctx.grad(wName));
     const b = this.bias ? ctx.param(`${this.name}.bias`) : undefined;
     const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));

@@ -32,6 +32,11 @@ interface SparseSlot {
   weights: SparseWeights | undefined;
 }
 
+/** Whether a weight's mask keeps every entry (M⊙W = W). */
+function isFull(slot: SparseSlot): boolean {
+  return slot.nonzero === slot.segment.size;
+}
+
 export class ParameterStore {
   readonly layout: ParamLayout;
   readonly backend: Backend;
@@ -39,7 +44,7 @@ export class ParameterStore {
   readonly owner: string;
   /** Dense values W of every segment, buffers included. */
   readonly dense = new Map<string, Tensor>();
-  /** Pruned point M⊙W, per prunable weight. */
+  /** Pruned point M⊙W, per prunable weight; left stale while the mask keeps every weight (layers then read W). */
   readonly effective = new Map<string, Tensor>();
   readonly masks = new Map<string, Tensor>();
   /** Gradients, per trainable segment. */
@@ -112,15 +117,26 @@ export class ParameterStore {
    */
   applyMasks(backward = true): void {
     for (const [name, eff] of this.effective) {
-      const sparse = this.#slots.get(name)!.weights;
+      const slot = this.#slots.get(name)!;
+      const sparse = slot.weights;
       const w = this.dense.get(name)!;
       if (sparse) {
         this.backend.csrGather({ w, a: sparse.w });
         if (backward) this.backend.csrGather({ w, a: sparse.wt!, transposed: true });
-      } else {
+      } else if (!isFull(slot)) {
         this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
       }
     }
+  }
+
+  /**
+   * The tensor a layer computes with: M⊙W, or W itself under a mask that keeps every weight (the
+   * same values, without a pass over the weights before every step: FedAvg, dense rounds).
+   */
+  #computeTensor(name: string): Tensor {
+    const slot = this.#slots.get(name);
+    if (!slot || isFull(slot)) return this.dense.get(name)!;
+    return this.effective.get(name)!;
   }
 
   /**
@@ -136,7 +152,8 @@ export class ParameterStore {
       this.backend.csrAddScaledByInvNorm({ a: sparse.w, sumSquares, grad, lambda });
       return;
     }
-    const x = this.effective.get(name) ?? this.#missing(name, 'is not prunable');
+    if (!this.effective.has(name)) this.#missing(name, 'is not prunable');
+    const x = this.#computeTensor(name);
     this.backend.sumSquares({ x, out: sumSquares });
     this.backend.addScaledByInvNorm({ x, sumSquares, grad, lambda });
   }
@@ -184,6 +201,7 @@ export class ParameterStore {
   zeroMasked(): void {
     // The sparse values are gathered from W before every pass, so they follow W without more work.
     for (const [name, eff] of this.effective) {
+      if (isFull(this.#slots.get(name)!)) continue;
       const w = this.dense.get(name)!;
       this.backend.applyMask({ w, mask: this.masks.get(name)!, y: eff });
       this.backend.copy({ x: eff, y: w });
@@ -202,7 +220,7 @@ export class ParameterStore {
       param: (name) => {
         const s = this.layout.segment(name);
         if (!s.trainable) throw new InvalidArgumentError(`${this.owner}: '${name}' is a buffer (${s.role}); bind it with buffer(), not param()`);
-        return this.effective.get(name) ?? this.dense.get(name)!;
+        return this.#computeTensor(name);
       },
       grad: (name) => this.grads.get(name)
         ?? this.#missing(name, 'has no gradient (it is a buffer)'),

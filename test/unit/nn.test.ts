@@ -108,6 +108,42 @@ for (const name of ['wasm', 'reference'] as const) {
       net.dispose();
     });
 
+    it('computes with W under a full mask and with M⊙W under any other, as masks come and go', async () => {
+      // A full mask skips the M⊙W pass (layers read W): switching between full and partial masks
+      // after layers are bound must still give each pass the right weights, penalty included.
+      const m = lenet5();
+      const net = new Network(m, b, { sparseCrossover: false });
+      const w0 = initParameters(m.layout, lcg(8));
+      const half = new Uint8Array(m.layout.size).fill(1);
+      for (const s of m.layout.prunable) for (let i = s.offset; i < s.offset + s.size; i += 2) half[i] = 0;
+      const { x, labels } = batchOf(4, 9);
+      const gradientsAt = async (w: Float32Array) => {
+        const plain = new Network(m, b, { sparseCrossover: false });
+        plain.setParameters(w);
+        plain.computeGradients(x, labels, 0.01);
+        const out = { g: await plain.getGradients(), loss: (await plain.lastLoss()).loss };
+        plain.dispose();
+        return out;
+      };
+      const dense = await gradientsAt(w0);
+      const pruned = await gradientsAt(w0.map((v, i) => v * half[i]!));
+      net.setParameters(w0);
+      for (const [mask, want] of [[null, dense], [half, pruned], [null, dense], [new Uint8Array(m.layout.size).fill(1), dense], [half, pruned]] as const) {
+        net.setMask(mask);
+        net.computeGradients(x, labels, 0.01);
+        expect(Array.from(await net.getGradients())).toEqual(Array.from(want.g));
+        expect((await net.lastLoss()).loss).toBe(want.loss);
+      }
+      // Hard pruning under a full mask keeps W; under the half mask it zeroes what the mask drops.
+      net.setMask(null);
+      net.zeroMaskedWeights();
+      expect(Array.from(await net.getParameters())).toEqual(Array.from(w0));
+      net.setMask(half);
+      net.zeroMaskedWeights();
+      expect(Array.from(await net.getParameters())).toEqual(Array.from(w0.map((v, i) => v * half[i]!)));
+      net.dispose();
+    });
+
     it('adds λ·(M⊙W)/‖M⊙W‖ per prunable layer to the gradient and reports the penalty', async () => {
       const m = lenet5();
       const net = new Network(m, b);
