@@ -1,12 +1,15 @@
 // 2-D convolution (cross-correlation, NCHW activations, OIHW weights, zero padding) lowered to the
-// SIMD GEMMs, one image at a time. With K = C·kh·kw and P = Ho·Wo, im2col lays image n out as
-// col [K × P] (row (c, ki, kj) holds the input pixels that tap sees at every output position), so
-//   forward       y_n  = W[O × K] · col               (gemmNN, seeded with the bias)
-//   weight grad   dW  += dy_n[O × P] · colᵀ           (gemmNT, beta 1 after the first image)
-//   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (gemmTN, then a scatter-add)
-// A 1×1, stride-1, unpadded convolution is a plain matrix product with col = x_n, so it skips
-// im2col and the workspace. Per-image lowering keeps the workspace at K·P floats whatever the batch.
-// Stride-1 convolutions with few filters skip im2col too (the implicit lowering, below): LeNet-5's.
+// SIMD GEMMs. With K = C·kh·kw and P = Ho·Wo, im2col lays image n out as col [K × P] (row
+// (c, ki, kj) holds the input pixels that tap sees at every output position), so
+//   forward       y_n  = W[O × K] · col                 (then + bias)
+//   weight grad   dW  += dy_n[O × P] · colᵀ
+//   input grad    dcol = Wᵀ · dy_n, dx_n = col2im(dcol) (then a scatter-add)
+// Images go in chunks of about 256 positions (gradChunk), their columns side by side, and the
+// products run over packed copies of their operands (gemm.ts), so small planes still make long,
+// cache-friendly products; the workspace holds one chunk whatever the batch. A 1×1, stride-1,
+// unpadded convolution is a plain matrix product with col = x_n: no im2col, no workspace.
+// Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
+// (the implicit lowering, below): LeNet-5's.
 import { gemmGatherB, gemmNN, gemmNT, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
@@ -212,8 +215,10 @@ function fillValue(dst: usize, value: f32, n: i32): void {
 }
 
 /**
- * Whether a convolution takes the implicit lowering: stride 1, not pointwise (that one needs no col
- * at all), fewer than 32 filters, and few wasted multiply-adds for the copying saved. im2col costs
+ * Whether a convolution's forward pass and weight gradient take the implicit lowering (its input
+ * gradient always goes through im2col and a packed product, 1.2× faster on LeNet-5's conv2 than
+ * the grid's product): stride 1, not pointwise (that one needs no col at all), fewer than 32
+ * filters, and few wasted multiply-adds for the copying saved. im2col costs
  * about the same per element of col whatever the filter count o, while the implicit product runs
  * unpacked (about 29 GFLOP/s here, against 40 for the packed product of the im2col lowering) and
  * wastes o·(L − P) multiply-adds per input channel and tap: both grow with o. Measured at 1 thread:
@@ -246,7 +251,8 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
   const slot = plane + round4(o * l) + (transposedWeightGrad(o) ? round4(o * ho * wo) : 0);
-  return max(col, round4(k) + plane + round4(k * l) + chunkImages(slot) * slot);
+  // Offsets, then the forward's padded image and grid, or the weight gradient's chunk of slots.
+  return max(col, round4(k) + chunkImages(slot) * slot);
 }
 
 /**
@@ -426,7 +432,7 @@ function conv2dForwardImplicit(
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
   const offs = ws;
-  const xp = ws + bytes(round4(k) + plane + round4(k * l));
+  const xp = ws + bytes(round4(k));
   const g = xp + bytes(plane);
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
   if (padded) memory.fill(xp, 0, bytes(plane));
@@ -544,14 +550,16 @@ function weightGradChunk(
 }
 
 /**
- * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix) and/or the input gradient of
- * the implicit lowering. Images go in chunks (chunkImages): each is laid onto its gradient grid
- * (and padded) once, then the chunk's weight gradient is reduced in one pass.
+ * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix; all of it for t0 = 0, t1 = k)
+ * of the implicit lowering. Images go in chunks (chunkImages): each is laid onto its gradient grid
+ * (and padded) once, then the chunk's weight gradient is reduced in one pass. (The input gradient
+ * always takes the im2col lowering: its packed product is faster than the grid's for any o.)
  */
-function conv2dBackwardImplicit(
-  x: usize, w: usize, dy: usize, dx: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+export function conv2dWeightGradImplicitTaps(
+  x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
 ): void {
+  if (t1 <= t0) return;
   const hp = h + 2 * ph, wp = wd + 2 * pw;
   const ho = hp - kh + 1, wo = wp - kw + 1;
   const k = c * kh * kw;
@@ -563,59 +571,34 @@ function conv2dBackwardImplicit(
   const slot = plane + grid + (byFilters ? round4(o * ho * wo) : 0);
   const chunk = chunkImages(slot);
   const offs = ws;
-  const dxp = ws + bytes(round4(k));
-  const dcol = dxp + bytes(plane);
-  const slots = dcol + bytes(round4(k * l));
+  const slots = ws + bytes(round4(k));
   const image = c * h * wd;
-  const doDw = dw != 0 && t1 > t0;
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
   // The gaps of every grid (wasted columns) and the borders of every padded copy stay zero: only
   // the interiors are written below.
   const used = min(chunk, n);
   for (let s = 0; s < used; s++) {
     const at = slots + <usize>s * bytes(slot);
-    if (padded && doDw) memory.fill(at, 0, bytes(plane));
-    if (dx != 0 || !byFilters) memory.fill(at + bytes(plane), 0, bytes(o * l));
+    if (padded) memory.fill(at, 0, bytes(plane));
+    if (!byFilters) memory.fill(at + bytes(plane), 0, bytes(o * l));
   }
   for (let n0 = 0; n0 < n; n0 += chunk) {
     const images = min(chunk, n - n0);
     for (let s = 0; s < images; s++) {
       const at = slots + <usize>s * bytes(slot);
       const dyn = dy + bytes((n0 + s) * o * ho * wo);
-      if (dx != 0 || !byFilters) spreadRows(dyn, at + bytes(plane), o, ho, wo, wp, l);
-      if (doDw && byFilters) transposeGrad(dyn, at + bytes(plane + grid), o, ho * wo);
-      if (padded && doDw) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
+      if (byFilters) transposeGrad(dyn, at + bytes(plane + grid), o, ho * wo);
+      else spreadRows(dyn, at + bytes(plane), o, ho, wo, wp, l);
+      if (padded) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
     }
-    if (doDw) {
-      // Unpadded images are read in place: consecutive images are `image` floats apart.
-      const src = padded ? slots : x + bytes(n0 * image);
-      if (byFilters) {
-        weightGradByFilters(slots + bytes(plane + grid), bytes(slot), src, padded ? bytes(slot) : bytes(image),
-          offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
-      } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
-        offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
-    }
-    if (dx != 0) {
-      for (let s = 0; s < images; s++) {
-        const dxn = dx + bytes((n0 + s) * image);
-        gemmTN(w, slots + <usize>s * bytes(slot) + bytes(plane), dcol, k, l, o, 0);
-        // Taps are added in ascending order, as col2imAdd does, so each pixel sums the same terms
-        // in the same order (plus zeros from the wasted columns).
-        const target = padded ? dxp : dxn;
-        memory.fill(target, 0, bytes(padded ? plane : image));
-        for (let t = 0; t < k; t++) addRun(target + tapOffset(offs, t), dcol + bytes(t * l), l);
-        if (padded) unpad(dxp, dxn, c, h, wd, ph, pw);
-      }
-    }
+    // Unpadded images are read in place: consecutive images are `image` floats apart.
+    const src = padded ? slots : x + bytes(n0 * image);
+    if (byFilters) {
+      weightGradByFilters(slots + bytes(plane + grid), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+        offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
+    } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+      offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
   }
-}
-
-/** conv2dBackwardImplicit's weight gradient for taps t0 … t1−1 only (a thread's share). */
-export function conv2dWeightGradImplicitTaps(
-  x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
-  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
-): void {
-  conv2dBackwardImplicit(x, 0, dy, 0, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);
 }
 
 /**
@@ -763,12 +746,12 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
-  const implicit = (dw != 0 || dx != 0) && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
-  if (implicit) conv2dBackwardImplicit(x, w, dy, dx, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
+  const implicit = dw != 0 && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
+  if (implicit) conv2dWeightGradImplicitTaps(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
   if (!implicit && dw != 0) conv2dWeightGradLowered(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
   // The input gradient goes by the weight gradient's chunks of images too (their dy side by side,
   // one product); each element still sums over the filters alone, so the bits do not change.
-  const lowered = implicit || dx == 0 ? 0 : n;
+  const lowered = dx == 0 ? 0 : n;
   const q = pointwise ? 1 : gradChunk(p);
   const dyc = col + bytes(round4(k * q * p));
   const pack = dyc + bytes(q > 1 ? round4(o * q * p) : 0);
