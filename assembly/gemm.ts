@@ -39,6 +39,27 @@ class Gathered {}
   return addr(b, row * ldb);
 }
 
+// Cursor over the rows of B for the inner loops, which walk p one row at a time: the address of
+// row p, column j comes from a pointer bumped each step rather than from products of indices
+// (neither binaryen nor V8 strength-reduces those, and on the small products of LeNet-5's
+// convolutions the integer work held the multiply-adds back). Dense: the cursor is the row's
+// address; Gathered: it points into the offset table.
+
+// @ts-ignore: decorator
+@inline function rowCursor<G>(b: usize, offs: usize, j: i32): usize {
+  return idof<G>() == idof<Gathered>() ? offs : b + (<usize>j << 2);
+}
+
+// @ts-ignore: decorator
+@inline function rowAt<G>(cursor: usize, bj: usize): usize {
+  return idof<G>() == idof<Gathered>() ? bj + (<usize>load<i32>(cursor) << 2) : cursor;
+}
+
+// @ts-ignore: decorator
+@inline function rowStep<G>(ldb: i32): usize {
+  return idof<G>() == idof<Gathered>() ? 4 : <usize>ldb << 2;
+}
+
 /** Dot product of two contiguous rows of length k. */
 function dot(a: usize, b: usize, k: i32): f32 {
   let acc0 = f32x4.splat(0);
@@ -203,12 +224,14 @@ export function gemmGatherB(
       let c10 = start(resume, q1), c11 = start(resume, q1 + 16);
       let c20 = start(resume, q2), c21 = start(resume, q2 + 16);
       let c30 = start(resume, q3), c31 = start(resume, q3 + 16);
+      const si = <usize>strideI << 2, sp = <usize>strideP << 2, step = rowStep<G>(ldb);
+      const bj = b + (<usize>j << 2);
+      let ap = a + (<usize>(i * strideI) << 2);
+      let cursor = rowCursor<G>(b, offs, j);
       for (let p = 0; p < k; p++) {
-        const brow = rowOf<G>(b, offs, p, ldb) + (<usize>j << 2);
+        const brow = rowAt<G>(cursor, bj);
         const w0 = v128.load(brow);
         const w1 = v128.load(brow, 16);
-        const ap = a + (<usize>(i * strideI + p * strideP) << 2);
-        const si = <usize>strideI << 2;
         const x0 = v128.load32_splat(ap);
         const x1 = v128.load32_splat(ap + si);
         const x2 = v128.load32_splat(ap + 2 * si);
@@ -217,6 +240,8 @@ export function gemmGatherB(
         c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
         c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
         c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
+        ap += sp;
+        cursor += step;
       }
       storeRow8(q0, c00, c01, beta);
       storeRow8(q1, c10, c11, beta);
@@ -233,14 +258,19 @@ export function gemmGatherB(
       const r0 = addr(c, i * ldc + j), r1 = addr(c, (i + 1) * ldc + j);
       let c00 = start(resume, r0), c01 = start(resume, r0 + 16), c02 = start(resume, r0 + 32), c03 = start(resume, r0 + 48);
       let c10 = start(resume, r1), c11 = start(resume, r1 + 16), c12 = start(resume, r1 + 32), c13 = start(resume, r1 + 48);
+      const si = <usize>strideI << 2, sp = <usize>strideP << 2, step = rowStep<G>(ldb);
+      const bj = b + (<usize>j << 2);
+      let ap = a + (<usize>(i * strideI) << 2);
+      let cursor = rowCursor<G>(b, offs, j);
       for (let p = 0; p < k; p++) {
-        const brow = rowOf<G>(b, offs, p, ldb) + (<usize>j << 2);
-        const ap = a + (<usize>(i * strideI + p * strideP) << 2);
+        const brow = rowAt<G>(cursor, bj);
         const x0 = v128.load32_splat(ap);
-        const x1 = v128.load32_splat(ap + (<usize>strideI << 2));
+        const x1 = v128.load32_splat(ap + si);
         const w0 = v128.load(brow), w1 = v128.load(brow, 16), w2 = v128.load(brow, 32), w3 = v128.load(brow, 48);
         c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1); c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
         c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1); c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
+        ap += sp;
+        cursor += step;
       }
       storeRow8(r0, c00, c01, beta); storeRow8(r0 + 32, c02, c03, beta);
       storeRow8(r1, c10, c11, beta); storeRow8(r1 + 32, c12, c13, beta);
