@@ -361,7 +361,10 @@ export function gemmTN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, bet
 // reads along rows). The packed products first copy a chunk of B into contiguous 8-column strips
 // and a block of A into contiguous 4-row groups, then run the same 4 × 8 register blocks over
 // them. Each element of C is still the sum of its products in ascending p, started from zero and
-// stored and reloaded exactly between chunks: the bits equal gemmStridedA's.
+// stored and reloaded exactly between chunks: gemmStridedAPacked's bits equal gemmStridedA's. A
+// convolution's lowered products (conv.ts) go through the same copies: the forward pass and the
+// input gradient through gemmStridedAPacked, the weight gradient through gemmNTPacked, whose B is
+// im2col's column matrix read transposed.
 
 /** Rows of B per packed chunk (k direction). */
 const PACK_DEPTH = 256;
@@ -374,7 +377,7 @@ const PACK_FLOATS = 1 << 16;
   return min(n8, max(8, (PACK_FLOATS / kc) & ~7));
 }
 
-/** Workspace floats gemmStridedAPacked needs for n columns of C and depth k (any m). */
+/** Workspace floats a packed product needs for n columns of C and depth k (any m). */
 export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
   const n8 = n & ~7;
   if (n8 == 0 || k == 0) return 0;
