@@ -10,7 +10,7 @@
 // unpadded convolution is a plain matrix product with col = x_n: no im2col, no workspace.
 // Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
 // (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, gemmNN, gemmNT, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
+import { gemmGatherB, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -250,9 +250,9 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
-  const slot = plane + round4(o * l) + (transposedWeightGrad(o) ? round4(o * ho * wo) : 0);
+  const slot = implicitSlotFloats(plane, o, l, ho * wo);
   // Offsets, then the forward's padded image and grid, or the weight gradient's chunk of slots.
-  return max(col, round4(k) + chunkImages(slot) * slot);
+  return max(col, round4(k) + max(plane + round4(o * l), chunkImages(slot) * slot));
 }
 
 /**
@@ -283,6 +283,15 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   accumulate(dst + stride, f32x4.extract_lane(v, 1), first);
   accumulate(dst + 2 * stride, f32x4.extract_lane(v, 2), first);
   accumulate(dst + 3 * stride, f32x4.extract_lane(v, 3), first);
+}
+
+/**
+ * Floats of one image's slot in the implicit weight gradient: its padded copy (plane floats, 0 when
+ * unpadded), then its dy, transposed to [positions × o] or laid onto the grid [o × L].
+ */
+// @ts-ignore: decorator
+@inline function implicitSlotFloats(plane: i32, o: i32, l: i32, positions: i32): i32 {
+  return plane + (transposedWeightGrad(o) ? round4(o * positions) : round4(o * l));
 }
 
 /** Byte offset of tap j's window in a (padded) image plane, from the table implicitOffsets wrote. */
@@ -567,8 +576,7 @@ export function conv2dWeightGradImplicitTaps(
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
   const byFilters = transposedWeightGrad(o);
-  const grid = round4(o * l);
-  const slot = plane + grid + (byFilters ? round4(o * ho * wo) : 0);
+  const slot = implicitSlotFloats(plane, o, l, ho * wo);
   const chunk = chunkImages(slot);
   const offs = ws;
   const slots = ws + bytes(round4(k));
@@ -587,14 +595,14 @@ export function conv2dWeightGradImplicitTaps(
     for (let s = 0; s < images; s++) {
       const at = slots + <usize>s * bytes(slot);
       const dyn = dy + bytes((n0 + s) * o * ho * wo);
-      if (byFilters) transposeGrad(dyn, at + bytes(plane + grid), o, ho * wo);
+      if (byFilters) transposeGrad(dyn, at + bytes(plane), o, ho * wo);
       else spreadRows(dyn, at + bytes(plane), o, ho, wo, wp, l);
       if (padded) padInterior(x + bytes((n0 + s) * image), at, c, h, wd, ph, pw);
     }
     // Unpadded images are read in place: consecutive images are `image` floats apart.
     const src = padded ? slots : x + bytes(n0 * image);
     if (byFilters) {
-      weightGradByFilters(slots + bytes(plane + grid), bytes(slot), src, padded ? bytes(slot) : bytes(image),
+      weightGradByFilters(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
         offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
     } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
       offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
@@ -643,13 +651,14 @@ export function conv2dForward(
       im2colTaps(x + bytes((n0 + im) * image), col + bytes(im * p), 0, k, h, wd, kh, kw, sh, sw, ph, pw, ho, wo, ld);
     }
     const yn = y + bytes(n0 * o * p);
+    // A lone image's product lands in y itself; a chunk's goes through yc, image by image.
     gemmStridedAPacked(w, k, 1, col, ld, m > 1 ? yc : yn, ld, pack, o, ld, k);
-    for (let im = 0; im < m; im++) {
-      for (let oi = 0; oi < o; oi++) {
+    if (m == 1 && bias == 0) continue;
+    for (let oi = 0; oi < o; oi++) {
+      const b: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
+      for (let im = 0; im < m; im++) {
         const dst = yn + bytes((im * o + oi) * p);
-        const b: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
-        if (m > 1) copyPlus(dst, yc + bytes(oi * ld + im * p), b, p);
-        else if (bias != 0) copyPlus(dst, dst, b, p);
+        copyPlus(dst, m > 1 ? yc + bytes(oi * ld + im * p) : dst, b, p);
       }
     }
   }

@@ -495,10 +495,10 @@ function packStripsT(bT: usize, ldT: i32, bp: usize, kc: i32, nc: i32): void {
 
 /** bp = B's chunk [kc × nc] (rows ldb floats apart) as nc/8 strips of [kc × 8], each contiguous. */
 function packStrips(b: usize, ldb: i32, bp: usize, kc: i32, nc: i32): void {
+  const strip = <usize>(kc * 8) << 2;
   for (let p = 0; p < kc; p++) {
     const row = addr(b, p * ldb);
     let dst = bp + (<usize>(p * 8) << 2);
-    const strip = <usize>(kc * 8) << 2;
     for (let j = 0; j < nc; j += 8) {
       v128.store(dst, v128.load(row + (<usize>j << 2)));
       v128.store(dst, v128.load(row + (<usize>j << 2), 16), 16);

@@ -216,6 +216,15 @@ export class WasmBackend extends Backend {
     return this.#workspace;
   }
 
+  /**
+   * One workspace of `floats` per thread, `parts` of them side by side: the block's address and the
+   * stride between workspaces, rounded to cache lines so that two threads never write the same line.
+   */
+  #threadScratch(floats: number, parts: number): { ws: number; stride: number } {
+    const stride = Math.ceil((floats * 4) / 64) * 64;
+    return { ws: this.#scratch(stride * parts), stride };
+  }
+
   // A view must be made afresh each time: growing memory detaches earlier ArrayBuffers.
   #view(t: Tensor): HostArray {
     const buffer = this.#k.memory.buffer;
@@ -246,8 +255,7 @@ export class WasmBackend extends Backend {
     const pool = this.#split(batch * inFeatures * outFeatures, this.#minMacs);
     if (a.dx || a.dw) {
       // Both products go through packed copies of their operands: one workspace per thread.
-      const stride = Math.ceil((this.#k.linearBackwardWorkspaceFloats(batch, inFeatures, outFeatures) * 4) / 64) * 64;
-      const ws = this.#scratch(stride * (pool?.parts ?? 1));
+      const { ws, stride } = this.#threadScratch(this.#k.linearBackwardWorkspaceFloats(batch, inFeatures, outFeatures), pool?.parts ?? 1);
       if (a.dx) {
         if (pool) pool.run('linearBackwardDataPart', [p(a.dy), p(a.w), p(a.dx), ws, stride, batch, inFeatures, outFeatures]);
         else this.#k.linearBackwardData(p(a.dy), p(a.w), p(a.dx), ws, batch, inFeatures, outFeatures, 0, inFeatures);
@@ -305,9 +313,8 @@ export class WasmBackend extends Backend {
     if (d.batch === 0) return { col: 0, stride: 0 };
     const floats = this.#k.convWorkspaceFloats(d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
     if (floats === 0) return { col: 0, stride: 0 };
-    // Rounded to cache lines so that two threads never write the same line.
-    const stride = Math.ceil((floats * 4) / 64) * 64;
-    return { col: this.#scratch(stride * parts), stride };
+    const { ws, stride } = this.#threadScratch(floats, parts);
+    return { col: ws, stride };
   }
 
   #convMacs(d: Conv2dDims): number {
@@ -352,17 +359,15 @@ export class WasmBackend extends Backend {
     }
     const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW] as const;
     const floats = this.#k.pooledWeightGradWorkspaceFloats(d.batch, d.inChannels, d.inH, d.inW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
-    // Rounded to cache lines so that two threads never write the same line.
-    const stride = Math.ceil((floats * 4) / 64) * 64;
     // The multiply-adds that remain: one patch per pooled position.
     const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
     const pool = d.outChannels > 1 ? this.#split(macs, this.#minMacs) : undefined;
+    const { ws, stride } = this.#threadScratch(floats, pool?.parts ?? 1);
     if (pool) {
-      const ws = this.#scratch(stride * pool.parts);
       pool.run('conv2dWeightGradPooledPart', [p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), ws, stride, ...geometry, pooled]);
       return;
     }
-    this.#k.conv2dWeightGradPooled(p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), this.#scratch(stride), 0, d.outChannels,
+    this.#k.conv2dWeightGradPooled(p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), ws, 0, d.outChannels,
       ...geometry, pooled);
   }
 
