@@ -10,7 +10,7 @@
 // unpadded convolution is a plain matrix product with col = x_n: no im2col, no workspace.
 // Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
 // (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
+import { gemmGatherB, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -329,10 +329,10 @@ function weightGradByFilters(
             const w0 = v128.load(d), w1 = v128.load(d, 16);
             const x0 = v128.load32_splat(at + f0), x1 = v128.load32_splat(at + f1);
             const x2 = v128.load32_splat(at + f2), x3 = v128.load32_splat(at + f3);
-            c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
-            c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
-            c20 = f32x4.add(c20, f32x4.mul(x2, w0)); c21 = f32x4.add(c21, f32x4.mul(x2, w1));
-            c30 = f32x4.add(c30, f32x4.mul(x3, w0)); c31 = f32x4.add(c31, f32x4.mul(x3, w1));
+            c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1);
+            c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
+            c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
+            c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
             d += posBytes;
           }
         }
@@ -373,7 +373,7 @@ function tapFourFilters(
     let d = dyT + <usize>im * dStride + bytes(i);
     for (let r = 0; r < ho; r++) {
       for (let q = 0; q < wo; q++) {
-        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(base + bytes(r * wp + q)), v128.load(d)));
+        acc = madd(acc, v128.load32_splat(base + bytes(r * wp + q)), v128.load(d));
         d += posBytes;
       }
     }
@@ -479,8 +479,8 @@ function dotImages(a: usize, aStride: usize, b: usize, bStride: usize, l: i32, i
   for (let im = 0; im < images; im++) {
     const ai = a + <usize>im * aStride, bi = b + <usize>im * bStride;
     let p = 0;
-    for (; p + 4 <= l; p += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(ai + bytes(p)), v128.load(bi + bytes(p))));
-    for (; p < l; p++) tail += load<f32>(ai + bytes(p)) * load<f32>(bi + bytes(p));
+    for (; p + 4 <= l; p += 4) acc = madd(acc, v128.load(ai + bytes(p)), v128.load(bi + bytes(p)));
+    for (; p < l; p++) tail = madd1(tail, load<f32>(ai + bytes(p)), load<f32>(bi + bytes(p)));
   }
   return hsum(acc) + tail;
 }
@@ -524,17 +524,17 @@ function weightGradChunk(
           const at = bytes(p);
           const x0 = v128.load(a0 + at), x1 = v128.load(a1 + at);
           const w0 = v128.load(b0 + at), w1 = v128.load(b1 + at), w2 = v128.load(b2 + at), w3 = v128.load(b3 + at);
-          c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
-          c02 = f32x4.add(c02, f32x4.mul(x0, w2)); c03 = f32x4.add(c03, f32x4.mul(x0, w3));
-          c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
-          c12 = f32x4.add(c12, f32x4.mul(x1, w2)); c13 = f32x4.add(c13, f32x4.mul(x1, w3));
+          c00 = madd(c00, x0, w0); c01 = madd(c01, x0, w1);
+          c02 = madd(c02, x0, w2); c03 = madd(c03, x0, w3);
+          c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
+          c12 = madd(c12, x1, w2); c13 = madd(c13, x1, w3);
         }
         for (; p < l; p++) {
           const at = bytes(p);
           const x0 = load<f32>(a0 + at), x1 = load<f32>(a1 + at);
           const w0 = load<f32>(b0 + at), w1 = load<f32>(b1 + at), w2 = load<f32>(b2 + at), w3 = load<f32>(b3 + at);
-          s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
-          s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+          s00 = madd1(s00, x0, w0); s01 = madd1(s01, x0, w1); s02 = madd1(s02, x0, w2); s03 = madd1(s03, x0, w3);
+          s10 = madd1(s10, x1, w0); s11 = madd1(s11, x1, w1); s12 = madd1(s12, x1, w2); s13 = madd1(s13, x1, w3);
         }
       }
       const r0 = dw + bytes(i * ldw + j), r1 = r0 + bytes(ldw);

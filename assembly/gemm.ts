@@ -16,15 +16,37 @@
        + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
-/** acc + a·b, rounded after the product and after the sum (no fused multiply-add in WASM SIMD). */
+/**
+ * acc + a·b, the one multiply-add every product and convolution goes through. The relaxed-SIMD
+ * build (scripts/build-wasm.mjs) makes it `f32x4.relaxed_madd`, which engines compile to one fused
+ * instruction where the CPU has one: half the instructions of a multiply and an add, and the
+ * pipes of both (x86 issues multiplies and adds on different ports). Plain SIMD has no fused
+ * form and rounds after the product and after the sum; those bits are the same on every machine,
+ * the relaxed ones are the same from run to run on one machine.
+ */
 // @ts-ignore: decorator
 @inline export function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * acc + a·b on one float, rounded the way `madd` rounds each lane: fused in the relaxed build
+ * (one lane of relaxed_madd; WebAssembly has no scalar fused multiply-add). Scalar tails use it so
+ * that an element computes to the same bits whether a vector body or a tail reaches it — which
+ * one does can depend on how the work is split between threads.
+ */
+// @ts-ignore: decorator
+@inline export function madd1(acc: f32, a: f32, b: f32): f32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(acc)), 0);
+  }
+  return acc + a * b;
 }
 
 // @ts-ignore: decorator
 @inline function storeScaled(c: usize, value: f32, beta: f32): void {
-  store<f32>(c, beta == 0 ? value : value + beta * load<f32>(c));
+  store<f32>(c, beta == 0 ? value : madd1(value, beta, load<f32>(c)));
 }
 
 // Row addressing of B, chosen at compile time: Dense rows are ldb floats apart, Gathered rows start
@@ -73,7 +95,7 @@ function dot(a: usize, b: usize, k: i32): f32 {
     acc0 = madd(acc0, v128.load(addr(a, i)), v128.load(addr(b, i)));
   }
   let sum = hsum(f32x4.add(acc0, acc1));
-  for (; i < k; i++) sum += load<f32>(addr(a, i)) * load<f32>(addr(b, i));
+  for (; i < k; i++) sum = madd1(sum, load<f32>(addr(a, i)), load<f32>(addr(b, i)));
   return sum;
 }
 
@@ -145,8 +167,8 @@ export function gemmNTStrided(a: usize, b: usize, c: usize, m: i32, n: i32, k: i
     const w1 = load<f32>(addr(b1, p));
     const w2 = load<f32>(addr(b2, p));
     const w3 = load<f32>(addr(b3, p));
-    s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
-    s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+    s00 = madd1(s00, x0, w0); s01 = madd1(s01, x0, w1); s02 = madd1(s02, x0, w2); s03 = madd1(s03, x0, w3);
+    s10 = madd1(s10, x1, w0); s11 = madd1(s11, x1, w1); s12 = madd1(s12, x1, w2); s13 = madd1(s13, x1, w3);
   }
   const r0 = addr(c, i * ldc + j);
   const r1 = addr(c, (i + 1) * ldc + j);
@@ -336,7 +358,7 @@ function rowTail<G>(
   for (; j < n; j++) {
     let s: f32 = resume ? load<f32>(addr(c, i * ldc + j)) : 0;
     for (let p = 0; p < k; p++) {
-      s += load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)) * load<f32>(rowOf<G>(b, offs, p, ldb) + (<usize>j << 2));
+      s = madd1(s, load<f32>(a + (<usize>(i * strideI + p * strideP) << 2)), load<f32>(rowOf<G>(b, offs, p, ldb) + (<usize>j << 2)));
     }
     storeScaled(addr(c, i * ldc + j), s, beta);
   }
@@ -423,7 +445,7 @@ export function gemmNTPacked(
       const bj = addr(b, j * ldb);
       const dst = addr(c, i * ldc + j);
       let s: f32 = resume ? load<f32>(dst) : 0;
-      for (let p = 0; p < k; p++) s += load<f32>(ai + (<usize>p << 2)) * load<f32>(bj + (<usize>p << 2));
+      for (let p = 0; p < k; p++) s = madd1(s, load<f32>(ai + (<usize>p << 2)), load<f32>(bj + (<usize>p << 2)));
       store<f32>(dst, s);
     }
   }

@@ -13,7 +13,7 @@
 // a shifted window of the image itself (see "convolutions" below).
 // Only the weight gradient is not here: error feedback needs it for every weight, pruned or not,
 // so it stays with the dense kernels.
-import { madd } from "./gemm";
+import { madd, madd1 } from "./gemm";
 import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, spreadRows, unpad, windowLength, windowOffset } from "./conv";
 
 // @ts-ignore: decorator
@@ -64,7 +64,7 @@ export function spmm(
       let s = b0;
       const col = b + bytes(j);
       for (let i = start; i < end; i++) {
-        s += load<f32>(values + bytes(i)) * load<f32>(col + entryOffset(shifted, idx, i, rowBytes));
+        s = madd1(s, load<f32>(values + bytes(i)), load<f32>(col + entryOffset(shifted, idx, i, rowBytes)));
       }
       store<f32>(crow + bytes(j), s);
     }
@@ -268,7 +268,7 @@ function scatterRows(
       while (hi < end && load<i32>(shifts + bytes(hi)) <= j) hi++;
       while (lo < hi && load<i32>(shifts + bytes(lo)) + l <= j) lo++;
       let acc: f32 = 0;
-      for (let i = lo; i < hi; i++) acc += load<f32>(values + bytes(i)) * load<f32>(grid + bytes(load<i32>(srcs + bytes(i)) + j));
+      for (let i = lo; i < hi; i++) acc = madd1(acc, load<f32>(values + bytes(i)), load<f32>(grid + bytes(load<i32>(srcs + bytes(i)) + j)));
       store<f32>(orow + bytes(j), acc);
     }
   }

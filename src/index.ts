@@ -1,7 +1,8 @@
 // Public API of feddip.
 export { createBackend, backends, BACKEND_NAMES, type BackendReport, type BackendOptions } from './backend/registry.ts';
-export { Backend, type BackendName, type Threading } from './backend/backend.ts';
-export { DEFAULT_SPLIT } from './backend/wasm/backend.ts';
+export { Backend, type BackendName, type Threading, type SimdBuild } from './backend/backend.ts';
+export { DEFAULT_SPLIT, type WasmBackendOptions } from './backend/wasm/backend.ts';
+export { SIMD_CHOICES, type SimdChoice } from './backend/wasm/module.ts';
 export { DEFAULT_WORKER_TIMEOUT_MS } from './backend/wasm/threads.ts';
 export { Tensor, type DType, type HostArray } from './backend/tensor.ts';
 export { FeddipError, BackendUnavailableError, InvalidArgumentError, CodecError, type FeddipErrorCode } from './errors.ts';

@@ -13,9 +13,11 @@ const manifest = await loadManifest(read);
 const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
 const results: CaseResult[] = [];
 
-// wasm on one thread, wasm on two threads splitting every kernel it can, webgpu.
+// wasm on one thread in both SIMD builds (Node 20 runs relaxed SIMD once the backend sets its V8
+// flag), wasm on two threads splitting every kernel it can, webgpu.
 const passes: Array<{ name: BackendName; title: string; options?: BackendOptions }> = [
   { name: 'wasm', title: 'wasm, 1 thread', options: { threads: 1 } },
+  { name: 'wasm', title: 'wasm, plain SIMD, 1 thread', options: { threads: 1, simd: 'baseline' } },
   { name: 'wasm', title: 'wasm, 2 threads, every kernel split', options: { threads: 2, ...SPLIT_ALL } },
   { name: 'webgpu', title: 'webgpu' },
 ];

@@ -1,4 +1,4 @@
-// GEMM at several shapes, LeNet's fc1 as a training layer, and LeNet's two convolutions forward
+// GEMM at several shapes (512³ also in the plain SIMD build), LeNet's fc1 as a training layer, and LeNet's two convolutions forward
 // and backward (and their weight gradient taken from the max-pool's side), on the wasm backend at
 // 1 thread and at 2 (kernels split across threads).
 export const name = 'kernels';
@@ -25,6 +25,7 @@ export async function run({ feddip, timed, rand, add, note }) {
           { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true });
         for (const t of [x, w, y]) backend.release(t);
       }
+      if (threads === 1) await gemmBaseline({ feddip, timed, rand, add });
       // LeNet's fc1 (400→120) forward + both backward products at batch 128.
       const t = {
         x: backend.tensor('f32', [128, 400], rand(128 * 400)), w: backend.tensor('f32', [120, 400], rand(48000)),
@@ -81,5 +82,21 @@ export async function run({ feddip, timed, rand, add, note }) {
     } finally {
       backend.dispose();
     }
+  }
+}
+
+/** 512³ in the plain SIMD build, rated against the plain ceiling: what the fused multiply-add adds. */
+async function gemmBaseline({ feddip, timed, rand, add }) {
+  const backend = await feddip.createBackend('wasm', { threads: 1, simd: 'baseline' });
+  try {
+    const size = 512;
+    const x = backend.tensor('f32', [size, size], rand(size * size));
+    const w = backend.tensor('f32', [size, size], rand(size * size));
+    const y = backend.tensor('f32', [size, size]);
+    const s = timed(() => backend.linearForward({ x, w, y }));
+    add({ name: `gemm_nt_${size}_baseline`, kind: 'gemm_nt', m: size, n: size, k: size, threads: 1 },
+      { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true, simd: 'baseline' });
+  } finally {
+    backend.dispose();
   }
 }

@@ -42,6 +42,14 @@ export interface Threading {
   reason: string;
 }
 
+/** Which WebAssembly SIMD build runs a wasm backend's kernels, and why that one. */
+export interface SimdBuild {
+  /** 'relaxed': relaxed SIMD, multiply-adds fused where the CPU can; 'baseline': plain SIMD. */
+  kind: 'relaxed' | 'baseline';
+  /** E.g. "relaxed SIMD: …" or "plain SIMD: 'baseline' requested". */
+  reason: string;
+}
+
 export abstract class Backend {
   abstract readonly name: BackendName;
   /** What actually runs, e.g. "wasm SIMD, 1 thread" or "webgpu on llvmpipe (Vulkan)". */
@@ -49,6 +57,10 @@ export abstract class Backend {
   /** The wasm backend splits kernels across threads; the others run them as one stream. */
   get threading(): Threading {
     return { threads: 1, reason: this.name === 'webgpu' ? 'single-threaded host: kernels run on the GPU' : 'single-threaded: the reference backend runs plain loops on the calling thread' };
+  }
+  /** The SIMD build of the wasm backend; null for the others, which run no WebAssembly. */
+  get simd(): SimdBuild | null {
+    return null;
   }
   #live = new Set<Tensor>();
   #disposed = false;

@@ -100,6 +100,7 @@ export const REPRO_OPTIONS: Schema = {
   shard: { type: 'string', help: 'k/n: do only every n-th pending run starting at the k-th (to split the grid between processes)' },
   threads: { type: 'integer', help: 'clients trained at once in each run (default: the number of cores)' },
   backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
+  simd: { type: 'string', default: 'auto', help: 'wasm build for every run (see feddip simulate --help)', choices: ['auto', 'relaxed', 'baseline'] },
   'data-dir': { type: 'string', help: 'folder holding the Fashion-MNIST files' },
   'report-only': { type: 'boolean', default: false, help: 'write the report from the runs done so far, run nothing' },
   'dry-run': { type: 'boolean', default: false, help: 'list the runs and their state, run nothing' },
@@ -166,6 +167,7 @@ export function simulateArgs(run: PlannedRun, o: Record<string, unknown>, extra:
     '--dataset', 'fashion-mnist', '--model', 'lenet5', '--backend', String(o.backend), '--out', run.dir];
   if (run.cell.sparsity !== null) args.push('--sparsity', String(run.cell.sparsity));
   if (o.threads !== undefined) args.push('--threads', String(o.threads));
+  if (o.simd !== undefined && o.simd !== 'auto') args.push('--simd', String(o.simd));
   if (o.dataDir !== undefined) args.push('--data-dir', String(o.dataDir));
   return [...args, ...extra];
 }

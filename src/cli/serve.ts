@@ -2,6 +2,7 @@
 // trains its share of a data set). The protocol is described in src/transport/protocol.ts.
 import { createBackend } from '../backend/registry.ts';
 import type { BackendName } from '../backend/backend.ts';
+import type { SimdChoice } from '../backend/wasm/module.ts';
 import { encodeFrame } from '../codec/frame.ts';
 import { datasetSpec, loadDataset, partition, prepareForTraining } from '../data/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
@@ -67,7 +68,7 @@ export const JOIN_OPTIONS: Schema = {
   token: { type: 'string', help: 'this client\'s bearer token (default: $FEDDIP_TOKEN, which keeps it out of the process list)' },
   'client-index': { type: 'integer', default: 0, help: 'which share of the data set this client trains (0-based)' },
   clients: { type: 'integer', default: 1, help: 'number of shares the data set is cut into' },
-  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'fp16', 'data-dir', 'config', 'quiet'),
+  ...pick('dataset', 'model', 'partition', 'seed', 'backend', 'simd', 'fp16', 'data-dir', 'config', 'quiet'),
 };
 
 export const JOIN_HELP = `feddip join — train as one client of a federation
@@ -170,7 +171,7 @@ export async function runJoin(argv: string[], io: NetIo): Promise<number> {
   // Every client cuts the data set the same way (same seed and spec), then keeps its own share.
   const parts = partition(dataset.train.labels, clients, o.partition as string, new Rng(o.seed as number).fork('partition'));
   const indices = parts[index]!;
-  const backend = await createBackend(o.backend as BackendName | 'auto');
+  const backend = await createBackend(o.backend as BackendName | 'auto', { simd: o.simd as SimdChoice });
   const controller = new AbortController();
   const poll = setInterval(() => { if (io.stopRequested()) controller.abort(new Error('stopped')); }, 200);
   say(`feddip join: ${url} as share ${index + 1}/${clients} of ${o.dataset} (${indices.length} samples), ${model.name}, backend ${backend.description}`);

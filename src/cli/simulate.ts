@@ -3,6 +3,7 @@
 // final model frame to --out. Ctrl-C finishes the round in flight, writes what was done, exits 130.
 import { createBackend } from '../backend/registry.ts';
 import type { BackendName } from '../backend/backend.ts';
+import type { SimdChoice } from '../backend/wasm/module.ts';
 import { encodeFrame } from '../codec/frame.ts';
 import { type AugmentChoice, DatasetNotFoundError, fetchDataset, loadDataset, partition, partitionSummary, formatPartitionSummary, prepareForTraining } from '../data/index.ts';
 import { cpuCount } from '../platform/worker.ts';
@@ -42,6 +43,7 @@ export const SIMULATE_OPTIONS: Schema = {
   seed: { type: 'integer', default: 1, help: 'run seed (fixes every random choice)' },
   backend: { type: 'string', default: 'wasm', help: 'compute backend', choices: ['wasm', 'webgpu', 'reference', 'auto'] },
   threads: { type: 'integer', help: 'clients trained at once, one worker each (default: the number of cores)' },
+  simd: { type: 'string', default: 'auto', help: 'wasm build: relaxed SIMD (fused multiply-add, faster; last bits may differ between CPUs) where the engine has it, or baseline (plain SIMD, the same bits on every machine)', choices: ['auto', 'relaxed', 'baseline'] },
   augment: { type: 'string', default: 'auto', help: 'random crop (4-pixel padding) and flip of training images; auto: for CIFAR', choices: ['auto', 'on', 'off'] },
   fp16: { type: 'boolean', default: false, help: 'send values as fp16 on the wire' },
   out: { type: 'string', help: 'output folder (default runs/<method>-<dataset>-<timestamp>)' },
@@ -124,7 +126,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
   }
   const rng = new Rng(o.seed as number);
   const parts = partition(dataset.train.labels, o.clients as number, o.partition as string, rng.fork('partition'));
-  const backend = await createBackend(o.backend as BackendName | 'auto');
+  const backend = await createBackend(o.backend as BackendName | 'auto', { simd: o.simd as SimdChoice });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const outDir = io.files.resolve((o.out as string | undefined) ?? io.files.join('runs', `${o.method}-${o.dataset}-${stamp}`));
   await io.files.mkdir(outDir);

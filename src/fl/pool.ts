@@ -1,7 +1,7 @@
 // Who trains the selected clients: one Network in this thread, one after another, or a pool of
 // workers that train several clients at once (one per core). Both run the same trainClient with the
 // same per-client random stream, so a run's numbers do not depend on the number of threads.
-import type { Backend, BackendName } from '../backend/backend.ts';
+import type { Backend, BackendName, SimdBuild } from '../backend/backend.ts';
 import { FeddipError } from '../errors.ts';
 import type { ModelDef } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
@@ -128,10 +128,14 @@ export class WorkerPool implements ClientPool {
     return this.#lanes.length;
   }
 
-  static async create(threads: number, model: ModelDef, backend: BackendName, data: TrainingData): Promise<WorkerPool> {
+  /**
+   * Starts `threads` workers, each with its own `backend`; `simd` picks the wasm build they run (give
+   * the aggregator's, so that a client trains to the same bits in a worker and in process).
+   */
+  static async create(threads: number, model: ModelDef, backend: BackendName, data: TrainingData, simd?: SimdBuild['kind']): Promise<WorkerPool> {
     const images = shared(data.images);
     const labels = shared(data.labels);
-    const pool = new WorkerPool({ type: 'init', model: model.name, classes: model.classes, backend, images, labels, sampleSize: data.sampleSize, augment: data.augment ?? null });
+    const pool = new WorkerPool({ type: 'init', model: model.name, classes: model.classes, backend, simd: simd ?? null, images, labels, sampleSize: data.sampleSize, augment: data.augment ?? null });
     for (let i = 0; i < threads; i++) pool.#lanes.push({ worker: undefined, restarting: undefined, job: undefined });
     try {
       await Promise.all(pool.#lanes.map((lane) => pool.#start(lane)));

@@ -120,7 +120,7 @@ export async function* simulate(setup: SimulationSetup): AsyncGenerator<RoundMet
   if (!Number.isSafeInteger(threads) || threads < 1) throw new InvalidArgumentError(`simulate: threads must be a positive integer, got ${threads}`);
   let pool: ClientPool | undefined;
   try {
-    pool = threads > 1 || setup.workers ? await WorkerPool.create(threads, model, setup.backend.name, data) : new InProcessPool(model, setup.backend, data);
+    pool = threads > 1 || setup.workers ? await WorkerPool.create(threads, model, setup.backend.name, data, setup.backend.simd?.kind) : new InProcessPool(model, setup.backend, data);
     const clientPool = pool;
     for (let round = 0; round < setup.rounds; round++) {
       const t0 = now();

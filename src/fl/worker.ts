@@ -1,7 +1,7 @@
 // The client-training worker: started by WorkerPool, it builds its own backend and Network for the
 // named model and trains the jobs it is sent, one at a time.
 import { createBackend } from '../backend/registry.ts';
-import type { BackendName } from '../backend/backend.ts';
+import type { BackendName, SimdBuild } from '../backend/backend.ts';
 import { modelByName } from '../nn/models.ts';
 import { Network } from '../nn/network.ts';
 import { parentPort } from '../platform/worker.ts';
@@ -11,7 +11,7 @@ import type { ClientJob } from './pool.ts';
 import type { ClientResult } from './types.ts';
 import type { Augmentation } from '../data/prepare.ts';
 
-interface Init { type: 'init'; model: string; classes: number; backend: BackendName; images: Float32Array; labels: Int32Array; sampleSize: number; augment: Augmentation | null }
+interface Init { type: 'init'; model: string; classes: number; backend: BackendName; simd: SimdBuild['kind'] | null; images: Float32Array; labels: Int32Array; sampleSize: number; augment: Augmentation | null }
 
 /** Every buffer of a result, once each (a buffer listed twice makes postMessage throw). */
 function transferables(r: ClientResult): ArrayBuffer[] {
@@ -27,7 +27,8 @@ port.onMessage(async (m) => {
   if (msg.type === 'init') {
     try {
       // The pool already runs one client per core: kernel threads inside each would oversubscribe.
-      const backend = await createBackend(msg.backend, { threads: 1 });
+      // The SIMD build is the main backend's, so that clients train to the same bits there and here.
+      const backend = await createBackend(msg.backend, { threads: 1, ...(msg.simd ? { simd: msg.simd } : {}) });
       state = { net: new Network(modelByName(msg.model, msg.classes), backend), data: msg, buffers: new Map() };
       port.post({ type: 'ready' });
     } catch (error) {

@@ -44,6 +44,23 @@ export function importDynamic<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
 }
 
+/**
+ * Lets the engine compile relaxed SIMD where it has it behind a switch: Node 20, whose V8 keeps it
+ * behind --experimental-wasm-relaxed-simd (Node 22 and later, Deno and Chrome have it on). The flag
+ * only adds instructions to what validates, and it is process-wide, so workers started later see
+ * it too. Resolves whether it was set; elsewhere there is no switch to set.
+ */
+export async function allowRelaxedSimd(): Promise<boolean> {
+  if (runtimeName() !== 'node') return false;
+  try {
+    const v8 = await importDynamic<{ setFlagsFromString(flags: string): void }>('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads a whole file: `file:` URLs from disk (Node, Deno), anything else over fetch. */
 export async function readBinary(url: URL | string): Promise<Uint8Array> {
   const href = url instanceof URL ? url : new URL(url);

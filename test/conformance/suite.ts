@@ -69,6 +69,11 @@ export interface SuiteOptions {
   wasmThreads?: number;
   /** The thread count that backend must report (e.g. 1 on a page that is not cross-origin-isolated). */
   expectThreads?: number;
+  /**
+   * The SIMD build the default wasm backend must pick here ('relaxed' where the engine has relaxed
+   * SIMD). The plain build gets a pass of its own in any case.
+   */
+  expectSimd?: 'relaxed' | 'baseline';
 }
 
 /** The options of the threaded conformance pass: every splittable kernel is split. */
@@ -130,9 +135,13 @@ export async function runConformance(options: SuiteOptions): Promise<CaseResult[
   const manifest = await loadManifest(options.read);
   const cases = caseVariants(manifest.cases).filter((v) => !options.filter || options.filter.test(v.name));
   const results: CaseResult[] = [];
-  const passes: Array<{ name: BackendName; options?: BackendOptions }> = (options.backends ?? ['wasm', 'webgpu']).map((name) => ({ name }));
-  if (options.wasmThreads !== undefined) passes.push({ name: 'wasm', options: { threads: options.wasmThreads, ...SPLIT_ALL } });
-  for (const { name: backendName, options: backendOptions } of passes) {
+  // The default wasm backend (relaxed SIMD where the engine has it), the plain-SIMD build, webgpu,
+  // and optionally a threaded pass that splits every kernel.
+  type Pass = { name: BackendName; options?: BackendOptions; split?: boolean };
+  const passes: Pass[] = (options.backends ?? ['wasm', 'webgpu']).flatMap((name): Pass[] =>
+    name === 'wasm' ? [{ name }, { name, options: { simd: 'baseline' } }] : [{ name }]);
+  if (options.wasmThreads !== undefined) passes.push({ name: 'wasm', options: { threads: options.wasmThreads, ...SPLIT_ALL }, split: true });
+  for (const { name: backendName, options: backendOptions, split } of passes) {
     let backend: Backend | undefined;
     let unavailable = '';
     try {
@@ -141,13 +150,19 @@ export async function runConformance(options: SuiteOptions): Promise<CaseResult[
       unavailable = (error as Error).message;
     }
     let label = backend?.description ?? backendName;
-    if (backend && backendOptions) {
+    const problem = (what: string) => {
+      unavailable = what;
+      backend?.dispose();
+      backend = undefined;
+    };
+    if (backend && split) {
       label = `${label}, every kernel split (${backend.threading.reason})`;
       if (options.expectThreads !== undefined && backend.threading.threads !== options.expectThreads) {
-        unavailable = `expected ${options.expectThreads} kernel threads, the backend runs ${backend.threading.threads}: ${backend.threading.reason}`;
-        backend.dispose();
-        backend = undefined;
+        problem(`expected ${options.expectThreads} kernel threads, the backend runs ${backend.threading.threads}: ${backend.threading.reason}`);
       }
+    }
+    if (backend && backendName === 'wasm' && !backendOptions?.simd && options.expectSimd && backend.simd?.kind !== options.expectSimd) {
+      problem(`expected the ${options.expectSimd} SIMD build, the backend runs ${backend.simd?.kind}: ${backend.simd?.reason}`);
     }
     for (const { c, sparse, name } of cases) {
       const base = { runtime: options.runtime, backend: label, name, op: c.op };

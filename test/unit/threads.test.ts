@@ -67,10 +67,10 @@ const data = (r: () => number, n: number) => Float32Array.from({ length: n }, r)
 describe('wasm threads: the backend says what it runs', () => {
   it('reports its thread count and the reason', () => {
     expect(serial.threading).toEqual({ threads: 1, reason: 'single-threaded: 1 thread requested' });
-    expect(serial.description).toBe('wasm (SIMD, 1 thread)');
+    expect(serial.description).toBe('wasm (relaxed SIMD, 1 thread)');
     expect(split.threading.threads).toBe(2);
     expect(split.threading.reason).toMatch(/^2 threads on shared memory \(as requested\)/);
-    expect(split.description).toBe('wasm (SIMD, 2 threads)');
+    expect(split.description).toBe('wasm (relaxed SIMD, 2 threads)');
   });
 
   it('rejects a thread count that is not a positive integer', async () => {

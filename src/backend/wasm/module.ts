@@ -1,10 +1,14 @@
-// Loads the AssemblyScript kernel module once per realm. The .wasm file ships next to the bundle
-// and is located with `new URL(..., import.meta.url)`, which works in Node, Deno, browsers and
-// downstream bundlers alike.
+// Loads the AssemblyScript kernel module once per realm and build. The .wasm files ship next to
+// the bundle and are located with `new URL(..., import.meta.url)`, which works in Node, Deno,
+// browsers and downstream bundlers alike. There are four builds (scripts/build-wasm.mjs): one
+// thread or shared memory, each in plain and in relaxed SIMD.
 import wasmUrl from '../../../build/wasm/feddip.wasm';
 import wasmMtUrl from '../../../build/wasm/feddip-mt.wasm';
-import { readBinary } from '../../platform/runtime.ts';
-import { BackendUnavailableError } from '../../errors.ts';
+import wasmRelaxedUrl from '../../../build/wasm/feddip-relaxed.wasm';
+import wasmMtRelaxedUrl from '../../../build/wasm/feddip-mt-relaxed.wasm';
+import { allowRelaxedSimd, readBinary, runtimeName } from '../../platform/runtime.ts';
+import { BackendUnavailableError, InvalidArgumentError } from '../../errors.ts';
+import type { SimdBuild } from '../backend.ts';
 
 /** The kernel exports of assembly/index.ts (pointers are byte offsets into memory). */
 export interface KernelExports {
@@ -82,12 +86,48 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-let compiled: Promise<WebAssembly.Module> | undefined;
-let compiledMt: Promise<WebAssembly.Module> | undefined;
+// (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))):
+// valid only where the engine has relaxed SIMD.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 0, 32, 0, 253, 133, 2, 11,
+]);
 
 export function wasmSimdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
+
+/**
+ * Which SIMD build the wasm backend runs: 'relaxed' (multiply-adds fused where the CPU can, see
+ * assembly/gemm.ts `madd`) or 'baseline' (plain WebAssembly SIMD, the same bits on every machine).
+ * 'auto' picks 'relaxed' wherever the engine has it.
+ */
+export type SimdChoice = 'auto' | 'relaxed' | 'baseline';
+export const SIMD_CHOICES: readonly SimdChoice[] = ['auto', 'relaxed', 'baseline'];
+
+/** Why the engine refuses relaxed SIMD, or undefined when it runs it. */
+async function relaxedSimdMissing(): Promise<string | undefined> {
+  if (WebAssembly.validate(RELAXED_SIMD_PROBE)) return undefined;
+  // Node 20 has relaxed SIMD behind a V8 flag (on by default from Node 22).
+  if (await allowRelaxedSimd() && WebAssembly.validate(RELAXED_SIMD_PROBE)) return undefined;
+  return runtimeName() === 'node'
+    ? 'this Node lacks relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node 22 and later have it)'
+    : 'this engine lacks WebAssembly relaxed SIMD (Chrome 114 and later and Deno have it)';
+}
+
+/** Resolves the user's choice against what the engine has; 'relaxed' where it is missing is an error. */
+export async function chooseSimdBuild(choice: unknown = 'auto'): Promise<SimdBuild> {
+  if (!SIMD_CHOICES.includes(choice as SimdChoice)) {
+    throw new InvalidArgumentError(`wasm backend: 'simd' must be one of ${SIMD_CHOICES.join(', ')}, got ${String(choice)}`);
+  }
+  if (choice === 'baseline') return { kind: 'baseline', reason: "plain SIMD: 'baseline' requested" };
+  if (typeof WebAssembly !== 'object') throw new BackendUnavailableError('wasm', 'this runtime has no WebAssembly');
+  const missing = await relaxedSimdMissing();
+  if (missing === undefined) return { kind: 'relaxed', reason: 'relaxed SIMD: multiply-adds fused where the CPU has fused multiply-add' };
+  if (choice === 'relaxed') throw new BackendUnavailableError('wasm', `'relaxed' SIMD requested, but ${missing}; ask for simd: 'auto' or 'baseline'`);
+  return { kind: 'baseline', reason: `plain SIMD: ${missing}` };
+}
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 async function compile(url: URL): Promise<WebAssembly.Module> {
   if (typeof WebAssembly !== 'object') throw new BackendUnavailableError('wasm', 'this runtime has no WebAssembly');
@@ -96,16 +136,26 @@ async function compile(url: URL): Promise<WebAssembly.Module> {
   return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 }
 
-/** A fresh instance (own memory) of the kernel module; compilation happens once. */
-export async function instantiateKernels(): Promise<KernelExports> {
-  compiled ??= compile(wasmUrl);
+/** The compiled build, compiled once per realm; a failed compilation is retried next time. */
+async function compiledBuild(url: URL): Promise<WebAssembly.Module> {
+  let module = compiled.get(url.href);
+  if (!module) {
+    module = compile(url);
+    compiled.set(url.href, module);
+  }
   try {
-    const instance = await WebAssembly.instantiate(await compiled, { env: { abort: onAbort } });
-    return instance.exports as unknown as KernelExports;
+    return await module;
   } catch (error) {
-    compiled = undefined;
+    compiled.delete(url.href);
     throw error;
   }
+}
+
+/** A fresh instance (own memory) of the kernel module in the given build; compilation happens once. */
+export async function instantiateKernels(simd: SimdBuild['kind']): Promise<KernelExports> {
+  const module = await compiledBuild(simd === 'relaxed' ? wasmRelaxedUrl : wasmUrl);
+  const instance = await WebAssembly.instantiate(module, { env: { abort: onAbort } });
+  return instance.exports as unknown as KernelExports;
 }
 
 /** Pages of the threaded module's shared memory: its declared maximum (scripts/build-wasm.mjs). */
@@ -115,17 +165,11 @@ export const SHARED_MAX_PAGES = 65536;
  * The threaded build on a fresh shared memory, plus the compiled module for the workers to
  * instantiate on the same memory.
  */
-export async function instantiateSharedKernels(): Promise<{ kernels: KernelExports; module: WebAssembly.Module; memory: WebAssembly.Memory }> {
-  compiledMt ??= compile(wasmMtUrl);
-  try {
-    const module = await compiledMt;
-    const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
-    const instance = await WebAssembly.instantiate(module, { env: { memory, abort: onAbort } });
-    return { kernels: { ...(instance.exports as unknown as KernelExports), memory }, module, memory };
-  } catch (error) {
-    compiledMt = undefined;
-    throw error;
-  }
+export async function instantiateSharedKernels(simd: SimdBuild['kind']): Promise<{ kernels: KernelExports; module: WebAssembly.Module; memory: WebAssembly.Memory }> {
+  const module = await compiledBuild(simd === 'relaxed' ? wasmMtRelaxedUrl : wasmMtUrl);
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort: onAbort } });
+  return { kernels: { ...(instance.exports as unknown as KernelExports), memory }, module, memory };
 }
 
 function onAbort(): never {
