@@ -82,6 +82,24 @@ describe('feddip simulate', () => {
     expect([q.code, q.out, quiet]).toEqual([0, '', '']);
   }, 180_000);
 
+  it('runs the SIMD build asked for (--simd) and records it; both builds train alike', async (ctx) => {
+    if (!haveData) return ctx.skip('Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)');
+    const acc: Record<string, number> = {};
+    for (const [simd, description] of [['baseline', /^wasm \(SIMD, \d+ threads?\)$/], ['relaxed', /^wasm \(relaxed SIMD, \d+ threads?\)$/]] as const) {
+      const out = join(dir, `simd-${simd}`);
+      const r = await run(['simulate', ...small, '--rounds', '1', '--out', out, '--seed', '4', '--simd', simd]);
+      expect(r.code, r.err).toBe(0);
+      const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      expect(config).toMatchObject({ simd, backendDescription: expect.stringMatching(description) });
+      acc[simd] = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim()).test_acc;
+    }
+    // The same run to within float32 rounding: the accuracies of 10,000 test images agree closely.
+    expect(Math.abs(acc.baseline! - acc.relaxed!)).toBeLessThan(0.01);
+    const bad = await run(['simulate', '--simd', 'fast']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--simd/);
+  }, 120_000);
+
   it('exits 2 with a message that names the option on bad input', async () => {
     expect((await run(['simulate', '--rounds', 'many'])).err).toMatch(/--rounds expects a number, got 'many'/);
     expect((await run(['simulate', '--method', 'fedprox'])).code).toBe(2);
