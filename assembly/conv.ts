@@ -10,7 +10,7 @@
 // unpadded convolution is a plain matrix product with col = x_n: no im2col, no workspace.
 // Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
 // (the implicit lowering, below): LeNet-5's.
-import { gemmGatherB, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
+import { gemmGatherB, hsum, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -497,10 +497,6 @@ function dotImages(a: usize, aStride: usize, b: usize, bStride: usize, l: i32, i
   return hsum(acc) + tail;
 }
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
 
 // @ts-ignore: decorator
 @inline function accumulate(dst: usize, value: f32, first: bool): void {

@@ -10,8 +10,9 @@
   return base + (<usize>index << 2);
 }
 
+/** Sum of the four lanes, in lane order. */
 // @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
+@inline export function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)
        + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }

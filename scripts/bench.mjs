@@ -150,12 +150,13 @@ const fresh = [
 for (const c of cases) {
   const o = ours[c.name];
   const p = peer[c.name] ? (o.lowerIsBetter ? peer[c.name].median_s : peer[c.name].value) : null;
+  const ceiling = peakOf(o.simd ?? simd);
   fresh.push({
     // Throughputs: ours/peer (> 1 is better). Times (lower is better): peer/ours, so > 1 is better too.
     name: c.name, suite: c.suite, unit: o.unit, ours: o.value, peer: p ?? null, ratio: p ? (o.lowerIsBetter ? p / o.value : o.value / p) : null,
     threads: o.threads, batch: o.batch ?? null, simd: o.simd ?? simd,
     // A kernel on t threads can at best reach t ceilings.
-    ...(o.flops && peakOf(o.simd ?? simd) !== null ? { of_simd_peak: o.value / (peakOf(o.simd ?? simd) * (o.threads ?? 1)) } : {}),
+    ...(o.flops && ceiling !== null ? { of_simd_peak: o.value / (ceiling * (o.threads ?? 1)) } : {}),
     ...(o.extra ?? {}),
   });
 }

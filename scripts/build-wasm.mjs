@@ -51,16 +51,20 @@ for (const v of VARIANTS) {
 
 // The benchmark-only module (SIMD ceiling); not shipped in dist/. Its source is generated here:
 // one loop, written out for several register counts.
-const peakSource = join(out, 'peak.ts');
-writeFileSync(peakSource, simdPeakModule(PEAK_PAIRS));
-const peak = join(out, 'peak.wasm');
-run(bin('asc'), [peakSource, '--outFile', peak, '-O3', '--noAssert', '--enable', 'simd', '--runtime', 'stub']);
-console.log(`build-wasm: ${peak} (${statSync(peak).size} bytes)`);
-const fmaPeakSource = join(out, 'peak-relaxed.ts');
-writeFileSync(fmaPeakSource, fmaPeakModule(FMA_PEAK_CHAINS));
-const fmaPeak = join(out, 'peak-relaxed.wasm');
-run(bin('asc'), [fmaPeakSource, '--outFile', fmaPeak, '-O3', '--noAssert', '--enable', 'simd', '--enable', 'relaxed-simd', '--runtime', 'stub']);
-console.log(`build-wasm: ${fmaPeak} (${statSync(fmaPeak).size} bytes)`);
+function buildPeak(name, source, features) {
+  const ts = join(out, `${name}.ts`);
+  const wasm = join(out, `${name}.wasm`);
+  writeFileSync(ts, source);
+  run(bin('asc'), [ts, '--outFile', wasm, '-O3', '--noAssert', ...features.flatMap((f) => ['--enable', f]), '--runtime', 'stub']);
+  console.log(`build-wasm: ${wasm} (${statSync(wasm).size} bytes)`);
+}
+buildPeak('peak', simdPeakModule(PEAK_PAIRS), ['simd']);
+buildPeak('peak-relaxed', fmaPeakModule(FMA_PEAK_CHAINS), ['simd', 'relaxed-simd']);
+
+/** k lines of generated source, line(i) for i = 0 … k−1 (one per register chain). */
+function chains(k, line) {
+  return Array.from({ length: k }, (_, i) => line(i));
+}
 
 /**
  * AssemblyScript for the machine's WebAssembly SIMD ceiling with the instruction mix the kernels
@@ -81,7 +85,6 @@ console.log(`build-wasm: ${fmaPeak} (${statSync(fmaPeak).size} bytes)`);
  * AssemblyScript function. FLOPs of simdPeakK = iters · 2 (unroll) · K (pairs) · 2 (mul + add) · 4 (lanes).
  */
 function simdPeakModule(pairCounts) {
-  const chains = (k, line) => Array.from({ length: k }, (_, i) => line(i));
   const fn = (k) => `/** ${k} multiply/add chain pairs; returns a value that depends on every register, so nothing is dead code. */
 export function simdPeak${k}(iters: i32, seed: f32): f32 {
   const m = f32x4.splat(0.9999999);
@@ -105,7 +108,6 @@ ${chains(k, (i) => `  t = f32x4.add(t, f32x4.add(s${i}, p${i}));`).join('\n')}
  * iters · 2 (unroll) · K · 2 (multiply + add) · 4 (lanes), the same count as a multiply and an add.
  */
 function fmaPeakModule(chainCounts) {
-  const chains = (k, line) => Array.from({ length: k }, (_, i) => line(i));
   const fn = (k) => `/** ${k} fused multiply-add chains; returns a value that depends on every register. */
 export function simdFmaPeak${k}(iters: i32, seed: f32): f32 {
   const m = f32x4.splat(0.9999999), c = f32x4.splat(0.0000001);

@@ -15,17 +15,16 @@ export async function run({ feddip, timed, rand, add, note }) {
     const backend = await feddip.createBackend('wasm', { threads });
     const suffix = threads === 1 ? '' : `_t${threads}`;
     try {
-      // C = A·Bᵀ, as the linear layer's forward pass runs it.
-      for (const size of threads === 1 ? [64, 128, 256, 512] : [256, 512]) {
-        const x = backend.tensor('f32', [size, size], rand(size * size));
-        const w = backend.tensor('f32', [size, size], rand(size * size));
-        const y = backend.tensor('f32', [size, size]);
-        const s = timed(() => backend.linearForward({ x, w, y }));
-        add({ name: `gemm_nt_${size}${suffix}`, kind: 'gemm_nt', m: size, n: size, k: size, threads },
-          { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true });
-        for (const t of [x, w, y]) backend.release(t);
+      for (const size of threads === 1 ? [64, 128, 256, 512] : [256, 512]) gemm(backend, size, `gemm_nt_${size}${suffix}`, threads, { timed, rand, add });
+      if (threads === 1) {
+        // 512³ in the plain SIMD build, rated against the plain ceiling: what the fused multiply-add adds.
+        const plain = await feddip.createBackend('wasm', { threads: 1, simd: 'baseline' });
+        try {
+          gemm(plain, 512, 'gemm_nt_512_baseline', 1, { timed, rand, add }, 'baseline');
+        } finally {
+          plain.dispose();
+        }
       }
-      if (threads === 1) await gemmBaseline({ feddip, timed, rand, add });
       // LeNet's fc1 (400→120) forward + both backward products at batch 128.
       const t = {
         x: backend.tensor('f32', [128, 400], rand(128 * 400)), w: backend.tensor('f32', [120, 400], rand(48000)),
@@ -85,18 +84,13 @@ export async function run({ feddip, timed, rand, add, note }) {
   }
 }
 
-/** 512³ in the plain SIMD build, rated against the plain ceiling: what the fused multiply-add adds. */
-async function gemmBaseline({ feddip, timed, rand, add }) {
-  const backend = await feddip.createBackend('wasm', { threads: 1, simd: 'baseline' });
-  try {
-    const size = 512;
-    const x = backend.tensor('f32', [size, size], rand(size * size));
-    const w = backend.tensor('f32', [size, size], rand(size * size));
-    const y = backend.tensor('f32', [size, size]);
-    const s = timed(() => backend.linearForward({ x, w, y }));
-    add({ name: `gemm_nt_${size}_baseline`, kind: 'gemm_nt', m: size, n: size, k: size, threads: 1 },
-      { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true, simd: 'baseline' });
-  } finally {
-    backend.dispose();
-  }
+/** C = A·Bᵀ on size² operands, as the linear layer's forward pass runs it. */
+function gemm(backend, size, name, threads, { timed, rand, add }, simd) {
+  const x = backend.tensor('f32', [size, size], rand(size * size));
+  const w = backend.tensor('f32', [size, size], rand(size * size));
+  const y = backend.tensor('f32', [size, size]);
+  const s = timed(() => backend.linearForward({ x, w, y }));
+  add({ name, kind: 'gemm_nt', m: size, n: size, k: size, threads },
+    { value: (2 * size ** 3) / s / 1e9, unit: 'GFLOP/s', batch: size, flops: true, ...(simd ? { simd } : {}) });
+  for (const t of [x, w, y]) backend.release(t);
 }

@@ -64,7 +64,7 @@ export interface WasmBackendOptions {
   /**
    * Which SIMD build runs the kernels (default 'auto'). 'relaxed' uses WebAssembly relaxed SIMD,
    * whose multiply-add compiles to one fused instruction on CPUs that have one (x86 with FMA,
-   * ARM): 15–25 % faster training on this project's machines, with results that may differ in the
+   * ARM): 15–20 % faster training on this project's machines, with results that may differ in the
    * last bits from one CPU to another. 'baseline' is plain SIMD: slower, and the same bits on every
    * machine. 'auto' takes 'relaxed' wherever the engine has it; on Node 20, where it sits behind
    * a V8 flag, the backend sets `--experimental-wasm-relaxed-simd` for the process first.
