@@ -11,6 +11,7 @@
 // Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
 // (the implicit lowering, below): LeNet-5's.
 import { gemmGatherB, hsum, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
+import { conv2dForwardLanes, conv2dInputGradLanes, lanesForward, lanesInputGrad, lanesWorkspaceFloats } from "./conv-lanes";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -258,7 +259,8 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const wo = outSize(w, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
-  const col = loweredWorkspaceFloats(k, o, p);
+  // Small stride-1 layers run their forward pass or input gradient on lanes (conv-lanes.ts).
+  const col = max(loweredWorkspaceFloats(k, o, p), lanesWorkspaceFloats(c, h, w, o, kh, kw, sh, sw, ph, pw));
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
@@ -629,6 +631,10 @@ export function conv2dForward(
   const wo = outSize(wd, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
+  if (lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
+    conv2dForwardLanes(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
+    return;
+  }
   if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
     conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
@@ -768,7 +774,9 @@ export function conv2dBackward(
   if (!implicit && dw != 0) conv2dWeightGradLowered(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
   // The input gradient goes by the weight gradient's chunks of images too (their dy side by side,
   // one product); each element still sums over the filters alone, so the bits do not change.
-  const lowered = dx == 0 ? 0 : n;
+  const lanes = dx != 0 && lanesInputGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw);
+  if (lanes) conv2dInputGradLanes(w, dy, dx, col, n, c, h, wd, o, kh, kw, ph, pw);
+  const lowered = dx == 0 || lanes ? 0 : n;
   const q = pointwise ? 1 : gradChunk(p);
   const dyc = col + bytes(round4(k * q * p));
   const pack = dyc + bytes(q > 1 ? round4(o * q * p) : 0);

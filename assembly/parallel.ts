@@ -10,6 +10,7 @@ import { reluBackward, reluForward } from "./activation";
 import { axpy, fill, sgdStep } from "./optim";
 import { addScaledByInvNorm, copy } from "./vector";
 import { conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, conv2dWeightGradLowered, isImplicit, outSize } from "./conv";
+import { lanesForward, lanesInputGrad } from "./conv-lanes";
 import {
   adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
   maxPool2dBackward, maxPool2dForward,
@@ -73,7 +74,9 @@ export function conv2dForwardPart(
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   part: i32, parts: i32,
 ): void {
-  const lo = bound(n, 1, part, parts), hi = bound(n, 1, part + 1, parts);
+  // The lanes path takes images four at a time: whole groups per thread.
+  const align = lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw) ? 4 : 1;
+  const lo = bound(n, align, part, parts), hi = bound(n, align, part + 1, parts);
   if (hi <= lo) return;
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(wd, kw, sw, pw);
@@ -97,7 +100,8 @@ export function conv2dBackwardPart(
   const image = c * h * wd;
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
   if (dx != 0) {
-    const lo = bound(n, 1, part, parts), hi = bound(n, 1, part + 1, parts);
+    const align = lanesInputGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw) ? 4 : 1;
+    const lo = bound(n, align, part, parts), hi = bound(n, align, part + 1, parts);
     if (hi > lo) {
       conv2dBackward(at(x, lo * image), w, at(dy, lo * o * p), at(dx, lo * image), 0, 0, ws,
         hi - lo, c, h, wd, o, kh, kw, sh, sw, ph, pw);

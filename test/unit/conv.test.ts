@@ -48,6 +48,13 @@ const GEOMETRIES: Geometry[] = [
   [2, 2, 6, 9, 7, 3, 4, 1, 1, 2, 1], // unequal padding on the two axes
   [2, 3, 5, 7, 4, 1, 1, 1, 1, 1, 1], // a padded 1×1: the grid is exactly the output, nothing wasted
   [2, 2, 7, 8, 12, 3, 3, 1, 1, 1, 1], // 12 filters: dW by filters, 8-wide blocks, a 4-wide rest, 18 taps
+  // Small stride-1 layers with 4+ input channels run on lanes (four images per vector; see
+  // assembly/conv-lanes.ts), forward and input gradient: a full group and a partial one, outputs
+  // in blocks of 4, 2 (four positions at a time) and 1, odd widths, and padding at least the
+  // kernel (rows and columns no tap reaches).
+  [6, 6, 9, 10, 16, 5, 5, 1, 1, 0, 0], // LeNet conv2's geometry, shrunk
+  [5, 4, 7, 9, 6, 3, 2, 1, 1, 2, 1], // 6 outputs = 4 + 2, unequal padding
+  [7, 5, 6, 7, 9, 3, 3, 1, 1, 3, 3], // 9 outputs = 4 + 4 + 1, odd output width, zero border
   // The im2col lowering takes images in chunks whose columns sit side by side (64 images of a 2×2
   // plane here: a full chunk and a rest of 6), and its products go through packed copies: depths
   // past one packed block (270 taps forward, 260 filters for dx) and planes of 256+ positions.
