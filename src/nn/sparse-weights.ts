@@ -33,6 +33,12 @@ export interface SparseCrossover {
  * sparsity 0.5 and +3 % at 0.8, i.e. within noise, because the weight gradient stays dense either
  * way: so 0.5 stays, and avoids the CSR copies below it. (Memory: a layer on the sparse path holds
  * the CSR of W and of Wᵀ, 16 bytes per kept weight, besides its dense tensors.)
+ * Since LeNet-5's conv2 runs its dense passes on lanes (assembly/conv-lanes.ts, 1.4–1.6× faster),
+ * its own crossover moved to 0.7 (sparse/dense 0.68–0.82× at 0.5, 0.93–0.94× at 0.6, 1.21–1.24×
+ * at 0.7; three runs), while AlexNet-CIFAR's convolutions still cross at 0.4–0.5 and LeNet's conv1
+ * at 0.1. One number per layer type cannot suit both; 0.5 stays, which costs the LeNet-5 FedDIP
+ * step 11–17 % at sparsity 0.5 (14,883–15,914 samples/s sparse against 17,864–17,941 dense at
+ * b64) and nothing from 0.7 on.
  */
 export const DEFAULT_SPARSE_CROSSOVER: Readonly<SparseCrossover> = Object.freeze({ linear: 0.5, conv: 0.5 });
 
