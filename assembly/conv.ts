@@ -571,11 +571,66 @@ function weightGradChunk(
 /**
  * Weight gradient columns t0 … t1−1 (dw: the full [o × k] matrix; all of it for t0 = 0, t1 = k)
  * of the implicit lowering. Images go in chunks (chunkImages): each is laid onto its gradient grid
- * (and padded) once, then the chunk's weight gradient is reduced in one pass. (The input gradient
- * always takes the im2col lowering: its packed product is faster than the grid's for any o.)
+ * (and padded) once, then the chunk's weight gradient is reduced in one pass and added to dw, chunk
+ * after chunk. (The input gradient always takes the im2col lowering: its packed product is faster
+ * than the grid's for any o.)
  */
 export function conv2dWeightGradImplicitTaps(
   x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  implicitWeightGrad(x, dy, dw, 0, ws, t0, t1, 0, n, n, c, h, wd, o, kh, kw, ph, pw);
+}
+
+/**
+ * Chunks of images the implicit weight gradient sums separately (see conv2dWeightGradPartials), or
+ * 0 when the geometry does not take the implicit lowering.
+ */
+export function implicitWeightGradChunks(n: i32, c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return 0;
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const plane = ph != 0 || pw != 0 ? round4(c * hp * wp) : 0;
+  const chunk = chunkImages(implicitSlotFloats(plane, o, windowLength(ho, wo, wp), ho * wo));
+  return (n + chunk - 1) / chunk;
+}
+
+/**
+ * The weight gradient of chunks q0 … q1−1 alone, each chunk's [o × k] sum written (not added) to
+ * partials + q·o·k: threads can then share the batch instead of the taps, each laying out only its
+ * own images, and sumPartials adds the chunks up in order — the same additions, in the same order,
+ * as conv2dWeightGradImplicitTaps makes into dw, so the bits do not change.
+ */
+export function conv2dWeightGradPartials(
+  x: usize, dy: usize, partials: usize, ws: usize, q0: i32, q1: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const k = c * kh * kw;
+  implicitWeightGrad(x, dy, partials, o * k, ws, 0, k, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
+}
+
+/** dst[e] = Σ_q partials[q·size + e] over q = 0 … chunks−1 in order, for e = e0 … e1−1. */
+export function sumPartials(partials: usize, dst: usize, chunks: i32, size: i32, e0: i32, e1: i32): void {
+  let e = e0;
+  for (; e + 4 <= e1; e += 4) {
+    let acc = v128.load(partials + bytes(e));
+    for (let q = 1; q < chunks; q++) acc = f32x4.add(acc, v128.load(partials + bytes(q * size + e)));
+    v128.store(dst + bytes(e), acc);
+  }
+  for (; e < e1; e++) {
+    let acc = load<f32>(partials + bytes(e));
+    for (let q = 1; q < chunks; q++) acc += load<f32>(partials + bytes(q * size + e));
+    store<f32>(dst + bytes(e), acc);
+  }
+}
+
+/**
+ * The implicit weight gradient over chunks q0 … q1−1 (q1 ≥ chunks: to the last image), taps t0 …
+ * t1−1. partialStride 0: every chunk is added to dw, the first one stored; otherwise chunk q is
+ * stored alone at dw + q·partialStride floats.
+ */
+function implicitWeightGrad(
+  x: usize, dy: usize, dw: usize, partialStride: i32, ws: usize, t0: i32, t1: i32, q0: i32, q1: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
 ): void {
   if (t1 <= t0) return;
@@ -588,20 +643,22 @@ export function conv2dWeightGradImplicitTaps(
   const byFilters = transposedWeightGrad(o);
   const slot = implicitSlotFloats(plane, o, l, ho * wo);
   const chunk = chunkImages(slot);
+  const first = q0 * chunk, last = <i32>min<i64>(<i64>n, <i64>q1 * <i64>chunk);
+  if (last <= first) return;
   const offs = ws;
   const slots = ws + bytes(round4(k));
   const image = c * h * wd;
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
   // The gaps of every grid (wasted columns) and the borders of every padded copy stay zero: only
   // the interiors are written below.
-  const used = min(chunk, n);
+  const used = min(chunk, last - first);
   for (let s = 0; s < used; s++) {
     const at = slots + <usize>s * bytes(slot);
     if (padded) memory.fill(at, 0, bytes(plane));
     if (!byFilters) memory.fill(at + bytes(plane), 0, bytes(o * l));
   }
-  for (let n0 = 0; n0 < n; n0 += chunk) {
-    const images = min(chunk, n - n0);
+  for (let n0 = first; n0 < last; n0 += chunk) {
+    const images = min(chunk, last - n0);
     for (let s = 0; s < images; s++) {
       const at = slots + <usize>s * bytes(slot);
       const dyn = dy + bytes((n0 + s) * o * ho * wo);
@@ -611,11 +668,13 @@ export function conv2dWeightGradImplicitTaps(
     }
     // Unpadded images are read in place: consecutive images are `image` floats apart.
     const src = padded ? slots : x + bytes(n0 * image);
+    const out = partialStride == 0 ? dw : dw + bytes((n0 / chunk) * partialStride);
+    const store = partialStride != 0 || n0 == 0;
     if (byFilters) {
       weightGradByFilters(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
-        offs + bytes(t0), dw + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, n0 == 0);
+        offs + bytes(t0), out + bytes(t0), o, t1 - t0, ho, wo, wp, k, images, store);
     } else weightGradChunk(slots + bytes(plane), bytes(slot), src, padded ? bytes(slot) : bytes(image),
-      offs + bytes(t0), dw + bytes(t0), o, t1 - t0, l, k, images, n0 == 0);
+      offs + bytes(t0), out + bytes(t0), o, t1 - t0, l, k, images, store);
   }
 }
 
@@ -799,11 +858,14 @@ export function conv2dBackward(
     }
   }
   if (dw != 0 && n == 0) memory.fill(dw, 0, bytes(o * k));
-  if (db != 0) {
-    for (let oi = 0; oi < o; oi++) {
-      let s: f32 = 0;
-      for (let ni = 0; ni < n; ni++) s += rowSum(dy + bytes((ni * o + oi) * p), p);
-      store<f32>(db + bytes(oi), s);
-    }
+  if (db != 0) biasGrad(dy, db, n, o, p, 0, o);
+}
+
+/** db[oi] = Σ over images of the sum of dy's plane (n, oi), for oi = o0 … o1−1, image by image. */
+export function biasGrad(dy: usize, db: usize, n: i32, o: i32, p: i32, o0: i32, o1: i32): void {
+  for (let oi = o0; oi < o1; oi++) {
+    let s: f32 = 0;
+    for (let ni = 0; ni < n; ni++) s += rowSum(dy + bytes((ni * o + oi) * p), p);
+    store<f32>(db + bytes(oi), s);
   }
 }

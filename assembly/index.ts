@@ -10,7 +10,7 @@ export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
 export { copy, sumSquares, addScaledByInvNorm } from "./vector";
-export { conv2dForward, conv2dBackward, convWorkspaceFloats } from "./conv";
+export { conv2dForward, conv2dBackward, convWorkspaceFloats, implicitWeightGradChunks } from "./conv";
 export {
   maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward,
@@ -23,7 +23,7 @@ export {
   maxPool2dForwardPart, maxPool2dBackwardPart, avgPool2dForwardPart, avgPool2dBackwardPart,
   adaptiveAvgPool2dForwardPart, adaptiveAvgPool2dBackwardPart, batchNorm2dForwardPart, batchNorm2dBackwardPart,
   reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,
-  dropoutPart, addTensorsPart, applyMaskPart, conv2dWeightGradPooledPart,
+  dropoutPart, addTensorsPart, applyMaskPart, conv2dWeightGradPooledPart, conv2dWeightGradPartialsPart, sumPartialsPart, biasGradPart,
 } from "./parallel";
 export { conv2dWeightGradPooled, pooledWeightGradWorkspaceFloats, pooledWeightGradSupported } from "./pooled";
 // Exported only so that binaryen keeps them out of conv2dWeightGradPooled: inlined there, V8 kept

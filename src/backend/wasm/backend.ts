@@ -356,13 +356,15 @@ export class WasmBackend extends Backend {
     const pool = a.dx || a.dw ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
     if (pool) {
       const { col, stride } = this.#convScratch(d, pool.parts);
-      pool.run('conv2dBackwardPart', [p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), col, stride,
-        d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW]);
-      // The bias gradient is a column sum of dy: cheap, and serial keeps its summation order.
-      if (a.db) {
-        this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), 0, 0, p(a.db), 0, d.batch, d.inChannels, d.inH, d.inW,
-          d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
-      }
+      const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
+      // An implicit weight gradient with a chunk of images for every thread splits the batch
+      // (each thread lays out only its images) rather than the taps.
+      const chunks = a.dw ? this.#k.implicitWeightGradChunks(...(geometry as [number, number, number, number, number, number, number, number, number, number, number])) : 0;
+      const byChunks = chunks >= pool.parts;
+      if (a.dx || !byChunks) pool.run('conv2dBackwardPart', [p(a.x), p(a.w), p(a.dy), p(a.dx), byChunks ? 0 : p(a.dw), col, stride, ...geometry]);
+      if (byChunks) this.#weightGradByChunks(a, d, pool, col, stride, chunks);
+      // The bias gradient by output channels, each summed image by image as on one thread.
+      if (a.db) pool.run('biasGradPart', [p(a.dy), p(a.db), d.batch, d.outChannels, d.outH * d.outW]);
       return;
     }
     // Only the input and weight gradients go through im2col; a bias-only call needs no workspace.
@@ -370,6 +372,19 @@ export class WasmBackend extends Backend {
     this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
+  /** The implicit weight gradient, chunks of images split between the threads, then added up in order. */
+  #weightGradByChunks(a: Conv2dBackwardArgs, d: Conv2dDims, pool: KernelThreads, col: number, stride: number, chunks: number): void {
+    const size = d.outChannels * d.inChannels * d.kernelH * d.kernelW;
+    const partials = this.#heap.alloc(chunks * size * 4);
+    try {
+      pool.run('conv2dWeightGradPartialsPart', [p(a.x), p(a.dy), partials, col, stride, chunks,
+        d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.padH, d.padW]);
+      pool.run('sumPartialsPart', [partials, p(a.dw!), chunks, size]);
+    } finally {
+      this.#heap.free(partials);
+    }
+  }
+
   protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
     if (!this.#k.pooledWeightGradSupported(d.kernelW)) {
       this.#pooledWeightGradByScatter(a, d, pooled);

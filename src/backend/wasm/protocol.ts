@@ -7,7 +7,8 @@ export const PARALLEL_KERNELS = [
   'maxPool2dForwardPart', 'maxPool2dBackwardPart', 'avgPool2dForwardPart', 'avgPool2dBackwardPart',
   'adaptiveAvgPool2dForwardPart', 'adaptiveAvgPool2dBackwardPart', 'batchNorm2dForwardPart', 'batchNorm2dBackwardPart',
   'reluForwardPart', 'reluBackwardPart', 'sgdStepPart', 'axpyPart', 'fillPart', 'copyPart', 'addScaledByInvNormPart',
-  'dropoutPart', 'addTensorsPart', 'applyMaskPart', 'conv2dWeightGradPooledPart',
+  'dropoutPart', 'addTensorsPart', 'applyMaskPart', 'conv2dWeightGradPooledPart', 'conv2dWeightGradPartialsPart', 'sumPartialsPart',
+  'biasGradPart',
 ] as const;
 
 export type ParallelKernel = typeof PARALLEL_KERNELS[number];
