@@ -52,6 +52,27 @@ export function lanesInputGrad(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32,
   return lanesSupported(o, c, kh, kw, sh, sw) && ph < kh && pw < kw && h + 2 * ph >= kh && w + 2 * pw >= kw;
 }
 
+/**
+ * Whether the weight gradient takes the lanes (dW[o][t] = Σ over positions and lanes of dy · the
+ * tap's pixel, blocks of 2 filters × 4 taps summed across a whole group): stride 1, fewer than 32
+ * filters (a group's interleaved dy must stay in L2), the same kernel bound as above, and output
+ * rows of at least 16 positions, the block's inner loop. Measured at b128 (one thread): LeNet-5's
+ * conv1 0.72 ms against 0.98 for the implicit lowering; conv2's 10-wide rows ran its kernel at 45
+ * instead of 56 GFLOP/s, no better than the implicit lowering's.
+ */
+export function lanesWeightGrad(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  if (sh != 1 || sw != 1 || o >= 32 || (kh == 1 && kw == 1)) return false;
+  if (<i64>c * <i64>o * <i64>(kh * kw) > 4096) return false;
+  const ho = h + 2 * ph - kh + 1, wo = w + 2 * pw - kw + 1;
+  return ho >= 1 && wo >= 16;
+}
+
+/** Floats of the weight gradient's workspace: tap offsets, a group's padded image and its dy. */
+function weightGradFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32): i32 {
+  const ho = h + 2 * ph - kh + 1, wo = w + 2 * pw - kw + 1;
+  return round4(c * kh * kw) + (h + 2 * ph) * (w + 2 * pw) * c * 4 + ho * wo * o * 4;
+}
+
 /** Floats of workspace for one lanes convolution: packed kernel, one group's src and dst. */
 function lanesFloats(inC: i32, h: i32, w: i32, outC: i32, kh: i32, kw: i32, ph: i32, pw: i32): i32 {
   const ho = h + 2 * ph - kh + 1, wo = w + 2 * pw - kw + 1;
@@ -66,6 +87,7 @@ export function lanesWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw
     const ho = h + 2 * ph - kh + 1, wo = w + 2 * pw - kw + 1;
     floats = max(floats, lanesFloats(o, ho, wo, c, kh, kw, kh - 1 - ph, kw - 1 - pw));
   }
+  if (lanesWeightGrad(c, h, w, o, kh, kw, sh, sw, ph, pw)) floats = max(floats, weightGradFloats(c, h, w, o, kh, kw, ph, pw));
   return floats;
 }
 
@@ -327,4 +349,113 @@ export function conv2dInputGradLanes(
   const ho = h + 2 * ph - kh + 1, wo = wd + 2 * pw - kw + 1;
   packKernel(w, ws, o, c, kh, kw, true);
   lanesRun(dy, dx, 0, ws, n, o, ho, wo, c, kh, kw, kh - 1 - ph, kw - 1 - pw);
+}
+
+// ---- weight gradient ----
+// dW[oi][t] for tap t = (ci, ki, kj) is Σ_y Σ_x dy[oi][y][x] · xp[ci][y + ki][x + kj] over a
+// zero-padded image. On lanes, with the image interleaved as src [hp][wp][c][4] and dy as
+// dy4 [ho][wo][o][4], each block of 2 filters × 4 taps keeps 8 vector accumulators over every
+// position of a group (2 loads of dy, 4 of src, 8 multiply-adds per position), then sums their
+// lanes. The taps past a multiple of 4 go one at a time (2 filters × 1 tap): padding them to a
+// block of 4 spent LeNet conv1's time on 3 thrown-away taps per filter pair.
+
+/** dW block: filters o0, o0+1 (o0+1 skipped when `two` is false) × taps t … t+3 of one group. */
+function weightGradBlock(src: usize, dy4: usize, offs: usize, t: i32, o0: i32, two: bool, o: i32, pixel: usize, ho: i32, wo: i32, wp: i32, out: usize, k: i32, first: bool): void {
+  const opix = bytes(o * 4);
+  const f0 = <usize>load<i32>(offs + bytes(t)), f1 = <usize>load<i32>(offs + bytes(t + 1));
+  const f2 = <usize>load<i32>(offs + bytes(t + 2)), f3 = <usize>load<i32>(offs + bytes(t + 3));
+  const second: usize = two ? 16 : 0;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  for (let y = 0; y < ho; y++) {
+    let xs = src + <usize>(y * wp) * pixel;
+    let d = dy4 + <usize>(y * wo) * opix + bytes(o0 * 4);
+    const end = xs + <usize>wo * pixel;
+    while (xs < end) {
+      const g0 = v128.load(d), g1 = v128.load(d + second);
+      const x0 = v128.load(xs + f0), x1 = v128.load(xs + f1), x2 = v128.load(xs + f2), x3 = v128.load(xs + f3);
+      a0 = madd(a0, g0, x0); a1 = madd(a1, g0, x1); a2 = madd(a2, g0, x2); a3 = madd(a3, g0, x3);
+      b0 = madd(b0, g1, x0); b1 = madd(b1, g1, x1); b2 = madd(b2, g1, x2); b3 = madd(b3, g1, x3);
+      xs += pixel; d += opix;
+    }
+  }
+  const r0 = out + bytes(o0 * k + t);
+  putLanes(r0, a0, first); putLanes(r0 + 4, a1, first); putLanes(r0 + 8, a2, first); putLanes(r0 + 12, a3, first);
+  if (two) {
+    const r1 = r0 + bytes(k);
+    putLanes(r1, b0, first); putLanes(r1 + 4, b1, first); putLanes(r1 + 8, b2, first); putLanes(r1 + 12, b3, first);
+  }
+}
+
+/** dW of filters o0, o0+1 (o0+1 skipped when `two` is false) × the one tap t, of one group. */
+function weightGradTap(src: usize, dy4: usize, offs: usize, t: i32, o0: i32, two: bool, o: i32, pixel: usize, ho: i32, wo: i32, wp: i32, out: usize, k: i32, first: bool): void {
+  const opix = bytes(o * 4);
+  const f = <usize>load<i32>(offs + bytes(t));
+  const second: usize = two ? 16 : 0;
+  // Two chains per filter (even and odd positions): one would wait on the multiply-add's latency.
+  let a0 = f32x4.splat(0), a1 = a0, b0 = a0, b1 = a0;
+  for (let y = 0; y < ho; y++) {
+    let xs = src + <usize>(y * wp) * pixel + f;
+    let d = dy4 + <usize>(y * wo) * opix + bytes(o0 * 4);
+    let x = 0;
+    for (; x + 2 <= wo; x += 2) {
+      const x0 = v128.load(xs), x1 = v128.load(xs + pixel);
+      a0 = madd(a0, v128.load(d), x0); b0 = madd(b0, v128.load(d + second), x0);
+      a1 = madd(a1, v128.load(d + opix), x1); b1 = madd(b1, v128.load(d + opix + second), x1);
+      xs += pixel << 1; d += opix << 1;
+    }
+    if (x < wo) {
+      const x0 = v128.load(xs);
+      a0 = madd(a0, v128.load(d), x0); b0 = madd(b0, v128.load(d + second), x0);
+    }
+  }
+  const r0 = out + bytes(o0 * k + t);
+  putLanes(r0, f32x4.add(a0, a1), first);
+  if (two) putLanes(r0 + bytes(k), f32x4.add(b0, b1), first);
+}
+
+/** dst = (first ? 0 : dst) + the sum of v's four lanes. */
+// @ts-ignore: decorator
+@inline function putLanes(dst: usize, v: v128, first: bool): void {
+  const s = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  store<f32>(dst, first ? s : load<f32>(dst) + s);
+}
+
+/**
+ * The weight gradient [o × c·kh·kw] of groups g0 … g1−1 (four images each; g1 past the batch: to
+ * its end) for a geometry lanesWeightGrad accepts. partialStride 0: each group's sums are added to
+ * dw, the first group's stored; otherwise group g's are stored alone at dw + g·partialStride floats
+ * (threads then share the groups; conv.ts sumPartials adds them up in the same order).
+ */
+export function conv2dWeightGradLanes(
+  x: usize, dy: usize, dw: usize, partialStride: i32, ws: usize, g0: i32, g1: i32,
+  n: i32, c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const k = c * kh * kw;
+  const offs = ws;
+  const src = offs + bytes(round4(k));
+  const srcFloats = hp * wp * c * 4;
+  const dy4 = src + bytes(srcFloats);
+  const pixel = bytes(c * 4);
+  for (let t = 0; t < k; t++) {
+    const ci = t / (kh * kw), ki = (t / kw) % kh, kj = t % kw;
+    store<i32>(offs + bytes(t), ((ki * wp + kj) * c + ci) * 16);
+  }
+  memory.fill(src, 0, bytes(srcFloats)); // the margins; interleave rewrites every interior pixel
+  const image = c * h * w, dyImage = o * ho * wo;
+  const start = g0 * 4, last = <i32>min<i64>(<i64>n, <i64>g1 * 4);
+  for (let n0 = start; n0 < last; n0 += 4) {
+    const m = min(4, last - n0);
+    interleave(x + bytes(n0 * image), m, c, h, w, pw, src + bytes(ph * wp * c * 4));
+    interleave(dy + bytes(n0 * dyImage), m, o, ho, wo, 0, dy4);
+    const out = partialStride == 0 ? dw : dw + bytes((n0 / 4) * partialStride);
+    const first = partialStride != 0 || n0 == 0;
+    const k4 = k & ~3;
+    for (let o0 = 0; o0 < o; o0 += 2) {
+      const two = o0 + 1 < o;
+      for (let t = 0; t < k4; t += 4) weightGradBlock(src, dy4, offs, t, o0, two, o, pixel, ho, wo, wp, out, k, first);
+      for (let t = k4; t < k; t++) weightGradTap(src, dy4, offs, t, o0, two, o, pixel, ho, wo, wp, out, k, first);
+    }
+  }
 }

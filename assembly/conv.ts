@@ -11,7 +11,9 @@
 // Stride-1 convolutions with few filters skip im2col in the forward pass and the weight gradient
 // (the implicit lowering, below): LeNet-5's.
 import { gemmGatherB, hsum, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, gemmStridedAPacked, gemmTN, packedGemmWorkspaceFloats } from "./gemm";
-import { conv2dForwardLanes, conv2dInputGradLanes, lanesForward, lanesInputGrad, lanesWorkspaceFloats } from "./conv-lanes";
+import {
+  conv2dForwardLanes, conv2dInputGradLanes, conv2dWeightGradLanes, lanesForward, lanesInputGrad, lanesWeightGrad, lanesWorkspaceFloats,
+} from "./conv-lanes";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -583,10 +585,11 @@ export function conv2dWeightGradImplicitTaps(
 }
 
 /**
- * Chunks of images the implicit weight gradient sums separately (see conv2dWeightGradPartials), or
- * 0 when the geometry does not take the implicit lowering.
+ * Chunks of images the weight gradient sums separately (see conv2dWeightGradPartials): groups of
+ * four on lanes, the implicit lowering's chunks, or 0 when the geometry takes neither.
  */
-export function implicitWeightGradChunks(n: i32, c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+export function weightGradChunks(n: i32, c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (lanesWeightGrad(c, h, w, o, kh, kw, sh, sw, ph, pw)) return (n + 3) / 4;
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return 0;
   const hp = h + 2 * ph, wp = w + 2 * pw;
   const ho = hp - kh + 1, wo = wp - kw + 1;
@@ -596,8 +599,8 @@ export function implicitWeightGradChunks(n: i32, c: i32, h: i32, w: i32, o: i32,
 }
 
 /**
- * The weight gradient of chunks q0 … q1−1 alone, each chunk's [o × k] sum written (not added) to
- * partials + q·o·k: threads can then share the batch instead of the taps, each laying out only its
+ * The weight gradient of chunks q0 … q1−1 alone (weightGradChunks; stride 1), each chunk's [o × k]
+ * sum written (not added) to partials + q·o·k: threads can then share the batch instead of the taps, each laying out only its
  * own images, and sumPartials adds the chunks up in order — the same additions, in the same order,
  * as conv2dWeightGradImplicitTaps makes into dw, so the bits do not change.
  */
@@ -606,7 +609,8 @@ export function conv2dWeightGradPartials(
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
 ): void {
   const k = c * kh * kw;
-  implicitWeightGrad(x, dy, partials, o * k, ws, 0, k, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
+  if (lanesWeightGrad(c, h, wd, o, kh, kw, 1, 1, ph, pw)) conv2dWeightGradLanes(x, dy, partials, o * k, ws, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
+  else implicitWeightGrad(x, dy, partials, o * k, ws, 0, k, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
 }
 
 /** dst[e] = Σ_q partials[q·size + e] over q = 0 … chunks−1 in order, for e = e0 … e1−1. */
@@ -828,9 +832,11 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
-  const implicit = dw != 0 && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
+  const lanesDw = dw != 0 && lanesWeightGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw);
+  if (lanesDw) conv2dWeightGradLanes(x, dy, dw, 0, col, 0, (n + 3) / 4, n, c, h, wd, o, kh, kw, ph, pw);
+  const implicit = !lanesDw && dw != 0 && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);
   if (implicit) conv2dWeightGradImplicitTaps(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, ph, pw);
-  if (!implicit && dw != 0) conv2dWeightGradLowered(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
+  if (!lanesDw && !implicit && dw != 0) conv2dWeightGradLowered(x, dy, dw, col, 0, k, n, c, h, wd, o, kh, kw, sh, sw, ph, pw);
   // The input gradient goes by the weight gradient's chunks of images too (their dy side by side,
   // one product); each element still sums over the filters alone, so the bits do not change.
   const lanes = dx != 0 && lanesInputGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw);

@@ -10,7 +10,7 @@ export { reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdStep, axpy, fill } from "./optim";
 export { copy, sumSquares, addScaledByInvNorm } from "./vector";
-export { conv2dForward, conv2dBackward, convWorkspaceFloats, implicitWeightGradChunks } from "./conv";
+export { conv2dForward, conv2dBackward, convWorkspaceFloats, weightGradChunks } from "./conv";
 export {
   maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   adaptiveAvgPool2dForward, adaptiveAvgPool2dBackward,

@@ -12,7 +12,7 @@ import { addScaledByInvNorm, copy } from "./vector";
 import {
   biasGrad, conv2dBackward, conv2dForward, conv2dWeightGradImplicitTaps, conv2dWeightGradLowered, conv2dWeightGradPartials, isImplicit, outSize, sumPartials,
 } from "./conv";
-import { lanesForward, lanesInputGrad } from "./conv-lanes";
+import { conv2dWeightGradLanes, lanesForward, lanesInputGrad, lanesWeightGrad } from "./conv-lanes";
 import {
   adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, avgPool2dBackward, avgPool2dForward,
   maxPool2dBackward, maxPool2dForward,
@@ -110,6 +110,12 @@ export function conv2dBackwardPart(
     }
   }
   if (dw != 0) {
+    if (lanesWeightGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
+      // Lanes cannot share out taps; the caller splits groups of images (conv2dWeightGradPartialsPart)
+      // whenever there is one per thread, so this is a batch of at most four: one thread takes it.
+      if (part == 0) conv2dWeightGradLanes(x, dy, dw, 0, ws, 0, (n + 3) / 4, n, c, h, wd, o, kh, kw, ph, pw);
+      return;
+    }
     const k = c * kh * kw;
     const t0 = bound(k, 4, part, parts), t1 = bound(k, 4, part + 1, parts);
     if (t1 <= t0) return;
@@ -122,7 +128,7 @@ export function conv2dBackwardPart(
 }
 
 /**
- * The implicit weight gradient by chunks of images (conv2dWeightGradPartials): each thread lays out
+ * The lanes or implicit weight gradient by chunks of images (conv2dWeightGradPartials): each thread lays out
  * and reduces only its chunks, into partials; sumPartialsPart then adds them up. Splitting the taps
  * instead (conv2dBackwardPart) makes every thread lay out every image: LeNet-5's conv1 gained only
  * 1.4× from a second thread that way.

@@ -142,6 +142,9 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     ['3×3 stride 2 pad 1, 7 → 9 channels', [4, 7, 11, 10, 9, 3, 3], [2, 2], [1, 1]],
     ['1×1 pointwise (no im2col)', [3, 13, 6, 5, 7, 1, 1], [1, 1], [0, 0]],
     ['2×3 strides 3×2, taps not a multiple of 4', [2, 3, 9, 8, 5, 2, 3], [3, 2], [0, 1]],
+    // Output rows ≥ 16 wide: the weight gradient on lanes, groups of four images split between the
+    // threads (the last group short), an odd filter and taps past a multiple of 4.
+    ['3×3 pad 1, 17-wide rows (lanes weight gradient), batch 11', [11, 2, 9, 17, 5, 3, 3], [1, 1], [1, 1]],
   ];
   for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
     bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {

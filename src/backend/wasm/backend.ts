@@ -357,9 +357,9 @@ export class WasmBackend extends Backend {
     if (pool) {
       const { col, stride } = this.#convScratch(d, pool.parts);
       const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
-      // An implicit weight gradient with a chunk of images for every thread splits the batch
-      // (each thread lays out only its images) rather than the taps.
-      const chunks = a.dw ? this.#k.implicitWeightGradChunks(...(geometry as [number, number, number, number, number, number, number, number, number, number, number])) : 0;
+      // A lanes or implicit weight gradient with a chunk of images for every thread splits the
+      // batch (each thread lays out only its images) rather than the taps.
+      const chunks = a.dw ? this.#k.weightGradChunks(...(geometry as [number, number, number, number, number, number, number, number, number, number, number])) : 0;
       const byChunks = chunks >= pool.parts;
       if (a.dx || !byChunks) pool.run('conv2dBackwardPart', [p(a.x), p(a.w), p(a.dy), p(a.dx), byChunks ? 0 : p(a.dw), col, stride, ...geometry]);
       if (byChunks) this.#weightGradByChunks(a, d, pool, col, stride, chunks);
@@ -372,7 +372,7 @@ export class WasmBackend extends Backend {
     this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
       d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
   }
-  /** The implicit weight gradient, chunks of images split between the threads, then added up in order. */
+  /** The lanes or implicit weight gradient, chunks of images split between the threads, then added up in order. */
   #weightGradByChunks(a: Conv2dBackwardArgs, d: Conv2dDims, pool: KernelThreads, col: number, stride: number, chunks: number): void {
     const size = d.outChannels * d.inChannels * d.kernelH * d.kernelW;
     const partials = this.#heap.alloc(chunks * size * 4);

@@ -45,10 +45,10 @@ export interface KernelExports {
   conv2dBackward(x: number, w: number, dy: number, dx: number, dw: number, db: number, col: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   /**
-   * Chunks of images the implicit weight gradient sums separately (0: the geometry takes another
-   * lowering); threads can split the batch by them (conv2dWeightGradPartialsPart, then sumPartialsPart).
+   * Chunks of images the weight gradient sums separately (groups of four on lanes, or the implicit
+   * lowering's chunks; 0: the geometry takes another lowering); threads can split the batch by them (conv2dWeightGradPartialsPart, then sumPartialsPart).
    */
-  implicitWeightGradChunks(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): number;
+  weightGradChunks(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): number;
   /** Whether conv2dWeightGradPooled takes this kernel width (kw ≤ 8). */
   pooledWeightGradSupported(kw: number): number;
   /** Workspace floats of one thread's conv2dWeightGradPooled. */
