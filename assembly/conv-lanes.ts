@@ -15,7 +15,7 @@
 //
 // Every lane is one image and sums its terms in the same order whatever its neighbours, so how
 // images are grouped (batch split between threads, partial last group) never changes a bit.
-import { madd } from "./gemm";
+import { hsum, madd } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -416,7 +416,7 @@ function weightGradTap(src: usize, dy4: usize, offs: usize, t: i32, o0: i32, two
 /** dst = (first ? 0 : dst) + the sum of v's four lanes. */
 // @ts-ignore: decorator
 @inline function putLanes(dst: usize, v: v128, first: bool): void {
-  const s = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  const s = hsum(v);
   store<f32>(dst, first ? s : load<f32>(dst) + s);
 }
 

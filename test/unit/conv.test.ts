@@ -56,7 +56,7 @@ const GEOMETRIES: Geometry[] = [
   [5, 4, 7, 9, 6, 3, 2, 1, 1, 2, 1], // 6 outputs = 4 + 2, unequal padding
   [7, 5, 6, 7, 9, 3, 3, 1, 1, 3, 3], // 9 outputs = 4 + 4 + 1, odd output width, zero border
   // …and the weight gradient on lanes once output rows are 16+ wide: 5 filters (2 + 2 + 1), 27
-  // taps (padded to 28), a full group and a partial one.
+  // taps (6 blocks of 4, then 3 one at a time), a full group and a partial one.
   [5, 3, 17, 19, 5, 3, 3, 1, 1, 1, 2],
   // The im2col lowering takes images in chunks whose columns sit side by side (64 images of a 2×2
   // plane here: a full chunk and a rest of 6), and its products go through packed copies: depths
