@@ -14,6 +14,7 @@ import { gemmGatherB, hsum, madd, madd1, gemmNN, gemmNTPacked, gemmNTStrided, ge
 import {
   conv2dForwardLanes, conv2dInputGradLanes, conv2dWeightGradLanes, lanesForward, lanesInputGrad, lanesWeightGrad, lanesWorkspaceFloats,
 } from "./conv-lanes";
+import { isWinograd, winogradConv, winogradWeightGrad, winogradWorkspaceFloats } from "./winograd";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -263,6 +264,7 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const p = ho * wo;
   // Small stride-1 layers run their forward pass or input gradient on lanes (conv-lanes.ts).
   const col = max(loweredWorkspaceFloats(k, o, p), lanesWorkspaceFloats(c, h, w, o, kh, kw, sh, sw, ph, pw));
+  if (isWinograd(c, h, w, o, kh, kw, sh, sw, ph, pw)) return max(col, winogradWorkspaceFloats(c, h, w, o));
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
@@ -694,6 +696,10 @@ export function conv2dForward(
   const wo = outSize(wd, kw, sw, pw);
   const k = c * kh * kw;
   const p = ho * wo;
+  if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
+    winogradConv(x, w, bias, y, col, n, c, h, wd, o, false);
+    return;
+  }
   if (lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
     conv2dForwardLanes(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
@@ -832,6 +838,13 @@ export function conv2dBackward(
   const p = ho * wo;
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const imageBytes = bytes(c * h * wd);
+  if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
+    // The weight gradient first: both use the workspace, one after the other.
+    if (dw != 0) winogradWeightGrad(x, dy, dw, col, 0, o, n, c, h, wd, o);
+    if (dx != 0) winogradConv(dy, w, 0, dx, col, n, o, h, wd, c, true);
+    if (db != 0) biasGrad(dy, db, n, o, p, 0, o);
+    return;
+  }
   const lanesDw = dw != 0 && lanesWeightGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw);
   if (lanesDw) conv2dWeightGradLanes(x, dy, dw, 0, col, 0, (n + 3) / 4, n, c, h, wd, o, kh, kw, ph, pw);
   const implicit = !lanesDw && dw != 0 && isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o);

@@ -21,6 +21,7 @@ import { batchNorm2dBackwardChannels, batchNorm2dForwardChannels } from "./batch
 import { addTensors, dropout } from "./elementwise";
 import { applyMask } from "./mask";
 import { conv2dWeightGradPooled } from "./pooled";
+import { isWinograd, winogradWeightGrad } from "./winograd";
 
 /** Start of share `part` of `total` items handed out in multiples of `align` (the last share takes the rest). */
 // @ts-ignore: decorator
@@ -110,6 +111,12 @@ export function conv2dBackwardPart(
     }
   }
   if (dw != 0) {
+    if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
+      // Winograd sums each filter's gradient over the whole batch: threads own blocks of filters.
+      const o0 = bound(o, 4, part, parts), o1 = bound(o, 4, part + 1, parts);
+      winogradWeightGrad(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
+      return;
+    }
     if (lanesWeightGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
       // Lanes cannot share out taps; the caller splits groups of images (conv2dWeightGradPartialsPart)
       // whenever there is one per thread, so this is a batch of at most four: one thread takes it.

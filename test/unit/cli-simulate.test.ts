@@ -59,14 +59,16 @@ describe('feddip simulate', () => {
 
   it('draws round and local-training bars on a terminal, and not one control character elsewhere', async (ctx) => {
     if (!haveData) return ctx.skip('Fashion-MNIST not installed');
-    const args = ['simulate', '--clients', '100', '--fraction', '0.02', '--local-epochs', '1', '--threads', '2', '--rounds', '1'];
+    // Four local epochs: the bars redraw at most every 100 ms, and one epoch of two clients (1,200
+    // samples) can finish within a single interval, leaving no bar in flight to look at.
+    const args = ['simulate', '--clients', '100', '--fraction', '0.02', '--local-epochs', '4', '--threads', '2', '--rounds', '1'];
     let drawn = '';
     const tty = await run([...args, '--out', join(dir, 'tty')], () => false, { isTTY: true, columns: 120, write: (t) => { drawn += t; } });
     expect(tty.code, tty.err).toBe(0);
     expect(drawn).toMatch(/rounds {3}\[░+\] {3}0% 0\/1 /);
-    // Two clients of 600 samples, one epoch; progress arrived from the worker threads.
-    expect(drawn).toMatch(/training \[[█░]+\] +\d+% \d[\d,]*\/1,200 [\d,.]+ samples\/s ETA [\d.]+s {2}[01]\/2 clients/);
-    expect(drawn).toMatch(/training \[█+\] 100% 1,200\/1,200 [\d,.]+ samples\/s done {2}evaluating/);
+    // Two clients of 600 samples, four epochs; progress arrived from the worker threads.
+    expect(drawn).toMatch(/training \[[█░]+\] +\d+% \d[\d,]*\/4,800 [\d,.]+ samples\/s ETA [\d.]+s {2}[01]\/2 clients/);
+    expect(drawn).toMatch(/training \[█+\] 100% 4,800\/4,800 [\d,.]+ samples\/s done {2}evaluating/);
     expect(drawn).toMatch(/rounds {3}\[█+\] 100% 1\/1 /);
     expect(drawn.endsWith('\x1b[J')).toBe(true); // cleared before the last lines
     let piped = '';

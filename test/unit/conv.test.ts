@@ -64,7 +64,27 @@ const GEOMETRIES: Geometry[] = [
   [70, 3, 4, 4, 9, 3, 3, 2, 2, 1, 1],
   [2, 2, 33, 33, 8, 3, 3, 2, 2, 1, 1],
   [3, 30, 4, 4, 260, 3, 3, 1, 1, 1, 1],
+  // 3×3, stride 1, padding 1 with 32+ channels runs Winograd F(2×2, 3×3) on wasm (assembly/winograd.ts):
+  // whole groups of four tiles; odd planes (a partial tile at the right and bottom edge, a group of
+  // four tiles and a rest of one) with channel and filter counts off the SIMD width; 2×3 planes
+  // (one partial group); chunks of images (96 tiles per image: chunks of 3 and a rest of 2).
+  [2, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1],
+  [3, 33, 7, 9, 34, 3, 3, 1, 1, 1, 1],
+  [4, 35, 3, 2, 37, 3, 3, 1, 1, 1, 1],
+  [5, 32, 16, 24, 36, 3, 3, 1, 1, 1, 1],
 ];
+
+/**
+ * Winograd's weight gradient (wasm, 3×3 stride-1 padding-1 layers with 32+ channels) sums
+ * transformed tiles, each a sum of up to 4 pixels times a sum of up to 4 gradients, over a quarter
+ * as many terms as the direct sum: its rounding error is a few times larger. Measured against the
+ * float64 reference, its largest error is 4e-6–1e-5 of the gradient's RMS (the direct sum's: about
+ * 1e-6), which the default bound, relative to each element, misses on elements near zero.
+ */
+function dwTolerance([, c, , , o, kh, kw, sh, sw, ph, pw]: Geometry): number {
+  const winograd = kh === 3 && kw === 3 && sh === 1 && sw === 1 && ph === 1 && pw === 1 && c >= 32 && o >= 32;
+  return winograd ? 1e-4 : 2e-5;
+}
 
 /** An independent forward: materialise the zero-padded input, then slide without bounds tests. */
 function convByPadding(x: Float64Array, w: Float64Array, b: Float64Array | undefined, d: Conv2dDims): Float64Array {
@@ -195,7 +215,7 @@ forEachBackend('conv2d', (run, name) => {
       b.conv2dBackward({ x: t.x, w: t.w, dy: t.dy, dx: t.dx, dw: t.dw, db: t.db, ...geo });
       expectClose(await b.read(t.y), c.y, `y ${g}`);
       expectClose(await b.read(t.dx), c.dx, `dx ${g}`);
-      expectClose(await b.read(t.dw), c.dw, `dW ${g}`);
+      expectClose(await b.read(t.dw), c.dw, `dW ${g}`, dwTolerance(g));
       expectClose(await b.read(t.db), c.db, `db ${g}`);
       b.conv2dForward({ x: t.x, w: t.w, y: t.y, ...geo });
       expectClose(await b.read(t.y), c.yNoBias, `y without bias ${g}`);

@@ -145,6 +145,10 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     // Output rows ≥ 16 wide: the weight gradient on lanes, groups of four images split between the
     // threads (the last group short), an odd filter and taps past a multiple of 4.
     ['3×3 pad 1, 17-wide rows (lanes weight gradient), batch 11', [11, 2, 9, 17, 5, 3, 3], [1, 1], [1, 1]],
+    // 32+ channels: Winograd F(2×2, 3×3). Images split for y and dx (5 and 4: chunks of 2 images of
+    // 12 × 11 tiles, the first thread's last chunk short), filters in blocks of 4 for dW (34 = 16 +
+    // 18, ending in a block of 2); odd planes, channel counts off the SIMD width.
+    ['3×3 pad 1, 33 → 34 channels (Winograd), batch 9', [9, 33, 23, 22, 34, 3, 3], [1, 1], [1, 1]],
   ];
   for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
     bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {

@@ -1,0 +1,464 @@
+// Winograd's minimal filtering F(2×2, 3×3) for 3×3 convolutions with stride 1 and padding 1 (all
+// of ResNet-18-CIFAR's stride-1 layers, AlexNet-CIFAR's after the first). The output is cut into
+// 2×2 tiles; each tile reads a 4×4 window of the padded input. With the transforms
+//   V = Bᵀ·d·B (input window, 4×4)   U = G·g·Gᵀ (3×3 kernel → 4×4)   Y = Aᵀ·(U ⊙ V)·A (2×2 outputs)
+// a tile costs 16 multiply-adds per (filter, channel) pair instead of 36: for each of the 16
+// transformed positions ξ, the products over the channels are one matrix product
+//   M[ξ] [o × tiles] = U[ξ] [o × c] · V[ξ] [c × tiles]
+// run by the packed GEMM (gemm.ts), where nearly all the time goes. The transforms only add and
+// subtract (and halve, for U); they run on four neighbouring tiles per vector.
+//
+// The input gradient of such a convolution is the same convolution of dy with each kernel rotated
+// by 180° and the two channel axes swapped. The weight gradient comes from the same factorisation:
+// with Y = Aᵀ(U ⊙ V)A per tile, ∂L/∂U[ξ] = Σ_tiles (A·dY·Aᵀ)[ξ] · V[ξ] (one product per ξ,
+// [o × tiles]·[c × tiles]ᵀ), then ∂L/∂g = Gᵀ·(∂L/∂U)·G.
+//
+// Bits: an output of the forward pass (or of the input gradient) is the transform of one running
+// sum per ξ over the channels in ascending order, whichever chunk or thread its tile falls in; a
+// weight gradient is one running sum per ξ over the tiles in image order, carried across chunks,
+// whichever filters a thread owns. Results do not depend on the number of threads. They differ
+// from the direct convolution's within float rounding: the transforms reassociate the sums.
+import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
+
+// @ts-ignore: decorator
+@inline function bytes(n: i32): usize {
+  return <usize>n << 2;
+}
+
+// @ts-ignore: decorator
+@inline function round4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+/**
+ * Channels (in and out) from which the Winograd path is taken. With fewer, the transforms weigh
+ * more against the products (a transform costs a few additions per tile and channel, the products
+ * 16·o multiply-adds), and LeNet-sized layers have kernels of their own (conv-lanes.ts).
+ */
+const MIN_CHANNELS = 32;
+
+/** Tiles per chunk of images, at least: the products' columns, as many as im2col's 256 positions. */
+const CHUNK_TILES = 256;
+
+/** Whether conv2dForward / conv2dBackward run this geometry through Winograd F(2×2, 3×3). */
+export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  return kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && h >= 1 && w >= 1
+    && c >= MIN_CHANNELS && o >= MIN_CHANNELS;
+}
+
+// @ts-ignore: decorator
+@inline function tilesOf(size: i32): i32 {
+  return (size + 1) >> 1;
+}
+
+/** Images per chunk: at least CHUNK_TILES tiles. From the geometry only. */
+// @ts-ignore: decorator
+@inline function chunkImages(h: i32, w: i32): i32 {
+  const perImage = tilesOf(h) * tilesOf(w);
+  return max(1, (CHUNK_TILES + perImage - 1) / perImage);
+}
+
+/** Row length of the padded plane: a margin of 1 before the image, and room for the last group of four tiles' loads. */
+// @ts-ignore: decorator
+@inline function paddedWidth(w: i32): i32 {
+  return round4(2 * tilesOf(w) + 4);
+}
+
+// @ts-ignore: decorator
+@inline function paddedRows(h: i32): i32 {
+  return 2 * tilesOf(h) + 2;
+}
+
+/** Row length of the row transforms: 4 values per tile, tiles rounded up to whole vectors. */
+// @ts-ignore: decorator
+@inline function rowTransformWidth(w: i32): i32 {
+  return round4(tilesOf(w));
+}
+
+/**
+ * Floats of workspace one thread needs: the transformed kernels (or the weight gradient's sums),
+ * two chunks of transformed tiles, a padded plane and its row transforms, 8 floats for odd tiles,
+ * and the packed products' copies.
+ */
+export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
+  const t = chunkImages(h, w) * tilesOf(h) * tilesOf(w);
+  const wide = max(c, o);
+  const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
+  const plane = paddedRows(h) * paddedWidth(w);
+  const rows = paddedRows(h) * 4 * rowTransformWidth(w);
+  // 12 floats of slack: the last group of row transforms loads past the plane's end.
+  return round4(16 * c * o) + 2 * round4(16 * wide * t) + plane + 12 + rows + 8 + round4(pack);
+}
+
+// ---- storing vectors whose last lanes may fall off the end ----
+
+/** The first `count` lanes of v at p, p + stride, … (stride in bytes). */
+// @ts-ignore: decorator
+@inline function putLanes(p: usize, stride: usize, v: v128, count: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/** The first `count` lanes of v at p (contiguous): one store when all four are wanted. */
+// @ts-ignore: decorator
+@inline function put(p: usize, v: v128, count: i32): void {
+  if (count == 4) v128.store(p, v);
+  else putLanes(p, 4, v, count);
+}
+
+// ---- the kernels: U = G·g·Gᵀ, and back: ∂g = Gᵀ·∂U·G ----
+
+/** Lane l = the float at p + l·stride (bytes), lanes past `last` repeating lane `last`. */
+// @ts-ignore: decorator
+@inline function gather(p: usize, stride: usize, last: i32): v128 {
+  let v = f32x4.splat(load<f32>(p));
+  v = f32x4.replace_lane(v, 1, load<f32>(p + stride * <usize>min(1, last)));
+  v = f32x4.replace_lane(v, 2, load<f32>(p + stride * <usize>min(2, last)));
+  return f32x4.replace_lane(v, 3, load<f32>(p + stride * <usize>min(3, last)));
+}
+
+/** Tap (i, j) of four kernels (gather's lanes), or tap (2 − i, 2 − j) when flipped. */
+// @ts-ignore: decorator
+@inline function tap(g: usize, lane: usize, last: i32, flip: bool, t: i32): v128 {
+  return gather(g + bytes(flip ? 8 - t : t), lane, last);
+}
+
+/** (x0, x1, x2) ↦ (x0, (x0 + x1 + x2)/2, (x0 − x1 + x2)/2, x2): one side of G, stored `step` bytes apart. */
+// @ts-ignore: decorator
+@inline function putSpread(dst: usize, step: usize, x0: v128, x1: v128, x2: v128, count: i32): void {
+  const half = f32x4.splat(0.5);
+  const s = f32x4.add(x0, x2);
+  put(dst, x0, count);
+  put(dst + step, f32x4.mul(f32x4.add(s, x1), half), count);
+  put(dst + 2 * step, f32x4.mul(f32x4.sub(s, x1), half), count);
+  put(dst + 3 * step, x2, count);
+}
+
+/**
+ * u[ξ][r][s] (planes of rows × cols) = (G·g·Gᵀ)[ξ] for the kernel g of (r, s), whose 9 taps sit
+ * from w + 4·(r·rowStride + s·colStride); `flip` reads each kernel rotated by 180°. Four s per
+ * vector, each lane gathering its kernel's taps.
+ */
+function transformKernels(w: usize, u: usize, rows: i32, cols: i32, rowStride: i32, colStride: i32, flip: bool): void {
+  const half = f32x4.splat(0.5);
+  const step = bytes(rows * cols);
+  const lane = bytes(colStride);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < cols; s += 4) {
+      const g = w + bytes(r * rowStride + s * colStride);
+      const count = min(4, cols - s);
+      const last = count - 1;
+      const g00 = tap(g, lane, last, flip, 0), g01 = tap(g, lane, last, flip, 1), g02 = tap(g, lane, last, flip, 2);
+      const g10 = tap(g, lane, last, flip, 3), g11 = tap(g, lane, last, flip, 4), g12 = tap(g, lane, last, flip, 5);
+      const g20 = tap(g, lane, last, flip, 6), g21 = tap(g, lane, last, flip, 7), g22 = tap(g, lane, last, flip, 8);
+      // Rows 1 and 2 of G·g; rows 0 and 3 are g's rows 0 and 2.
+      const s0 = f32x4.add(g00, g20), s1 = f32x4.add(g01, g21), s2 = f32x4.add(g02, g22);
+      const a10 = f32x4.mul(f32x4.add(s0, g10), half), a11 = f32x4.mul(f32x4.add(s1, g11), half), a12 = f32x4.mul(f32x4.add(s2, g12), half);
+      const a20 = f32x4.mul(f32x4.sub(s0, g10), half), a21 = f32x4.mul(f32x4.sub(s1, g11), half), a22 = f32x4.mul(f32x4.sub(s2, g12), half);
+      const dst = u + bytes(r * cols + s);
+      putSpread(dst, step, g00, g01, g02, count);
+      putSpread(dst + 4 * step, step, a10, a11, a12, count);
+      putSpread(dst + 8 * step, step, a20, a21, a22, count);
+      putSpread(dst + 12 * step, step, g20, g21, g22, count);
+    }
+  }
+}
+
+/** (x0, x1, x2, x3) ↦ (x0 + (x1 + x2)/2, (x1 − x2)/2, (x1 + x2)/2 + x3): one side of Gᵀ·Z·G. */
+// @ts-ignore: decorator
+@inline function fold0(x0: v128, x1: v128, x2: v128): v128 {
+  return f32x4.add(x0, f32x4.mul(f32x4.add(x1, x2), f32x4.splat(0.5)));
+}
+
+// @ts-ignore: decorator
+@inline function fold1(x1: v128, x2: v128): v128 {
+  return f32x4.mul(f32x4.sub(x1, x2), f32x4.splat(0.5));
+}
+
+// @ts-ignore: decorator
+@inline function fold2(x1: v128, x2: v128, x3: v128): v128 {
+  return f32x4.add(f32x4.mul(f32x4.add(x1, x2), f32x4.splat(0.5)), x3);
+}
+
+/** Row i of the 3×3 result from row i of Gᵀ·Z (four values): its three taps, for `count` kernels 9 floats apart. */
+// @ts-ignore: decorator
+@inline function putFolded(dst: usize, x0: v128, x1: v128, x2: v128, x3: v128, count: i32): void {
+  putLanes(dst, 36, fold0(x0, x1, x2), count);
+  putLanes(dst + 4, 36, fold1(x1, x2), count);
+  putLanes(dst + 8, 36, fold2(x1, x2, x3), count);
+}
+
+/**
+ * dw[k][ci] (3×3, rows o0 … o1−1 of dw [o × c × 3 × 3]) = Gᵀ·Z·G for Z = du[ξ][k − o0][ci] (planes
+ * of (o1 − o0) × c). Four channels per vector.
+ */
+function foldKernelGrads(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
+  const step = bytes((o1 - o0) * c);
+  for (let k = o0; k < o1; k++) {
+    for (let ci = 0; ci < c; ci += 4) {
+      const z = du + bytes((k - o0) * c + ci);
+      const count = min(4, c - ci);
+      // Gᵀ·Z: rows 0, 1, 2 from Z's rows (ξ = 4·row + column).
+      const z00 = v128.load(z), z01 = v128.load(z + step), z02 = v128.load(z + 2 * step), z03 = v128.load(z + 3 * step);
+      const z10 = v128.load(z + 4 * step), z11 = v128.load(z + 5 * step), z12 = v128.load(z + 6 * step), z13 = v128.load(z + 7 * step);
+      const z20 = v128.load(z + 8 * step), z21 = v128.load(z + 9 * step), z22 = v128.load(z + 10 * step), z23 = v128.load(z + 11 * step);
+      const z30 = v128.load(z + 12 * step), z31 = v128.load(z + 13 * step), z32 = v128.load(z + 14 * step), z33 = v128.load(z + 15 * step);
+      const dst = dw + bytes((k * c + ci) * 9);
+      putFolded(dst, fold0(z00, z10, z20), fold0(z01, z11, z21), fold0(z02, z12, z22), fold0(z03, z13, z23), count);
+      putFolded(dst + 12, fold1(z10, z20), fold1(z11, z21), fold1(z12, z22), fold1(z13, z23), count);
+      putFolded(dst + 24, fold2(z10, z20, z30), fold2(z11, z21, z31), fold2(z12, z22, z32), fold2(z13, z23, z33), count);
+    }
+  }
+}
+
+// ---- the tiles: V = Bᵀ·d·B, Y = Aᵀ·M·A, and dY's A·dY·Aᵀ ----
+
+/**
+ * The transformed tiles of one plane x [h × w] (padding 1): tile (ty, tx) goes to float ty·tw + tx
+ * of the 16 rows v + ξ·step (bytes). The plane is copied into `pad`, whose margins are zero (see
+ * zeroMargins); each padded row is transformed once (Bᵀ along the row, four values per tile, in
+ * rowT), then four rows at a time down the columns.
+ */
+function inputTiles(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
+  const th = tilesOf(h), tw = tilesOf(w);
+  const wp = paddedWidth(w), hp = paddedRows(h);
+  for (let i = 0; i < h; i++) {
+    const src = x + bytes(i * w), dst = pad + bytes((i + 1) * wp + 1);
+    let j = 0;
+    for (; j + 4 <= w; j += 4) v128.store(dst + bytes(j), v128.load(src + bytes(j)));
+    for (; j < w; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)));
+  }
+  // Bᵀ along each row: tile tx reads padded columns 2tx … 2tx+3 (d0 … d3) and keeps
+  // (d0 − d2, d1 + d2, d2 − d1, d1 − d3). Four tiles are 12 columns: three loads, then the even and
+  // odd columns and both shifted by one tile. The last group may run past tw (lanes never used).
+  const rw = rowTransformWidth(w);
+  for (let r = 0; r < hp; r++) {
+    const row = pad + bytes(r * wp);
+    const out = rowT + bytes(r * 4 * rw);
+    for (let tx = 0; tx < tw; tx += 4) {
+      const p = row + bytes(2 * tx);
+      const a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 32);
+      const d0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6), d1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+      const e = v128.shuffle<f32>(b, c, 0, 2, 4, 6), f = v128.shuffle<f32>(b, c, 1, 3, 5, 7);
+      const d2 = v128.shuffle<f32>(d0, e, 1, 2, 3, 6), d3 = v128.shuffle<f32>(d1, f, 1, 2, 3, 6);
+      const o = out + bytes(tx);
+      v128.store(o, f32x4.sub(d0, d2));
+      v128.store(o + bytes(rw), f32x4.add(d1, d2));
+      v128.store(o + bytes(2 * rw), f32x4.sub(d2, d1));
+      v128.store(o + bytes(3 * rw), f32x4.sub(d1, d3));
+    }
+  }
+  // Bᵀ down the columns: tile row ty combines padded rows 2ty … 2ty+3.
+  const rowBytes = bytes(4 * rw);
+  for (let ty = 0; ty < th; ty++) {
+    const r0 = rowT + <usize>(2 * ty) * rowBytes;
+    for (let tx = 0; tx < tw; tx += 4) {
+      const count = min(4, tw - tx);
+      const dst = v + bytes(ty * tw + tx);
+      for (let e = 0; e < 4; e++) {
+        const q = r0 + bytes(e * rw + tx);
+        const a = v128.load(q), b = v128.load(q + rowBytes), c = v128.load(q + 2 * rowBytes), d = v128.load(q + 3 * rowBytes);
+        const at = dst + <usize>e * step;
+        put(at, f32x4.sub(a, c), count);
+        put(at + 4 * step, f32x4.add(b, c), count);
+        put(at + 8 * step, f32x4.sub(c, b), count);
+        put(at + 12 * step, f32x4.sub(b, d), count);
+      }
+    }
+  }
+}
+
+/**
+ * One output plane y [h × w] (+ bias) from its transformed tiles: tile (ty, tx) at float ty·tw + tx
+ * of the 16 rows m + ξ·step. Aᵀ·M·A keeps (m0 + m1 + m2, m1 − m2 − m3) along both axes. Four tiles
+ * at a time; their two output columns are interleaved into two vectors per output row. `odd`: 8
+ * floats of scratch for the tiles at the right and bottom edges.
+ */
+function outputTiles(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32, odd: usize): void {
+  const th = tilesOf(h), tw = tilesOf(w);
+  const vb = f32x4.splat(bias);
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx += 4) {
+      const src = m + bytes(ty * tw + tx);
+      // Aᵀ down the columns: two rows (a) of four columns (e).
+      const m00 = v128.load(src), m01 = v128.load(src + step), m02 = v128.load(src + 2 * step), m03 = v128.load(src + 3 * step);
+      const m10 = v128.load(src + 4 * step), m11 = v128.load(src + 5 * step), m12 = v128.load(src + 6 * step), m13 = v128.load(src + 7 * step);
+      const m20 = v128.load(src + 8 * step), m21 = v128.load(src + 9 * step), m22 = v128.load(src + 10 * step), m23 = v128.load(src + 11 * step);
+      const m30 = v128.load(src + 12 * step), m31 = v128.load(src + 13 * step), m32 = v128.load(src + 14 * step), m33 = v128.load(src + 15 * step);
+      const s00 = f32x4.add(f32x4.add(m00, m10), m20), s01 = f32x4.add(f32x4.add(m01, m11), m21);
+      const s02 = f32x4.add(f32x4.add(m02, m12), m22), s03 = f32x4.add(f32x4.add(m03, m13), m23);
+      const s10 = f32x4.sub(f32x4.sub(m10, m20), m30), s11 = f32x4.sub(f32x4.sub(m11, m21), m31);
+      const s12 = f32x4.sub(f32x4.sub(m12, m22), m32), s13 = f32x4.sub(f32x4.sub(m13, m23), m33);
+      // Aᵀ along the rows: output (a, b) of each tile.
+      const y00 = f32x4.add(f32x4.add(f32x4.add(s00, s01), s02), vb), y01 = f32x4.add(f32x4.sub(f32x4.sub(s01, s02), s03), vb);
+      const y10 = f32x4.add(f32x4.add(f32x4.add(s10, s11), s12), vb), y11 = f32x4.add(f32x4.sub(f32x4.sub(s11, s12), s13), vb);
+      const row = 2 * ty, col = 2 * tx;
+      const full = col + 8 <= w;
+      putOutputRow(y + bytes(row * w + col), y00, y01, full, min(8, w - col), odd);
+      if (row + 1 < h) putOutputRow(y + bytes((row + 1) * w + col), y10, y11, full, min(8, w - col), odd);
+    }
+  }
+}
+
+/** Eight outputs of a row from four tiles' left (l) and right (r) columns, or the first `count` of them. */
+// @ts-ignore: decorator
+@inline function putOutputRow(dst: usize, l: v128, r: v128, full: bool, count: i32, odd: usize): void {
+  const lo = v128.shuffle<f32>(l, r, 0, 4, 1, 5), hi = v128.shuffle<f32>(l, r, 2, 6, 3, 7);
+  if (full) {
+    v128.store(dst, lo);
+    v128.store(dst, hi, 16);
+    return;
+  }
+  v128.store(odd, lo);
+  v128.store(odd, hi, 16);
+  for (let j = 0; j < count; j++) store<f32>(dst + bytes(j), load<f32>(odd + bytes(j)));
+}
+
+/** Four floats of a dy row from src, of which the first `count` lie inside the plane (the rest read as zero). */
+// @ts-ignore: decorator
+@inline function loadGradRow(src: usize, count: i32, odd: usize): v128 {
+  if (count >= 4) return v128.load(src);
+  for (let j = 0; j < 4; j++) store<f32>(odd + bytes(j), j < count ? load<f32>(src + bytes(j)) : 0);
+  return v128.load(odd);
+}
+
+/** (p, q) ↦ (p, p + q, p − q, −q): one side of A·dY·Aᵀ, stored `step` bytes apart. */
+// @ts-ignore: decorator
+@inline function putGradRow(dst: usize, step: usize, p: v128, q: v128, count: i32): void {
+  put(dst, p, count);
+  put(dst + step, f32x4.add(p, q), count);
+  put(dst + 2 * step, f32x4.sub(p, q), count);
+  put(dst + 3 * step, f32x4.neg(q), count);
+}
+
+/**
+ * A·dY·Aᵀ for the tiles of one gradient plane dy [h × w]: tile (ty, tx) to float ty·tw + tx of the
+ * 16 rows mt + ξ·step. Positions past the plane count as zero gradients.
+ */
+function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize): void {
+  const th = tilesOf(h), tw = tilesOf(w);
+  const zero = f32x4.splat(0);
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx += 4) {
+      const count = min(4, tw - tx);
+      const row = 2 * ty, col = 2 * tx;
+      const inRow = min(8, w - col);
+      const src = dy + bytes(row * w + col);
+      let a = loadGradRow(src, inRow, odd), b = loadGradRow(src + 16, inRow - 4, odd);
+      const p0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6), q0 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+      let p1 = zero, q1 = zero;
+      if (row + 1 < h) {
+        a = loadGradRow(src + bytes(w), inRow, odd);
+        b = loadGradRow(src + bytes(w) + 16, inRow - 4, odd);
+        p1 = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+        q1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+      }
+      const dst = mt + bytes(ty * tw + tx);
+      putGradRow(dst, step, p0, q0, count);
+      putGradRow(dst + 4 * step, step, f32x4.add(p0, p1), f32x4.add(q0, q1), count);
+      putGradRow(dst + 8 * step, step, f32x4.sub(p0, p1), f32x4.sub(q0, q1), count);
+      putGradRow(dst + 12 * step, step, f32x4.neg(p1), f32x4.neg(q1), count);
+    }
+  }
+}
+
+// ---- the convolutions ----
+
+/** Workspace regions, in bytes from ws (see winogradWorkspaceFloats). */
+// @ts-ignore: decorator
+@inline function tilesBytes(c: i32, h: i32, w: i32, o: i32): usize {
+  return bytes(round4(16 * max(c, o) * chunkImages(h, w) * tilesOf(h) * tilesOf(w)));
+}
+
+/** The padded plane (its margins zeroed once per call: only the interior is ever written). */
+// @ts-ignore: decorator
+@inline function zeroMargins(pad: usize, h: i32, w: i32): void {
+  memory.fill(pad, 0, bytes(paddedRows(h) * paddedWidth(w) + 12));
+}
+
+/**
+ * y [n × cout × h × w] = the 3×3, stride-1, padding-1 convolution of x [n × cin × h × w] with
+ * w [cout × cin × 3 × 3] (+ bias, 0 for none), or, when `transposed`, with the kernels of
+ * w [cin × cout × 3 × 3] rotated by 180° and read across: the input gradient of that convolution,
+ * x being its dy. ws: winogradWorkspaceFloats floats.
+ */
+export function winogradConv(
+  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
+): void {
+  const per = tilesOf(h) * tilesOf(wd);
+  const q = chunkImages(h, wd);
+  const u = ws;
+  const v = u + bytes(round4(16 * cin * cout));
+  const m = v + tilesBytes(cin, h, wd, cout);
+  const pad = m + tilesBytes(cin, h, wd, cout);
+  const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
+  const odd = rowT + bytes(paddedRows(h) * 4 * rowTransformWidth(wd));
+  const pack = odd + bytes(8);
+  if (transposed) transformKernels(w, u, cout, cin, 9, cout * 9, true);
+  else transformKernels(w, u, cout, cin, cin * 9, 9, false);
+  zeroMargins(pad, h, wd);
+  const plane = h * wd;
+  for (let n0 = 0; n0 < n; n0 += q) {
+    const images = min(q, n - n0);
+    const ld = images * per;
+    for (let im = 0; im < images; im++) {
+      for (let ci = 0; ci < cin; ci++) {
+        inputTiles(x + bytes(((n0 + im) * cin + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(cin * ld));
+      }
+    }
+    for (let xi = 0; xi < 16; xi++) {
+      gemmStridedAPacked(u + bytes(xi * cout * cin), cin, 1, v + bytes(xi * cin * ld), ld, m + bytes(xi * cout * ld), ld, pack, cout, ld, cin);
+    }
+    for (let im = 0; im < images; im++) {
+      for (let k = 0; k < cout; k++) {
+        const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
+        outputTiles(m + bytes(k * ld + im * per), bytes(cout * ld), y + bytes(((n0 + im) * cout + k) * plane), h, wd, b, odd);
+      }
+    }
+  }
+}
+
+/**
+ * dw for filters o0 … o1−1 (rows of dw [o × c × 3 × 3], overwritten) of the convolution
+ * winogradConv computes, from x [n × c × h × w] and dy [n × o × h × w]. Each filter's sums run
+ * over all the images in order, so a thread can own any block of filters. ws as for winogradConv.
+ */
+export function winogradWeightGrad(
+  x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32,
+): void {
+  const rows = o1 - o0;
+  if (rows <= 0) return;
+  if (n == 0) {
+    memory.fill(dw + bytes(o0 * c * 9), 0, bytes(rows * c * 9));
+    return;
+  }
+  const per = tilesOf(h) * tilesOf(wd);
+  const q = chunkImages(h, wd);
+  const du = ws;
+  const v = du + bytes(round4(16 * c * o));
+  const mt = v + tilesBytes(c, h, wd, o);
+  const pad = mt + tilesBytes(c, h, wd, o);
+  const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
+  const odd = rowT + bytes(paddedRows(h) * 4 * rowTransformWidth(wd));
+  const pack = odd + bytes(8);
+  zeroMargins(pad, h, wd);
+  const plane = h * wd;
+  for (let n0 = 0; n0 < n; n0 += q) {
+    const images = min(q, n - n0);
+    const ld = images * per;
+    for (let im = 0; im < images; im++) {
+      for (let ci = 0; ci < c; ci++) {
+        inputTiles(x + bytes(((n0 + im) * c + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(c * ld));
+      }
+      for (let k = o0; k < o1; k++) {
+        gradTiles(dy + bytes(((n0 + im) * o + k) * plane), h, wd, mt + bytes((k - o0) * ld + im * per), bytes(rows * ld), odd);
+      }
+    }
+    for (let xi = 0; xi < 16; xi++) {
+      gemmNTPacked(mt + bytes(xi * rows * ld), ld, v + bytes(xi * c * ld), ld, du + bytes(xi * rows * c), c, pack, rows, c, ld, n0 > 0);
+    }
+  }
+  foldKernelGrads(du, dw, o0, o1, c);
+}
