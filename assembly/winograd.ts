@@ -58,6 +58,17 @@ export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh:
   return max(1, (CHUNK_TILES + perImage - 1) / perImage);
 }
 
+/**
+ * Floats from one ξ plane to the next for planes of n floats. The transforms write (and read) all
+ * 16 planes of a tile at once; planes a multiple of 4 KiB apart would put those 16 streams into the
+ * same set of the 8-way L1 and miss on every access (as a GEMM operand read down its columns does,
+ * see gemm.ts). A skew of one cache line per plane spreads them over 16 sets.
+ */
+// @ts-ignore: decorator
+@inline function planeStride(n: i32): i32 {
+  return round4(n) + 16;
+}
+
 /** Row length of the padded plane: a margin of 1 before the image, and room for the last group of four tiles' loads. */
 // @ts-ignore: decorator
 @inline function paddedWidth(w: i32): i32 {
@@ -87,7 +98,7 @@ export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
   const plane = paddedRows(h) * paddedWidth(w);
   const rows = paddedRows(h) * 4 * rowTransformWidth(w);
   // 12 floats of slack: the last group of row transforms loads past the plane's end.
-  return round4(16 * c * o) + 2 * round4(16 * wide * t) + plane + 12 + rows + 8 + round4(pack);
+  return 16 * planeStride(c * o) + 2 * 16 * planeStride(wide * t) + plane + 12 + rows + 8 + round4(pack);
 }
 
 // ---- storing vectors whose last lanes may fall off the end ----
@@ -143,7 +154,7 @@ export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
  */
 function transformKernels(w: usize, u: usize, rows: i32, cols: i32, rowStride: i32, colStride: i32, flip: bool): void {
   const half = f32x4.splat(0.5);
-  const step = bytes(rows * cols);
+  const step = bytes(planeStride(rows * cols));
   const lane = bytes(colStride);
   for (let r = 0; r < rows; r++) {
     for (let s = 0; s < cols; s += 4) {
@@ -195,7 +206,7 @@ function transformKernels(w: usize, u: usize, rows: i32, cols: i32, rowStride: i
  * of (o1 − o0) × c). Four channels per vector.
  */
 function foldKernelGrads(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
-  const step = bytes((o1 - o0) * c);
+  const step = bytes(planeStride((o1 - o0) * c));
   for (let k = o0; k < o1; k++) {
     for (let ci = 0; ci < c; ci += 4) {
       const z = du + bytes((k - o0) * c + ci);
@@ -369,7 +380,7 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
 /** Workspace regions, in bytes from ws (see winogradWorkspaceFloats). */
 // @ts-ignore: decorator
 @inline function tilesBytes(c: i32, h: i32, w: i32, o: i32): usize {
-  return bytes(round4(16 * max(c, o) * chunkImages(h, w) * tilesOf(h) * tilesOf(w)));
+  return bytes(16 * planeStride(max(c, o) * chunkImages(h, w) * tilesOf(h) * tilesOf(w)));
 }
 
 /** The padded plane (its margins zeroed once per call: only the interior is ever written). */
@@ -390,7 +401,7 @@ export function winogradConv(
   const per = tilesOf(h) * tilesOf(wd);
   const q = chunkImages(h, wd);
   const u = ws;
-  const v = u + bytes(round4(16 * cin * cout));
+  const v = u + bytes(16 * planeStride(cin * cout));
   const m = v + tilesBytes(cin, h, wd, cout);
   const pad = m + tilesBytes(cin, h, wd, cout);
   const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
@@ -405,16 +416,17 @@ export function winogradConv(
     const ld = images * per;
     for (let im = 0; im < images; im++) {
       for (let ci = 0; ci < cin; ci++) {
-        inputTiles(x + bytes(((n0 + im) * cin + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(cin * ld));
+        inputTiles(x + bytes(((n0 + im) * cin + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(planeStride(cin * ld)));
       }
     }
     for (let xi = 0; xi < 16; xi++) {
-      gemmStridedAPacked(u + bytes(xi * cout * cin), cin, 1, v + bytes(xi * cin * ld), ld, m + bytes(xi * cout * ld), ld, pack, cout, ld, cin);
+      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), cin, 1, v + bytes(xi * planeStride(cin * ld)), ld,
+        m + bytes(xi * planeStride(cout * ld)), ld, pack, cout, ld, cin);
     }
     for (let im = 0; im < images; im++) {
       for (let k = 0; k < cout; k++) {
         const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
-        outputTiles(m + bytes(k * ld + im * per), bytes(cout * ld), y + bytes(((n0 + im) * cout + k) * plane), h, wd, b, odd);
+        outputTiles(m + bytes(k * ld + im * per), bytes(planeStride(cout * ld)), y + bytes(((n0 + im) * cout + k) * plane), h, wd, b, odd);
       }
     }
   }
@@ -437,7 +449,7 @@ export function winogradWeightGrad(
   const per = tilesOf(h) * tilesOf(wd);
   const q = chunkImages(h, wd);
   const du = ws;
-  const v = du + bytes(round4(16 * c * o));
+  const v = du + bytes(16 * planeStride(c * o));
   const mt = v + tilesBytes(c, h, wd, o);
   const pad = mt + tilesBytes(c, h, wd, o);
   const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
@@ -450,14 +462,15 @@ export function winogradWeightGrad(
     const ld = images * per;
     for (let im = 0; im < images; im++) {
       for (let ci = 0; ci < c; ci++) {
-        inputTiles(x + bytes(((n0 + im) * c + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(c * ld));
+        inputTiles(x + bytes(((n0 + im) * c + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(planeStride(c * ld)));
       }
       for (let k = o0; k < o1; k++) {
-        gradTiles(dy + bytes(((n0 + im) * o + k) * plane), h, wd, mt + bytes((k - o0) * ld + im * per), bytes(rows * ld), odd);
+        gradTiles(dy + bytes(((n0 + im) * o + k) * plane), h, wd, mt + bytes((k - o0) * ld + im * per), bytes(planeStride(rows * ld)), odd);
       }
     }
     for (let xi = 0; xi < 16; xi++) {
-      gemmNTPacked(mt + bytes(xi * rows * ld), ld, v + bytes(xi * c * ld), ld, du + bytes(xi * rows * c), c, pack, rows, c, ld, n0 > 0);
+      gemmNTPacked(mt + bytes(xi * planeStride(rows * ld)), ld, v + bytes(xi * planeStride(c * ld)), ld,
+        du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
     }
   }
   foldKernelGrads(du, dw, o0, o1, c);
