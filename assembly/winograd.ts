@@ -6,7 +6,9 @@
 // transformed positions ξ, the products over the channels are one matrix product
 //   M[ξ] [o × tiles] = U[ξ] [o × c] · V[ξ] [c × tiles]
 // run by the packed GEMM (gemm.ts), where nearly all the time goes. The transforms only add and
-// subtract (and halve, for U); they run on four neighbouring tiles per vector.
+// subtract (and halve, for U); they run on four neighbouring tiles per vector. Layers with 64+
+// channels on both sides run their forward pass and input gradient through F(4×4, 3×3) instead
+// (winograd4.ts; F4_CHANNELS below).
 //
 // The input gradient of such a convolution is the same convolution of dy with each kernel rotated
 // by 180° and the two channel axes swapped. The weight gradient comes from the same factorisation:
@@ -19,16 +21,8 @@
 // whichever filters a thread owns. Results do not depend on the number of threads. They differ
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
 import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
-
-// @ts-ignore: decorator
-@inline function bytes(n: i32): usize {
-  return <usize>n << 2;
-}
-
-// @ts-ignore: decorator
-@inline function round4(n: i32): i32 {
-  return (n + 3) & ~3;
-}
+import { bytes, planeStride, put, putLanes, round4, tap } from "./winograd-common";
+import { winograd4WorkspaceFloats, winogradConv4, winogradWeightGrad4 } from "./winograd4";
 
 /**
  * Channels (in and out) from which the Winograd path is taken. With fewer, the transforms weigh
@@ -36,6 +30,18 @@ import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./g
  * 16·o multiply-adds), and LeNet-sized layers have kernels of their own (conv-lanes.ts).
  */
 const MIN_CHANNELS = 32;
+
+/**
+ * Channels (in and out) from which the forward pass and the input gradient run F(4×4, 3×3)
+ * (winograd4.ts): 1.8× fewer multiply-adds again, at ten times the rounding error; its heavier
+ * transforms pay off only against enough filters. The weight gradient stays on F(2×2, 3×3).
+ */
+const F4_CHANNELS = 64;
+
+// @ts-ignore: decorator
+@inline function useF4(cin: i32, cout: i32): bool {
+  return cin >= F4_CHANNELS && cout >= F4_CHANNELS;
+}
 
 /** Tiles per chunk of images, at least: the products' columns, as many as im2col's 256 positions. */
 const CHUNK_TILES = 256;
@@ -56,17 +62,6 @@ export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh:
 @inline function chunkImages(h: i32, w: i32): i32 {
   const perImage = tilesOf(h) * tilesOf(w);
   return max(1, (CHUNK_TILES + perImage - 1) / perImage);
-}
-
-/**
- * Floats from one ξ plane to the next for planes of n floats. The transforms write (and read) all
- * 16 planes of a tile at once; planes a multiple of 4 KiB apart would put those 16 streams into the
- * same set of the 8-way L1 and miss on every access (as a GEMM operand read down its columns does,
- * see gemm.ts). A skew of one cache line per plane spreads them over 16 sets.
- */
-// @ts-ignore: decorator
-@inline function planeStride(n: i32): i32 {
-  return round4(n) + 16;
 }
 
 /** Row length of the padded plane: a margin of 1 before the image, and room for the last group of four tiles' loads. */
@@ -98,43 +93,11 @@ export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
   const plane = paddedRows(h) * paddedWidth(w);
   const rows = paddedRows(h) * 4 * rowTransformWidth(w);
   // 12 floats of slack: the last group of row transforms loads past the plane's end.
-  return 16 * planeStride(c * o) + 2 * 16 * planeStride(wide * t) + plane + 12 + rows + 8 + round4(pack);
-}
-
-// ---- storing vectors whose last lanes may fall off the end ----
-
-/** The first `count` lanes of v at p, p + stride, … (stride in bytes). */
-// @ts-ignore: decorator
-@inline function putLanes(p: usize, stride: usize, v: v128, count: i32): void {
-  store<f32>(p, f32x4.extract_lane(v, 0));
-  if (count > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
-  if (count > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
-  if (count > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
-}
-
-/** The first `count` lanes of v at p (contiguous): one store when all four are wanted. */
-// @ts-ignore: decorator
-@inline function put(p: usize, v: v128, count: i32): void {
-  if (count == 4) v128.store(p, v);
-  else putLanes(p, 4, v, count);
+  const f2 = 16 * planeStride(c * o) + 2 * 16 * planeStride(wide * t) + plane + 12 + rows + 8 + round4(pack);
+  return useF4(c, o) ? max(f2, winograd4WorkspaceFloats(c, h, w, o)) : f2;
 }
 
 // ---- the kernels: U = G·g·Gᵀ, and back: ∂g = Gᵀ·∂U·G ----
-
-/** Lane l = the float at p + l·stride (bytes), lanes past `last` repeating lane `last`. */
-// @ts-ignore: decorator
-@inline function gather(p: usize, stride: usize, last: i32): v128 {
-  let v = f32x4.splat(load<f32>(p));
-  v = f32x4.replace_lane(v, 1, load<f32>(p + stride * <usize>min(1, last)));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + stride * <usize>min(2, last)));
-  return f32x4.replace_lane(v, 3, load<f32>(p + stride * <usize>min(3, last)));
-}
-
-/** Tap (i, j) of four kernels (gather's lanes), or tap (2 − i, 2 − j) when flipped. */
-// @ts-ignore: decorator
-@inline function tap(g: usize, lane: usize, last: i32, flip: bool, t: i32): v128 {
-  return gather(g + bytes(flip ? 8 - t : t), lane, last);
-}
 
 /** (x0, x1, x2) ↦ (x0, (x0 + x1 + x2)/2, (x0 − x1 + x2)/2, x2): one side of G, stored `step` bytes apart. */
 // @ts-ignore: decorator
@@ -148,17 +111,17 @@ export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
 }
 
 /**
- * u[ξ][r][s] (planes of rows × cols) = (G·g·Gᵀ)[ξ] for the kernel g of (r, s), whose 9 taps sit
- * from w + 4·(r·rowStride + s·colStride); `flip` reads each kernel rotated by 180°. Four s per
- * vector, each lane gathering its kernel's taps.
+ * u[ξ][r][s] (planes of rows × cols) = (G·g·Gᵀ)[ξ] for the kernel g of (r, s) of w [rows × cols ×
+ * 3 × 3]; `flip` reads each kernel rotated by 180°. Four s per vector, each lane gathering its
+ * kernel's taps (36 contiguous floats for the four).
  */
-function transformKernels(w: usize, u: usize, rows: i32, cols: i32, rowStride: i32, colStride: i32, flip: bool): void {
+function transformKernels(w: usize, u: usize, rows: i32, cols: i32, flip: bool): void {
   const half = f32x4.splat(0.5);
   const step = bytes(planeStride(rows * cols));
-  const lane = bytes(colStride);
+  const lane: usize = 36;
   for (let r = 0; r < rows; r++) {
     for (let s = 0; s < cols; s += 4) {
-      const g = w + bytes(r * rowStride + s * colStride);
+      const g = w + bytes((r * cols + s) * 9);
       const count = min(4, cols - s);
       const last = count - 1;
       const g00 = tap(g, lane, last, flip, 0), g01 = tap(g, lane, last, flip, 1), g02 = tap(g, lane, last, flip, 2);
@@ -398,6 +361,13 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
 export function winogradConv(
   x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
 ): void {
+  if (useF4(cin, cout)) winogradConv4(x, w, bias, y, ws, n, cin, h, wd, cout, transposed);
+  else winogradConv2(x, w, bias, y, ws, n, cin, h, wd, cout, transposed);
+}
+
+function winogradConv2(
+  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
+): void {
   const per = tilesOf(h) * tilesOf(wd);
   const q = chunkImages(h, wd);
   const u = ws;
@@ -407,8 +377,11 @@ export function winogradConv(
   const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
   const odd = rowT + bytes(paddedRows(h) * 4 * rowTransformWidth(wd));
   const pack = odd + bytes(8);
-  if (transposed) transformKernels(w, u, cout, cin, 9, cout * 9, true);
-  else transformKernels(w, u, cout, cin, cin * 9, 9, false);
+  // The input gradient's kernels: w [cin × cout] rotated, as U [ξ][cin][cout] read transposed by the
+  // products, so that the four kernels of a vector are neighbours in w either way.
+  if (transposed) transformKernels(w, u, cin, cout, true);
+  else transformKernels(w, u, cout, cin, false);
+  const strideI = transposed ? 1 : cin, strideP = transposed ? cout : 1;
   zeroMargins(pad, h, wd);
   const plane = h * wd;
   for (let n0 = 0; n0 < n; n0 += q) {
@@ -420,7 +393,7 @@ export function winogradConv(
       }
     }
     for (let xi = 0; xi < 16; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), cin, 1, v + bytes(xi * planeStride(cin * ld)), ld,
+      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), strideI, strideP, v + bytes(xi * planeStride(cin * ld)), ld,
         m + bytes(xi * planeStride(cout * ld)), ld, pack, cout, ld, cin);
     }
     for (let im = 0; im < images; im++) {
@@ -444,6 +417,10 @@ export function winogradWeightGrad(
   if (rows <= 0) return;
   if (n == 0) {
     memory.fill(dw + bytes(o0 * c * 9), 0, bytes(rows * c * 9));
+    return;
+  }
+  if (useF4(c, o)) {
+    winogradWeightGrad4(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
     return;
   }
   const per = tilesOf(h) * tilesOf(wd);

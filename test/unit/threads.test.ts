@@ -149,6 +149,9 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     // 12 × 11 tiles, the first thread's last chunk short), filters in blocks of 4 for dW (34 = 16 +
     // 18, ending in a block of 2); odd planes, channel counts off the SIMD width.
     ['3×3 pad 1, 33 → 34 channels (Winograd), batch 9', [9, 33, 23, 22, 34, 3, 3], [1, 1], [1, 1]],
+    // 64+ channels: y and dx through F(4×4, 3×3), chunks of 3 images of 4 × 11 tiles (5 and 4 images
+    // per thread), partial tiles at both edges.
+    ['3×3 pad 1, 65 → 66 channels (Winograd F(4×4, 3×3)), batch 9', [9, 65, 13, 42, 66, 3, 3], [1, 1], [1, 1]],
   ];
   for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
     bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {

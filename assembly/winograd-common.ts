@@ -1,0 +1,55 @@
+// Helpers shared by the two Winograd kernels (winograd.ts: F(2×2, 3×3), winograd4.ts: F(4×4, 3×3)).
+
+// @ts-ignore: decorator
+@inline export function bytes(n: i32): usize {
+  return <usize>n << 2;
+}
+
+// @ts-ignore: decorator
+@inline export function round4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+/**
+ * Floats from one ξ plane to the next for planes of n floats. The transforms write (and read) all
+ * planes of a tile at once (16, or 36 for F(4×4, 3×3)); planes a multiple of 4 KiB apart would put
+ * those streams into the same set of the 8-way L1 and miss on every access (as a GEMM operand read
+ * down its columns does, see gemm.ts). A skew of one cache line per plane spreads them over the sets.
+ */
+// @ts-ignore: decorator
+@inline export function planeStride(n: i32): i32 {
+  return round4(n) + 16;
+}
+
+// ---- storing vectors whose last lanes may fall off the end ----
+
+/** The first `count` lanes of v at p, p + stride, … (stride in bytes). */
+// @ts-ignore: decorator
+@inline export function putLanes(p: usize, stride: usize, v: v128, count: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/** The first `count` lanes of v at p (contiguous): one store when all four are wanted. */
+// @ts-ignore: decorator
+@inline export function put(p: usize, v: v128, count: i32): void {
+  if (count == 4) v128.store(p, v);
+  else putLanes(p, 4, v, count);
+}
+
+/** Lane l = the float at p + l·stride (bytes), lanes past `last` repeating lane `last`. */
+// @ts-ignore: decorator
+@inline export function gather(p: usize, stride: usize, last: i32): v128 {
+  let v = f32x4.splat(load<f32>(p));
+  v = f32x4.replace_lane(v, 1, load<f32>(p + stride * <usize>min(1, last)));
+  v = f32x4.replace_lane(v, 2, load<f32>(p + stride * <usize>min(2, last)));
+  return f32x4.replace_lane(v, 3, load<f32>(p + stride * <usize>min(3, last)));
+}
+
+/** Tap (i, j) of four kernels (gather's lanes), or tap (2 − i, 2 − j) when flipped. */
+// @ts-ignore: decorator
+@inline export function tap(g: usize, lane: usize, last: i32, flip: bool, t: i32): v128 {
+  return gather(g + bytes(flip ? 8 - t : t), lane, last);
+}
