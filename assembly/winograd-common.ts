@@ -53,3 +53,49 @@
 @inline export function tap(g: usize, lane: usize, last: i32, flip: bool, t: i32): v128 {
   return gather(g + bytes(flip ? 8 - t : t), lane, last);
 }
+
+// ---- tiles and the workspace, for output tiles of m × m (2 or 4) ----
+
+/** Tiles along an axis of `size` outputs. */
+// @ts-ignore: decorator
+@inline export function tilesOf(size: i32, m: i32): i32 {
+  return (size + m - 1) / m;
+}
+
+/**
+ * Row length of the padded plane: a margin of 1 before the image, whole tiles, and room for the
+ * loads of the last group of four tiles (which run past the tiles it keeps).
+ */
+// @ts-ignore: decorator
+@inline export function paddedWidth(w: i32, m: i32): i32 {
+  return round4(m * tilesOf(w, m) + 2 * m);
+}
+
+// @ts-ignore: decorator
+@inline export function paddedRows(h: i32, m: i32): i32 {
+  return m * tilesOf(h, m) + 2;
+}
+
+/** Row length of the row transforms (m + 2 rows of them per padded row): tiles rounded up to whole vectors. */
+// @ts-ignore: decorator
+@inline export function rowTransformWidth(w: i32, m: i32): i32 {
+  return round4(tilesOf(w, m));
+}
+
+/** The plane x [h × w] into the padded plane `pad` (rows wp floats long) from row 1, column 1. */
+// @ts-ignore: decorator
+@inline export function copyInterior(x: usize, h: i32, w: i32, pad: usize, wp: i32): void {
+  for (let i = 0; i < h; i++) {
+    const src = x + bytes(i * w), dst = pad + bytes((i + 1) * wp + 1);
+    let j = 0;
+    for (; j + 4 <= w; j += 4) v128.store(dst + bytes(j), v128.load(src + bytes(j)));
+    for (; j < w; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)));
+  }
+}
+
+/** Floats after the padded plane that the last row's last group may load. */
+export const SLACK = 16;
+
+/** Floats of scratch for the transforms' intermediate vectors and the edge tiles. */
+export const SCRATCH = 4 * 6 * 4 + 16;
+

@@ -21,8 +21,10 @@
 // whichever filters a thread owns. Results do not depend on the number of threads. They differ
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
 import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
-import { bytes, planeStride, put, putLanes, round4, tap } from "./winograd-common";
-import { winograd4WorkspaceFloats, winogradConv4, winogradWeightGrad4 } from "./winograd4";
+import {
+  bytes, copyInterior, paddedRows, paddedWidth, planeStride, put, putLanes, round4, rowTransformWidth, SCRATCH, SLACK, tap, tilesOf,
+} from "./winograd-common";
+import { foldKernelGrads4, gradTiles4, inputTiles4, outputTiles4, transformKernels4 } from "./winograd4";
 
 /**
  * Channels (in and out) from which the Winograd path is taken. With fewer, the transforms weigh
@@ -32,19 +34,17 @@ import { winograd4WorkspaceFloats, winogradConv4, winogradWeightGrad4 } from "./
 const MIN_CHANNELS = 32;
 
 /**
- * Channels (in and out) from which the forward pass and the input gradient run F(4×4, 3×3)
- * (winograd4.ts): 1.8× fewer multiply-adds again, at ten times the rounding error; its heavier
- * transforms pay off only against enough filters. The weight gradient stays on F(2×2, 3×3).
+ * Channels (in and out) from which all three passes run F(4×4, 3×3) (winograd4.ts): 1.8× fewer
+ * multiply-adds again, at ten times the rounding error; its heavier transforms pay off only
+ * against enough filters.
  */
 const F4_CHANNELS = 64;
 
+/** The output tile's side: 4 (F(4×4, 3×3)) or 2 (F(2×2, 3×3)). Symmetric in the channels, so dx agrees. */
 // @ts-ignore: decorator
-@inline function useF4(cin: i32, cout: i32): bool {
-  return cin >= F4_CHANNELS && cout >= F4_CHANNELS;
+@inline function tileSide(cin: i32, cout: i32): i32 {
+  return cin >= F4_CHANNELS && cout >= F4_CHANNELS ? 4 : 2;
 }
-
-/** Tiles per chunk of images, at least: the products' columns, as many as im2col's 256 positions. */
-const CHUNK_TILES = 256;
 
 /** Whether conv2dForward / conv2dBackward run this geometry through Winograd F(2×2, 3×3). */
 export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
@@ -52,49 +52,43 @@ export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh:
     && c >= MIN_CHANNELS && o >= MIN_CHANNELS;
 }
 
+/**
+ * Images per chunk: at least 256 tiles (2×2) or 128 (4×4), so that the products have about as many
+ * columns as im2col's 256 positions (128 4×4 tiles cover twice as many outputs). From the geometry only.
+ */
 // @ts-ignore: decorator
-@inline function tilesOf(size: i32): i32 {
-  return (size + 1) >> 1;
-}
-
-/** Images per chunk: at least CHUNK_TILES tiles. From the geometry only. */
-// @ts-ignore: decorator
-@inline function chunkImages(h: i32, w: i32): i32 {
-  const perImage = tilesOf(h) * tilesOf(w);
-  return max(1, (CHUNK_TILES + perImage - 1) / perImage);
-}
-
-/** Row length of the padded plane: a margin of 1 before the image, and room for the last group of four tiles' loads. */
-// @ts-ignore: decorator
-@inline function paddedWidth(w: i32): i32 {
-  return round4(2 * tilesOf(w) + 4);
-}
-
-// @ts-ignore: decorator
-@inline function paddedRows(h: i32): i32 {
-  return 2 * tilesOf(h) + 2;
-}
-
-/** Row length of the row transforms: 4 values per tile, tiles rounded up to whole vectors. */
-// @ts-ignore: decorator
-@inline function rowTransformWidth(w: i32): i32 {
-  return round4(tilesOf(w));
+@inline function chunkImages(h: i32, w: i32, m: i32): i32 {
+  const perImage = tilesOf(h, m) * tilesOf(w, m);
+  const target = m == 4 ? 128 : 256;
+  return max(1, (target + perImage - 1) / perImage);
 }
 
 /**
- * Floats of workspace one thread needs: the transformed kernels (or the weight gradient's sums),
- * two chunks of transformed tiles, a padded plane and its row transforms, 8 floats for odd tiles,
- * and the packed products' copies.
+ * Start of a workspace region, in floats (tiles m × m): 0 the transformed kernels (or the weight
+ * gradient's sums), 1 and 2 a chunk of transformed input tiles and one of products (or of
+ * transformed dy tiles), 3 the padded plane, 4 its row transforms, 5 scratch, 6 the packed
+ * products' copies.
  */
+// @ts-ignore: decorator
+@inline function region(part: i32, m: i32, c: i32, h: i32, w: i32, o: i32): i32 {
+  const planes = (m + 2) * (m + 2);
+  const tiles = chunkImages(h, w, m) * tilesOf(h, m) * tilesOf(w, m);
+  let at = 0;
+  if (part > 0) at += planes * planeStride(c * o);
+  if (part > 1) at += planes * planeStride(max(c, o) * tiles);
+  if (part > 2) at += planes * planeStride(max(c, o) * tiles);
+  if (part > 3) at += paddedRows(h, m) * paddedWidth(w, m) + SLACK;
+  if (part > 4) at += paddedRows(h, m) * (m + 2) * rowTransformWidth(w, m);
+  if (part > 5) at += SCRATCH;
+  return at;
+}
+
+/** Floats of workspace one thread needs (the regions above, the packed copies last). */
 export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
-  const t = chunkImages(h, w) * tilesOf(h) * tilesOf(w);
-  const wide = max(c, o);
+  const m = tileSide(c, o);
+  const t = chunkImages(h, w, m) * tilesOf(h, m) * tilesOf(w, m);
   const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
-  const plane = paddedRows(h) * paddedWidth(w);
-  const rows = paddedRows(h) * 4 * rowTransformWidth(w);
-  // 12 floats of slack: the last group of row transforms loads past the plane's end.
-  const f2 = 16 * planeStride(c * o) + 2 * 16 * planeStride(wide * t) + plane + 12 + rows + 8 + round4(pack);
-  return useF4(c, o) ? max(f2, winograd4WorkspaceFloats(c, h, w, o)) : f2;
+  return region(6, m, c, h, w, o) + round4(pack);
 }
 
 // ---- the kernels: U = G·g·Gᵀ, and back: ∂g = Gᵀ·∂U·G ----
@@ -192,22 +186,17 @@ function foldKernelGrads(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
 /**
  * The transformed tiles of one plane x [h × w] (padding 1): tile (ty, tx) goes to float ty·tw + tx
  * of the 16 rows v + ξ·step (bytes). The plane is copied into `pad`, whose margins are zero (see
- * zeroMargins); each padded row is transformed once (Bᵀ along the row, four values per tile, in
+ * winogradConv); each padded row is transformed once (Bᵀ along the row, four values per tile, in
  * rowT), then four rows at a time down the columns.
  */
 function inputTiles(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
-  const wp = paddedWidth(w), hp = paddedRows(h);
-  for (let i = 0; i < h; i++) {
-    const src = x + bytes(i * w), dst = pad + bytes((i + 1) * wp + 1);
-    let j = 0;
-    for (; j + 4 <= w; j += 4) v128.store(dst + bytes(j), v128.load(src + bytes(j)));
-    for (; j < w; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)));
-  }
+  const th = tilesOf(h, 2), tw = tilesOf(w, 2);
+  const wp = paddedWidth(w, 2), hp = paddedRows(h, 2);
+  copyInterior(x, h, w, pad, wp);
   // Bᵀ along each row: tile tx reads padded columns 2tx … 2tx+3 (d0 … d3) and keeps
   // (d0 − d2, d1 + d2, d2 − d1, d1 − d3). Four tiles are 12 columns: three loads, then the even and
   // odd columns and both shifted by one tile. The last group may run past tw (lanes never used).
-  const rw = rowTransformWidth(w);
+  const rw = rowTransformWidth(w, 2);
   for (let r = 0; r < hp; r++) {
     const row = pad + bytes(r * wp);
     const out = rowT + bytes(r * 4 * rw);
@@ -251,7 +240,7 @@ function inputTiles(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize,
  * floats of scratch for the tiles at the right and bottom edges.
  */
 function outputTiles(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32, odd: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
+  const th = tilesOf(h, 2), tw = tilesOf(w, 2);
   const vb = f32x4.splat(bias);
   for (let ty = 0; ty < th; ty++) {
     for (let tx = 0; tx < tw; tx += 4) {
@@ -312,7 +301,7 @@ function outputTiles(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32,
  * 16 rows mt + ξ·step. Positions past the plane count as zero gradients.
  */
 function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
+  const th = tilesOf(h, 2), tw = tilesOf(w, 2);
   const zero = f32x4.splat(0);
   for (let ty = 0; ty < th; ty++) {
     for (let tx = 0; tx < tw; tx += 4) {
@@ -340,18 +329,6 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
 
 // ---- the convolutions ----
 
-/** Workspace regions, in bytes from ws (see winogradWorkspaceFloats). */
-// @ts-ignore: decorator
-@inline function tilesBytes(c: i32, h: i32, w: i32, o: i32): usize {
-  return bytes(16 * planeStride(max(c, o) * chunkImages(h, w) * tilesOf(h) * tilesOf(w)));
-}
-
-/** The padded plane (its margins zeroed once per call: only the interior is ever written). */
-// @ts-ignore: decorator
-@inline function zeroMargins(pad: usize, h: i32, w: i32): void {
-  memory.fill(pad, 0, bytes(paddedRows(h) * paddedWidth(w) + 12));
-}
-
 /**
  * y [n × cout × h × w] = the 3×3, stride-1, padding-1 convolution of x [n × cin × h × w] with
  * w [cout × cin × 3 × 3] (+ bias, 0 for none), or, when `transposed`, with the kernels of
@@ -361,45 +338,47 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
 export function winogradConv(
   x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
 ): void {
-  if (useF4(cin, cout)) winogradConv4(x, w, bias, y, ws, n, cin, h, wd, cout, transposed);
-  else winogradConv2(x, w, bias, y, ws, n, cin, h, wd, cout, transposed);
-}
-
-function winogradConv2(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
-): void {
-  const per = tilesOf(h) * tilesOf(wd);
-  const q = chunkImages(h, wd);
+  const m = tileSide(cin, cout);
+  const planes = (m + 2) * (m + 2);
+  const per = tilesOf(h, m) * tilesOf(wd, m);
+  const q = chunkImages(h, wd, m);
   const u = ws;
-  const v = u + bytes(16 * planeStride(cin * cout));
-  const m = v + tilesBytes(cin, h, wd, cout);
-  const pad = m + tilesBytes(cin, h, wd, cout);
-  const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
-  const odd = rowT + bytes(paddedRows(h) * 4 * rowTransformWidth(wd));
-  const pack = odd + bytes(8);
+  const v = ws + bytes(region(1, m, cin, h, wd, cout));
+  const prod = ws + bytes(region(2, m, cin, h, wd, cout));
+  const pad = ws + bytes(region(3, m, cin, h, wd, cout));
+  const rowT = ws + bytes(region(4, m, cin, h, wd, cout));
+  const tmp = ws + bytes(region(5, m, cin, h, wd, cout));
+  const pack = ws + bytes(region(6, m, cin, h, wd, cout));
   // The input gradient's kernels: w [cin × cout] rotated, as U [ξ][cin][cout] read transposed by the
   // products, so that the four kernels of a vector are neighbours in w either way.
-  if (transposed) transformKernels(w, u, cin, cout, true);
-  else transformKernels(w, u, cout, cin, false);
+  const rows = transposed ? cin : cout, cols = transposed ? cout : cin;
+  if (m == 4) transformKernels4(w, u, tmp, rows, cols, transposed);
+  else transformKernels(w, u, rows, cols, transposed);
   const strideI = transposed ? 1 : cin, strideP = transposed ? cout : 1;
-  zeroMargins(pad, h, wd);
+  // The padded plane's margins are zeroed once: only its interior is ever written.
+  memory.fill(pad, 0, bytes(region(4, m, cin, h, wd, cout) - region(3, m, cin, h, wd, cout)));
   const plane = h * wd;
   for (let n0 = 0; n0 < n; n0 += q) {
     const images = min(q, n - n0);
     const ld = images * per;
+    const vStep = planeStride(cin * ld), mStep = planeStride(cout * ld);
     for (let im = 0; im < images; im++) {
       for (let ci = 0; ci < cin; ci++) {
-        inputTiles(x + bytes(((n0 + im) * cin + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(planeStride(cin * ld)));
+        const src = x + bytes(((n0 + im) * cin + ci) * plane), dst = v + bytes(ci * ld + im * per);
+        if (m == 4) inputTiles4(src, h, wd, pad, rowT, dst, bytes(vStep));
+        else inputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
       }
     }
-    for (let xi = 0; xi < 16; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), strideI, strideP, v + bytes(xi * planeStride(cin * ld)), ld,
-        m + bytes(xi * planeStride(cout * ld)), ld, pack, cout, ld, cin);
+    for (let xi = 0; xi < planes; xi++) {
+      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
+        prod + bytes(xi * mStep), ld, pack, cout, ld, cin);
     }
     for (let im = 0; im < images; im++) {
       for (let k = 0; k < cout; k++) {
         const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
-        outputTiles(m + bytes(k * ld + im * per), bytes(planeStride(cout * ld)), y + bytes(((n0 + im) * cout + k) * plane), h, wd, b, odd);
+        const src = prod + bytes(k * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * plane);
+        if (m == 4) outputTiles4(src, bytes(mStep), dst, h, wd, b, tmp);
+        else outputTiles(src, bytes(mStep), dst, h, wd, b, tmp);
       }
     }
   }
@@ -419,36 +398,39 @@ export function winogradWeightGrad(
     memory.fill(dw + bytes(o0 * c * 9), 0, bytes(rows * c * 9));
     return;
   }
-  if (useF4(c, o)) {
-    winogradWeightGrad4(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
-    return;
-  }
-  const per = tilesOf(h) * tilesOf(wd);
-  const q = chunkImages(h, wd);
+  const m = tileSide(c, o);
+  const planes = (m + 2) * (m + 2);
+  const per = tilesOf(h, m) * tilesOf(wd, m);
+  const q = chunkImages(h, wd, m);
   const du = ws;
-  const v = du + bytes(16 * planeStride(c * o));
-  const mt = v + tilesBytes(c, h, wd, o);
-  const pad = mt + tilesBytes(c, h, wd, o);
-  const rowT = pad + bytes(paddedRows(h) * paddedWidth(wd) + 12);
-  const odd = rowT + bytes(paddedRows(h) * 4 * rowTransformWidth(wd));
-  const pack = odd + bytes(8);
-  zeroMargins(pad, h, wd);
+  const v = ws + bytes(region(1, m, c, h, wd, o));
+  const mt = ws + bytes(region(2, m, c, h, wd, o));
+  const pad = ws + bytes(region(3, m, c, h, wd, o));
+  const rowT = ws + bytes(region(4, m, c, h, wd, o));
+  const tmp = ws + bytes(region(5, m, c, h, wd, o));
+  const pack = ws + bytes(region(6, m, c, h, wd, o));
+  memory.fill(pad, 0, bytes(region(4, m, c, h, wd, o) - region(3, m, c, h, wd, o)));
   const plane = h * wd;
   for (let n0 = 0; n0 < n; n0 += q) {
     const images = min(q, n - n0);
     const ld = images * per;
+    const vStep = planeStride(c * ld), mStep = planeStride(rows * ld);
     for (let im = 0; im < images; im++) {
       for (let ci = 0; ci < c; ci++) {
-        inputTiles(x + bytes(((n0 + im) * c + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(planeStride(c * ld)));
+        const src = x + bytes(((n0 + im) * c + ci) * plane), dst = v + bytes(ci * ld + im * per);
+        if (m == 4) inputTiles4(src, h, wd, pad, rowT, dst, bytes(vStep));
+        else inputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
       }
       for (let k = o0; k < o1; k++) {
-        gradTiles(dy + bytes(((n0 + im) * o + k) * plane), h, wd, mt + bytes((k - o0) * ld + im * per), bytes(planeStride(rows * ld)), odd);
+        const src = dy + bytes(((n0 + im) * o + k) * plane), dst = mt + bytes((k - o0) * ld + im * per);
+        if (m == 4) gradTiles4(src, h, wd, dst, bytes(mStep), tmp);
+        else gradTiles(src, h, wd, dst, bytes(mStep), tmp);
       }
     }
-    for (let xi = 0; xi < 16; xi++) {
-      gemmNTPacked(mt + bytes(xi * planeStride(rows * ld)), ld, v + bytes(xi * planeStride(c * ld)), ld,
-        du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
+    for (let xi = 0; xi < planes; xi++) {
+      gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
     }
   }
-  foldKernelGrads(du, dw, o0, o1, c);
+  if (m == 4) foldKernelGrads4(du, dw, tmp, o0, o1, c);
+  else foldKernelGrads(du, dw, o0, o1, c);
 }

@@ -1,59 +1,14 @@
-// Winograd F(4×4, 3×3) for wide 3×3, stride-1, padding-1 convolutions (winograd.ts decides when):
-// the forward pass, the input gradient and the weight gradient, factorised as winograd.ts explains
-// for F(2×2, 3×3). A tile is 4×4 outputs from a 6×6 window; with interpolation points 0, ±1, ±2, ∞
+// The transforms of Winograd F(4×4, 3×3), which winograd.ts runs for wide 3×3, stride-1, padding-1
+// convolutions (forward pass, input gradient and weight gradient, factorised as it explains for
+// F(2×2, 3×3)). A tile is 4×4 outputs from a 6×6 window; with interpolation points 0, ±1, ±2, ∞
 //   V = Bᵀ·d·B (6×6)   U = G·g·Gᵀ (6×6)   Y = Aᵀ·(U ⊙ V)·A (4×4)
 // a tile costs 36 multiply-adds per (filter, channel) pair for 16 outputs: 2.25 per output,
 // against F(2×2, 3×3)'s 4 and the direct convolution's 9. The price is rounding: G holds sixths
 // and twenty-fourths and Bᵀ, Aᵀ entries up to 8, so the error is about ten times F(2×2, 3×3)'s
-// (measured against float64: 2e-5 of the outputs' RMS at 64 channels, 4e-5 at 512; F(2×2, 3×3)
-// 1.5e-6 and 3.5e-6; the direct sum 5e-7).
+// (largest errors against float64 on ResNet-18-like layers: 1.5e-5–1e-4 of the outputs' RMS;
+// F(2×2, 3×3) 1.5e-6–3.5e-6; the direct sum 5e-7).
 // Bits do not depend on the thread count, for the reasons winograd.ts gives.
-import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
-import { bytes, planeStride, put, putLanes, round4, tap } from "./winograd-common";
-
-/** Tiles per chunk of images, at least (a chunk's products have as many columns). */
-const CHUNK_TILES = 128;
-
-// @ts-ignore: decorator
-@inline function tilesOf(size: i32): i32 {
-  return (size + 3) >> 2;
-}
-
-// @ts-ignore: decorator
-@inline function chunkImages(h: i32, w: i32): i32 {
-  const perImage = tilesOf(h) * tilesOf(w);
-  return max(1, (CHUNK_TILES + perImage - 1) / perImage);
-}
-
-/** Padded plane: a margin of 1 before the image; rows and columns for whole tiles, and room for a group's fifth load. */
-// @ts-ignore: decorator
-@inline function paddedWidth(w: i32): i32 {
-  return round4(4 * tilesOf(w) + 8);
-}
-
-// @ts-ignore: decorator
-@inline function paddedRows(h: i32): i32 {
-  return 4 * tilesOf(h) + 2;
-}
-
-// @ts-ignore: decorator
-@inline function rowTransformWidth(w: i32): i32 {
-  return round4(tilesOf(w));
-}
-
-/** Slack after the padded plane: the last group of the last row loads up to 16 floats past it. */
-const SLACK = 16;
-
-/** Floats for the output transform's intermediate rows (4 × 6 vectors) and the edge tiles' scratch. */
-const SCRATCH = 4 * 6 * 4 + 16;
-
-/** Floats of workspace winogradConv4 or winogradWeightGrad4 needs (one thread). */
-export function winograd4WorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
-  const t = chunkImages(h, w) * tilesOf(h) * tilesOf(w);
-  const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
-  return 36 * planeStride(c * o) + 2 * 36 * planeStride(max(c, o) * t)
-    + paddedRows(h) * paddedWidth(w) + SLACK + paddedRows(h) * 6 * rowTransformWidth(w) + SCRATCH + round4(pack);
-}
+import { bytes, copyInterior, paddedRows, paddedWidth, planeStride, put, putLanes, rowTransformWidth, tap, tilesOf } from "./winograd-common";
 
 // ---- the one-dimensional transforms, four lanes at a time ----
 
@@ -139,7 +94,7 @@ export function winograd4WorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
  * of w [rows × cols × 3 × 3], rotated by 180° when `flip`; four s per vector. G·g goes through
  * `tmp` (18 vectors: 6 rows × 3 columns), then each row through G again.
  */
-function transformKernels4(w: usize, u: usize, tmp: usize, rows: i32, cols: i32, flip: bool): void {
+export function transformKernels4(w: usize, u: usize, tmp: usize, rows: i32, cols: i32, flip: bool): void {
   const step = bytes(planeStride(rows * cols));
   const lane: usize = 36;
   for (let r = 0; r < rows; r++) {
@@ -168,16 +123,11 @@ function transformKernels4(w: usize, u: usize, tmp: usize, rows: i32, cols: i32,
  * along each padded row (six values per tile, in rowT), then down the columns. Four tiles along a
  * row are 20 columns: five loads, transposed so that lane q of column j is tile q's j-th pixel.
  */
-function inputTiles4(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
-  const wp = paddedWidth(w), hp = paddedRows(h);
-  for (let i = 0; i < h; i++) {
-    const src = x + bytes(i * w), dst = pad + bytes((i + 1) * wp + 1);
-    let j = 0;
-    for (; j + 4 <= w; j += 4) v128.store(dst + bytes(j), v128.load(src + bytes(j)));
-    for (; j < w; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)));
-  }
-  const rw = rowTransformWidth(w);
+export function inputTiles4(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
+  const th = tilesOf(h, 4), tw = tilesOf(w, 4);
+  const wp = paddedWidth(w, 4), hp = paddedRows(h, 4);
+  copyInterior(x, h, w, pad, wp);
+  const rw = rowTransformWidth(w, 4);
   const rwBytes = bytes(rw);
   for (let r = 0; r < hp; r++) {
     const row = pad + bytes(r * wp);
@@ -215,8 +165,8 @@ function inputTiles4(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize
  * along the rows; lane q then holds tile q's four outputs of a row, which a 4 × 4 transpose turns
  * into four runs of the output row.
  */
-function outputTiles4(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32, tmp: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
+export function outputTiles4(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32, tmp: usize): void {
+  const th = tilesOf(h, 4), tw = tilesOf(w, 4);
   const zero = f32x4.splat(0), vb = f32x4.splat(bias);
   const rowsOut = tmp + 4 * 6 * 16;
   for (let ty = 0; ty < th; ty++) {
@@ -257,52 +207,6 @@ function outputTiles4(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32
   else putLanes(p, 4, v, cols);
 }
 
-/**
- * winogradConv (winograd.ts) through F(4×4, 3×3): y [n × cout × h × w] = conv(x, w) (+ bias), or
- * the input gradient when `transposed`. ws: winograd4WorkspaceFloats floats.
- */
-export function winogradConv4(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
-): void {
-  const per = tilesOf(h) * tilesOf(wd);
-  const q = chunkImages(h, wd);
-  const tiles = q * per;
-  const u = ws;
-  const v = u + bytes(36 * planeStride(cin * cout));
-  const m = v + bytes(36 * planeStride(max(cin, cout) * tiles));
-  const pad = m + bytes(36 * planeStride(max(cin, cout) * tiles));
-  const padFloats = paddedRows(h) * paddedWidth(wd) + SLACK;
-  const rowT = pad + bytes(padFloats);
-  const tmp = rowT + bytes(paddedRows(h) * 6 * rowTransformWidth(wd));
-  const pack = tmp + bytes(SCRATCH);
-  // The input gradient's kernels: w [cin × cout] rotated, as U [ξ][cin][cout] read transposed by the
-  // products, so that the four kernels of a vector are neighbours in w either way.
-  if (transposed) transformKernels4(w, u, tmp, cin, cout, true);
-  else transformKernels4(w, u, tmp, cout, cin, false);
-  const strideI = transposed ? 1 : cin, strideP = transposed ? cout : 1;
-  memory.fill(pad, 0, bytes(padFloats));
-  const plane = h * wd;
-  for (let n0 = 0; n0 < n; n0 += q) {
-    const images = min(q, n - n0);
-    const ld = images * per;
-    const vStep = planeStride(cin * ld), mStep = planeStride(cout * ld);
-    for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < cin; ci++) {
-        inputTiles4(x + bytes(((n0 + im) * cin + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(vStep));
-      }
-    }
-    for (let xi = 0; xi < 36; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), strideI, strideP, v + bytes(xi * vStep), ld, m + bytes(xi * mStep), ld, pack, cout, ld, cin);
-    }
-    for (let im = 0; im < images; im++) {
-      for (let k = 0; k < cout; k++) {
-        const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
-        outputTiles4(m + bytes(k * ld + im * per), bytes(mStep), y + bytes(((n0 + im) * cout + k) * plane), h, wd, b, tmp);
-      }
-    }
-  }
-}
-
 // ---- the weight gradient: ∂g = Gᵀ·Σ_tiles (A·dY·Aᵀ ⊙ V)·G ----
 
 /** A·(z0 … z3) = (z0, Σz, z0 − z1 + z2 − z3, z0 + 2z1 + 4z2 + 8z3, z0 − 2z1 + 4z2 − 8z3, z3) at dst, dst + step, … */
@@ -332,8 +236,8 @@ export function winogradConv4(
  * tile (ty, tx) to float ty·tw + tx of the 36 rows mt + ξ·step. Each row of four tiles is loaded as
  * four runs and transposed (lane q: tile q), transformed along the row into `tmp`, then down.
  */
-function gradTiles4(dy: usize, h: i32, w: i32, mt: usize, step: usize, tmp: usize): void {
-  const th = tilesOf(h), tw = tilesOf(w);
+export function gradTiles4(dy: usize, h: i32, w: i32, mt: usize, step: usize, tmp: usize): void {
+  const th = tilesOf(h, 4), tw = tilesOf(w, 4);
   const zero = f32x4.splat(0);
   const scratch = tmp + 4 * 6 * 16;
   for (let ty = 0; ty < th; ty++) {
@@ -384,7 +288,7 @@ function gradTiles4(dy: usize, h: i32, w: i32, mt: usize, step: usize, tmp: usiz
  * dw[k][ci] (3×3, rows o0 … o1−1 of dw [o × c × 3 × 3]) = Gᵀ·Z·G for Z = du[ξ][k − o0][ci] (36
  * planes of (o1 − o0) × c, planeStride apart); four channels per vector, Gᵀ·Z through `tmp`.
  */
-function foldKernelGrads4(du: usize, dw: usize, tmp: usize, o0: i32, o1: i32, c: i32): void {
+export function foldKernelGrads4(du: usize, dw: usize, tmp: usize, o0: i32, o1: i32, c: i32): void {
   const step = bytes(planeStride((o1 - o0) * c));
   const out = tmp + 6 * 48;
   for (let k = o0; k < o1; k++) {
@@ -408,44 +312,4 @@ function foldKernelGrads4(du: usize, dw: usize, tmp: usize, o0: i32, o1: i32, c:
       }
     }
   }
-}
-
-/**
- * winogradWeightGrad (winograd.ts) through F(4×4, 3×3): dw for filters o0 … o1−1, overwritten, each
- * summed over all the images in order. ws: winograd4WorkspaceFloats floats.
- */
-export function winogradWeightGrad4(
-  x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32,
-): void {
-  const rows = o1 - o0;
-  const per = tilesOf(h) * tilesOf(wd);
-  const q = chunkImages(h, wd);
-  const tiles = q * per;
-  const du = ws;
-  const v = du + bytes(36 * planeStride(c * o));
-  const mt = v + bytes(36 * planeStride(max(c, o) * tiles));
-  const pad = mt + bytes(36 * planeStride(max(c, o) * tiles));
-  const padFloats = paddedRows(h) * paddedWidth(wd) + SLACK;
-  const rowT = pad + bytes(padFloats);
-  const tmp = rowT + bytes(paddedRows(h) * 6 * rowTransformWidth(wd));
-  const pack = tmp + bytes(SCRATCH);
-  memory.fill(pad, 0, bytes(padFloats));
-  const plane = h * wd;
-  for (let n0 = 0; n0 < n; n0 += q) {
-    const images = min(q, n - n0);
-    const ld = images * per;
-    const vStep = planeStride(c * ld), mStep = planeStride(rows * ld);
-    for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < c; ci++) {
-        inputTiles4(x + bytes(((n0 + im) * c + ci) * plane), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(vStep));
-      }
-      for (let k = o0; k < o1; k++) {
-        gradTiles4(dy + bytes(((n0 + im) * o + k) * plane), h, wd, mt + bytes((k - o0) * ld + im * per), bytes(mStep), tmp);
-      }
-    }
-    for (let xi = 0; xi < 36; xi++) {
-      gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
-    }
-  }
-  foldKernelGrads4(du, dw, tmp, o0, o1, c);
 }
