@@ -340,26 +340,24 @@ export class WasmBackend extends Backend {
   }
 
   protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
-    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
     const pool = d.batch > 1 ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
     if (pool) {
       const { col, stride } = this.#convScratch(d, pool.parts);
-      pool.run('conv2dForwardPart', [p(a.x), p(a.w), p(a.b), p(a.y), col, stride, ...geometry]);
+      pool.run('conv2dForwardPart', [p(a.x), p(a.w), p(a.b), p(a.y), col, stride, ...convArgs(d)]);
       return;
     }
     const { col } = this.#convScratch(d);
-    this.#k.conv2dForward(p(a.x), p(a.w), p(a.b), p(a.y), col, d.batch, d.inChannels, d.inH, d.inW,
-      d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+    this.#k.conv2dForward(p(a.x), p(a.w), p(a.b), p(a.y), col, ...convArgs(d));
   }
 
   protected runConv2dBackward(a: Conv2dBackwardArgs, d: Conv2dDims): void {
     const pool = a.dx || a.dw ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
     if (pool) {
       const { col, stride } = this.#convScratch(d, pool.parts);
-      const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
+      const geometry = convArgs(d);
       // A lanes or implicit weight gradient with a chunk of images for every thread splits the
       // batch (each thread lays out only its images) rather than the taps.
-      const chunks = a.dw ? this.#k.weightGradChunks(...(geometry as [number, number, number, number, number, number, number, number, number, number, number])) : 0;
+      const chunks = a.dw ? this.#k.weightGradChunks(...geometry) : 0;
       const byChunks = chunks >= pool.parts;
       if (a.dx || !byChunks) pool.run('conv2dBackwardPart', [p(a.x), p(a.w), p(a.dy), p(a.dx), byChunks ? 0 : p(a.dw), col, stride, ...geometry]);
       if (byChunks) this.#weightGradByChunks(a, d, pool, col, stride, chunks);
@@ -369,8 +367,7 @@ export class WasmBackend extends Backend {
     }
     // Only the input and weight gradients go through im2col; a bias-only call needs no workspace.
     const { col } = a.dx || a.dw ? this.#convScratch(d) : { col: 0 };
-    this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
-      d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+    this.#k.conv2dBackward(p(a.x), p(a.w), p(a.dy), p(a.dx), p(a.dw), p(a.db), col, ...convArgs(d));
   }
   /** The lanes or implicit weight gradient, chunks of images split between the threads, then added up in order. */
   #weightGradByChunks(a: Conv2dBackwardArgs, d: Conv2dDims, pool: KernelThreads, col: number, stride: number, chunks: number): void {
@@ -390,7 +387,7 @@ export class WasmBackend extends Backend {
       this.#pooledWeightGradByScatter(a, d, pooled);
       return;
     }
-    const geometry = [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW] as const;
+    const geometry = convArgs(d);
     const floats = this.#k.pooledWeightGradWorkspaceFloats(d.batch, d.inChannels, d.inH, d.inW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
     // The multiply-adds that remain: one patch per pooled position.
     const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
@@ -412,8 +409,7 @@ export class WasmBackend extends Backend {
       this.#k.maxPool2dBackward(p(a.g), p(a.indices), dy, planes, d.outH, d.outW, 1, pooled);
       const { col } = this.#convScratch(d);
       // w is read only by the input gradient, which is not asked for.
-      this.#k.conv2dBackward(p(a.x), 0, dy, 0, p(a.dw), p(a.db), col, d.batch, d.inChannels, d.inH, d.inW,
-        d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+      this.#k.conv2dBackward(p(a.x), 0, dy, 0, p(a.dw), p(a.db), col, ...convArgs(d));
     } finally {
       this.#heap.free(dy);
     }
@@ -521,13 +517,18 @@ export class WasmBackend extends Backend {
 
   protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
     this.#k.sparseConv2dForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), this.#sparseConvScratch(d, a.w.values.size),
-      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+      ...convArgs(d));
   }
 
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
     this.#k.sparseConv2dBackwardData(p(a.dy), p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values), p(a.dx), this.#sparseConvScratch(d, a.wt.values.size),
-      d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW);
+      ...convArgs(d));
   }
+}
+
+/** The geometry arguments every convolution export takes (n, c, h, w, o, kh, kw, sh, sw, ph, pw), in its order. */
+function convArgs(d: Conv2dDims): [number, number, number, number, number, number, number, number, number, number, number] {
+  return [d.batch, d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW];
 }
 
 /** The geometry arguments every windowed pooling export takes, in its order. */
