@@ -773,8 +773,14 @@ function copyPlus(dst: usize, src: usize, b: f32, n: i32): void {
  */
 function loweredWorkspaceFloats(k: i32, o: i32, p: i32): i32 {
   const q = gradChunk(p);
-  const pack = max(max(packedGemmWorkspaceFloats(q * p, k), packedGemmWorkspaceFloats(q * p, o)), packedGemmWorkspaceFloats(k, q * p));
-  return round4(k * q * p) + (q > 1 ? round4(o * q * p) : 0) + pack;
+  const k8 = round8(k);
+  const pack = max(max(packedGemmWorkspaceFloats(q * p, k), packedGemmWorkspaceFloats(q * p, o)), packedGemmWorkspaceFloats(k8, q * p));
+  return round4(k8 * q * p) + (q > 1 ? round4(o * q * p) : 0) + pack + (k8 != k ? o * k8 : 0);
+}
+
+// @ts-ignore: decorator
+@inline function round8(n: i32): i32 {
+  return (n + 7) & ~7;
 }
 
 /** dyc [o × m·p] = images n0 … n0+m−1 of dy [n × o × p] side by side, for a chunk's product; returns dyc. */
@@ -789,6 +795,15 @@ function chunkOfDy(dy: usize, dyc: usize, n0: i32, m: i32, o: i32, p: i32): usiz
 /**
  * dw[:, t0 … t1) = Σ_images dy_n · col_nᵀ through im2col, images taken gradChunk at a time: their
  * columns and their dy side by side ([taps × q·p] and [o × q·p] in ws), one product per chunk.
+ *
+ * The taps are the product's columns, and the packed product takes them 8 at a time: the columns
+ * past a multiple of 8 would each be a scalar sum over the whole batch's positions. ResNet's first
+ * convolution (27 taps, split 16 + 11 between two threads) spent most of its time in such tails
+ * (11.4 ms at batch 32, 3.0 without) and ran twice as slow on two threads as on one. So the
+ * product runs over a multiple of 8 columns into a [o × taps8] block of ws, and only the real
+ * ones are copied to dw at the end: the extra columns read whatever ws holds past the taps' rows,
+ * and each column is a sum of its own, so they affect nothing else. The packed blocks round each
+ * running sum as the scalar tail did (madd / madd1): the bits are the same.
  */
 export function conv2dWeightGradLowered(
   x: usize, dy: usize, dw: usize, ws: usize, t0: i32, t1: i32,
@@ -803,8 +818,13 @@ export function conv2dWeightGradLowered(
   // A pointwise convolution has no workspace: x_n is its own col, one image at a time.
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
   const q = pointwise ? 1 : gradChunk(p);
-  const dyc = ws + bytes(round4(taps * q * p));
-  const pack = ws + bytes(round4(k * q * p) + (q > 1 ? round4(o * q * p) : 0));
+  const k8 = round8(k);
+  const columns = pointwise ? taps : round8(taps);
+  const dyc = ws + bytes(round4(columns * q * p));
+  const pack = ws + bytes(round4(k8 * q * p) + (q > 1 ? round4(o * q * p) : 0));
+  const padded = columns != taps;
+  const sums = padded ? pack + bytes(packedGemmWorkspaceFloats(k8, q * p)) : dw + bytes(t0);
+  const ldSums = padded ? columns : k;
   for (let n0 = 0; n0 < n; n0 += q) {
     const m = min(q, n - n0);
     const ld = m * p;
@@ -819,7 +839,10 @@ export function conv2dWeightGradLowered(
       if (m > 1) a = chunkOfDy(dy, dyc, n0, m, o, p);
     }
     if (pointwise) gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
-    else gemmNTPacked(a, ld, src, ld, dw + bytes(t0), k, pack, o, taps, ld, n0 > 0);
+    else gemmNTPacked(a, ld, src, ld, sums, ldSums, pack, o, columns, ld, n0 > 0);
+  }
+  if (padded) {
+    for (let oi = 0; oi < o; oi++) copyRun(dw + bytes(oi * k + t0), sums + bytes(oi * columns), taps);
   }
 }
 

@@ -123,8 +123,9 @@ export function conv2dBackwardPart(
       if (part == 0) conv2dWeightGradLanes(x, dy, dw, 0, ws, 0, (n + 3) / 4, n, c, h, wd, o, kh, kw, ph, pw);
       return;
     }
+    // Taps in multiples of 8, the packed product's columns: only the last share has a tail.
     const k = c * kh * kw;
-    const t0 = bound(k, 4, part, parts), t1 = bound(k, 4, part + 1, parts);
+    const t0 = bound(k, 8, part, parts), t1 = bound(k, 8, part + 1, parts);
     if (t1 <= t0) return;
     if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
       conv2dWeightGradImplicitTaps(x, dy, dw, ws, t0, t1, n, c, h, wd, o, kh, kw, ph, pw);

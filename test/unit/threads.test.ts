@@ -142,6 +142,9 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     ['3×3 stride 2 pad 1, 7 → 9 channels', [4, 7, 11, 10, 9, 3, 3], [2, 2], [1, 1]],
     ['1×1 pointwise (no im2col)', [3, 13, 6, 5, 7, 1, 1], [1, 1], [0, 0]],
     ['2×3 strides 3×2, taps not a multiple of 4', [2, 3, 9, 8, 5, 2, 3], [3, 2], [0, 1]],
+    // ResNet's first convolution: 32+ filters on im2col, 27 taps split 16 + 11 between the
+    // threads, the second share's columns padded to 16 for the packed product.
+    ['3×3 pad 1, 3 → 40 channels (27 taps on im2col)', [3, 3, 10, 9, 40, 3, 3], [1, 1], [1, 1]],
     // Output rows ≥ 16 wide: the weight gradient on lanes, groups of four images split between the
     // threads (the last group short), an odd filter and taps past a multiple of 4.
     ['3×3 pad 1, 17-wide rows (lanes weight gradient), batch 11', [11, 2, 9, 17, 5, 3, 3], [1, 1], [1, 1]],
