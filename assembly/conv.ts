@@ -697,7 +697,7 @@ export function conv2dForward(
   const k = c * kh * kw;
   const p = ho * wo;
   if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
-    winogradConv(x, w, bias, y, col, n, c, h, wd, o, false);
+    winogradConv(x, w, bias, y, col, n, c, h, wd, o, false, 0, o);
     return;
   }
   if (lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
@@ -864,7 +864,7 @@ export function conv2dBackward(
   if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
     // The weight gradient first: both use the workspace, one after the other.
     if (dw != 0) winogradWeightGrad(x, dy, dw, col, 0, o, n, c, h, wd, o);
-    if (dx != 0) winogradConv(dy, w, 0, dx, col, n, o, h, wd, c, true);
+    if (dx != 0) winogradConv(dy, w, 0, dx, col, n, o, h, wd, c, true, 0, c);
     if (db != 0) biasGrad(dy, db, n, o, p, 0, o);
     return;
   }

@@ -21,7 +21,7 @@ import { batchNorm2dBackwardChannels, batchNorm2dForwardChannels } from "./batch
 import { addTensors, dropout } from "./elementwise";
 import { applyMask } from "./mask";
 import { conv2dWeightGradPooled } from "./pooled";
-import { isWinograd, winogradWeightGrad } from "./winograd";
+import { isWinograd, winogradConv, winogradSplitsChannels, winogradWeightGrad } from "./winograd";
 
 /** Start of share `part` of `total` items handed out in multiples of `align` (the last share takes the rest). */
 // @ts-ignore: decorator
@@ -71,26 +71,35 @@ export function linearBackwardWeightPart(
 
 // ---- convolution: images for the forward pass and the input gradient, taps for the weight gradient ----
 
-/** col: one workspace of `colStride` bytes per thread, thread i's at col + i·colStride. */
+/**
+ * By images, or by blocks of 4 output channels where Winograd splits channels (few tiles, many
+ * kernels). col: one workspace of `colStride` bytes per thread, thread i's at col + i·colStride.
+ */
 export function conv2dForwardPart(
   x: usize, w: usize, bias: usize, y: usize, col: usize, colStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   part: i32, parts: i32,
 ): void {
+  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
+  if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, c, h, wd, o)) {
+    const k0 = bound(o, 4, part, parts), k1 = bound(o, 4, part + 1, parts);
+    winogradConv(x, w, bias, y, ws, n, c, h, wd, o, false, k0, k1);
+    return;
+  }
   // The lanes path takes images four at a time: whole groups per thread.
   const align = lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw) ? 4 : 1;
   const lo = bound(n, align, part, parts), hi = bound(n, align, part + 1, parts);
   if (hi <= lo) return;
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(wd, kw, sw, pw);
-  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
   conv2dForward(at(x, lo * c * h * wd), w, bias, at(y, lo * o * ho * wo), ws, hi - lo, c, h, wd, o, kh, kw, sh, sw, ph, pw);
 }
 
 /**
- * dx by images (each image's input gradient is independent); dW by columns, i.e. by taps in groups
- * of 4: the thread lowers only its taps of every image and accumulates its columns over the batch
- * in image order, as the serial kernel does. db is left to the caller (biasGradPart).
+ * dx by images (each image's input gradient is independent), or by blocks of x's channels where
+ * Winograd splits channels; dW by columns, i.e. by taps in groups of 8: the thread lowers only its
+ * taps of every image and accumulates its columns over the batch in image order, as the serial
+ * kernel does. db is left to the caller (biasGradPart).
  */
 export function conv2dBackwardPart(
   x: usize, w: usize, dy: usize, dx: usize, dw: usize, col: usize, colStride: i32,
@@ -102,7 +111,11 @@ export function conv2dBackwardPart(
   const p = ho * wo;
   const image = c * h * wd;
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
-  if (dx != 0) {
+  if (dx != 0 && isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, o, h, wd, c)) {
+    // The input gradient is winogradConv of dy: its output channels are x's.
+    const k0 = bound(c, 4, part, parts), k1 = bound(c, 4, part + 1, parts);
+    winogradConv(dy, w, 0, dx, ws, n, o, h, wd, c, true, k0, k1);
+  } else if (dx != 0) {
     const align = lanesInputGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw) ? 4 : 1;
     const lo = bound(n, align, part, parts), hi = bound(n, align, part + 1, parts);
     if (hi > lo) {

@@ -106,16 +106,17 @@ export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
 
 /**
  * u[ξ][r][s] (planes of rows × cols) = (G·g·Gᵀ)[ξ] for the kernel g of (r, s) of w [rows × cols ×
- * 3 × 3]; `flip` reads each kernel rotated by 180°. Four s per vector, each lane gathering its
- * kernel's taps (36 contiguous floats for the four).
+ * 3 × 3], whose rows are `wCols` kernels apart (a block of columns of a wider w); `flip` reads each
+ * kernel rotated by 180°. Four s per vector, each lane gathering its kernel's taps (36 contiguous
+ * floats for the four).
  */
-function transformKernels(w: usize, u: usize, rows: i32, cols: i32, flip: bool): void {
+function transformKernels(w: usize, u: usize, rows: i32, cols: i32, wCols: i32, flip: bool): void {
   const half = f32x4.splat(0.5);
   const step = bytes(planeStride(rows * cols));
   const lane: usize = 36;
   for (let r = 0; r < rows; r++) {
     for (let s = 0; s < cols; s += 4) {
-      const g = w + bytes((r * cols + s) * 9);
+      const g = w + bytes((r * wCols + s) * 9);
       const count = min(4, cols - s);
       const last = count - 1;
       const g00 = tap(g, lane, last, flip, 0), g01 = tap(g, lane, last, flip, 1), g02 = tap(g, lane, last, flip, 2);
@@ -333,11 +334,16 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
  * y [n × cout × h × w] = the 3×3, stride-1, padding-1 convolution of x [n × cin × h × w] with
  * w [cout × cin × 3 × 3] (+ bias, 0 for none), or, when `transposed`, with the kernels of
  * w [cin × cout × 3 × 3] rotated by 180° and read across: the input gradient of that convolution,
- * x being its dy. ws: winogradWorkspaceFloats floats.
+ * x being its dy. Only output channels k0 … k1−1 are computed (and only their kernels transformed):
+ * threads can own blocks of output channels instead of images (winogradSplitsChannels). ws:
+ * winogradWorkspaceFloats floats.
  */
 export function winogradConv(
   x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
+  k0: i32, k1: i32,
 ): void {
+  const kc = k1 - k0;
+  if (kc <= 0) return;
   const m = tileSide(cin, cout);
   const planes = (m + 2) * (m + 2);
   const per = tilesOf(h, m) * tilesOf(wd, m);
@@ -349,19 +355,22 @@ export function winogradConv(
   const rowT = ws + bytes(region(4, m, cin, h, wd, cout));
   const tmp = ws + bytes(region(5, m, cin, h, wd, cout));
   const pack = ws + bytes(region(6, m, cin, h, wd, cout));
-  // The input gradient's kernels: w [cin × cout] rotated, as U [ξ][cin][cout] read transposed by the
-  // products, so that the four kernels of a vector are neighbours in w either way.
-  const rows = transposed ? cin : cout, cols = transposed ? cout : cin;
-  if (m == 4) transformKernels4(w, u, tmp, rows, cols, transposed);
-  else transformKernels(w, u, rows, cols, transposed);
-  const strideI = transposed ? 1 : cin, strideP = transposed ? cout : 1;
+  // The kernels of output channels k0 … k1−1, as U [ξ][kc][cin]; for the input gradient, w [cin ×
+  // cout] rotated, as U [ξ][cin][kc] read transposed by the products, so that the four kernels of a
+  // vector are neighbours in w either way.
+  const rows = transposed ? cin : kc, cols = transposed ? kc : cin;
+  const first = w + bytes(transposed ? k0 * 9 : k0 * cin * 9);
+  const wCols = transposed ? cout : cin;
+  if (m == 4) transformKernels4(first, u, tmp, rows, cols, wCols, transposed);
+  else transformKernels(first, u, rows, cols, wCols, transposed);
+  const strideI = transposed ? 1 : cin, strideP = transposed ? kc : 1;
   // The padded plane's margins are zeroed once: only its interior is ever written.
   memory.fill(pad, 0, bytes(region(4, m, cin, h, wd, cout) - region(3, m, cin, h, wd, cout)));
   const plane = h * wd;
   for (let n0 = 0; n0 < n; n0 += q) {
     const images = min(q, n - n0);
     const ld = images * per;
-    const vStep = planeStride(cin * ld), mStep = planeStride(cout * ld);
+    const vStep = planeStride(cin * ld), mStep = planeStride(kc * ld);
     for (let im = 0; im < images; im++) {
       for (let ci = 0; ci < cin; ci++) {
         const src = x + bytes(((n0 + im) * cin + ci) * plane), dst = v + bytes(ci * ld + im * per);
@@ -370,18 +379,30 @@ export function winogradConv(
       }
     }
     for (let xi = 0; xi < planes; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(cout * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
-        prod + bytes(xi * mStep), ld, pack, cout, ld, cin);
+      gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
+        prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
     }
     for (let im = 0; im < images; im++) {
-      for (let k = 0; k < cout; k++) {
+      for (let k = k0; k < k1; k++) {
         const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
-        const src = prod + bytes(k * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * plane);
+        const src = prod + bytes((k - k0) * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * plane);
         if (m == 4) outputTiles4(src, bytes(mStep), dst, h, wd, b, tmp);
         else outputTiles(src, bytes(mStep), dst, h, wd, b, tmp);
       }
     }
   }
+}
+
+/**
+ * Whether threads share winogradConv's output channels (each transforming only its kernels, every
+ * thread transforming every input tile) rather than its images (each transforming every kernel and
+ * only its tiles): when the batch has fewer tiles than there are output channels, the kernels are
+ * the larger transform. ResNet-18's 512-channel layer at batch 32 has 32 tiles against 512 × 512
+ * kernels; split by images, each of two threads spent 4.3 of its 10 ms transforming all of them.
+ */
+export function winogradSplitsChannels(n: i32, cin: i32, h: i32, w: i32, cout: i32): bool {
+  const m = tileSide(cin, cout);
+  return <i64>n * <i64>(tilesOf(h, m) * tilesOf(w, m)) < <i64>cout;
 }
 
 /**

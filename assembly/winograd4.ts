@@ -91,15 +91,15 @@ import { bytes, copyInterior, paddedRows, paddedWidth, planeStride, put, putLane
 
 /**
  * u[ξ][r][s] (36 planes of rows × cols, planeStride apart) = (G·g·Gᵀ)[ξ] for the kernel g of (r, s)
- * of w [rows × cols × 3 × 3], rotated by 180° when `flip`; four s per vector. G·g goes through
- * `tmp` (18 vectors: 6 rows × 3 columns), then each row through G again.
+ * of w [rows × cols × 3 × 3] (rows `wCols` kernels apart), rotated by 180° when `flip`; four s per
+ * vector. G·g goes through `tmp` (18 vectors: 6 rows × 3 columns), then each row through G again.
  */
-export function transformKernels4(w: usize, u: usize, tmp: usize, rows: i32, cols: i32, flip: bool): void {
+export function transformKernels4(w: usize, u: usize, tmp: usize, rows: i32, cols: i32, wCols: i32, flip: bool): void {
   const step = bytes(planeStride(rows * cols));
   const lane: usize = 36;
   for (let r = 0; r < rows; r++) {
     for (let s = 0; s < cols; s += 4) {
-      const g = w + bytes((r * cols + s) * 9);
+      const g = w + bytes((r * wCols + s) * 9);
       const count = min(4, cols - s);
       const last = count - 1;
       // Column j of G·g at tmp + 16·j, its rows 48 bytes apart.

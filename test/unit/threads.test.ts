@@ -155,6 +155,11 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     // 64+ channels: y and dx through F(4×4, 3×3), chunks of 3 images of 4 × 11 tiles (5 and 4 images
     // per thread), partial tiles at both edges.
     ['3×3 pad 1, 65 → 66 channels (Winograd F(4×4, 3×3)), batch 9', [9, 65, 13, 42, 66, 3, 3], [1, 1], [1, 1]],
+    // Fewer tiles in the batch than output channels (ResNet's last layers): y and dx split by
+    // output channels in blocks of 4 (40 = 20 + 20, 36 = 16 + 20; 70 = 36 + 34, 66 = 32 + 34,
+    // each ending in a short block), each thread transforming only its kernels.
+    ['3×3 pad 1, 36 → 40 channels, 12 tiles (Winograd by channels)', [2, 36, 3, 5, 40, 3, 3], [1, 1], [1, 1]],
+    ['3×3 pad 1, 66 → 70 channels, 8 tiles (F(4×4, 3×3) by channels)', [2, 66, 5, 6, 70, 3, 3], [1, 1], [1, 1]],
   ];
   for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
     bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {
