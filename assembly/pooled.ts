@@ -105,44 +105,12 @@ export function conv2dWeightGradPooled(
   memory.fill(xs, 0, bytes(n * plane + 8));
   for (let ni = 0; ni < n; ni++) padInterior(x + bytes(ni * c * h * wd), xs + bytes(ni * plane), c, h, wd, ph, pw);
   const stride = kw > 4 ? 8 : 4;
-  const positionsV = i32x4.splat(positions);
-  const zero = f32x4.splat(0);
-  const pooled4 = pooled & ~3;
   for (let oi = o0; oi < o1; oi++) {
-    // No branch per entry: whether the ReLU zeroed a gradient is a coin toss per window, so a
-    // branch would mispredict about half the time. Four entries at a time, the kept ones are
-    // packed to the front of a vector by a swizzle chosen by their bit mask, the vector is stored
-    // whole at the list's end and the end advances by the number kept. v ≠ 0 holds for NaN too,
-    // so a NaN gradient still reaches every weight, as in the dense product; an index outside the
-    // conv output is skipped, as the pool's backward skips it.
+    // The filter's non-zeros over the whole batch, in image order.
     let m = 0;
     for (let ni = 0; ni < n; ni++) {
-      const gp = g + bytes((ni * o + oi) * pooled);
-      const ip = indices + bytes((ni * o + oi) * pooled);
-      const image = <i32>bytes(ni * plane);
-      for (let p = 0; p < pooled4; p += 4) {
-        const v = v128.load(gp + bytes(p));
-        const idx = v128.load(ip + bytes(p));
-        const inside = i32x4.lt_u(idx, positionsV);
-        const bits = i32x4.bitmask(v128.and(inside, f32x4.ne(v, zero)));
-        const at = v128.and(idx, inside);
-        let off = i32x4.splat(image + load<i32>(table + bytes(i32x4.extract_lane(at, 0))));
-        off = i32x4.replace_lane(off, 1, image + load<i32>(table + bytes(i32x4.extract_lane(at, 1))));
-        off = i32x4.replace_lane(off, 2, image + load<i32>(table + bytes(i32x4.extract_lane(at, 2))));
-        off = i32x4.replace_lane(off, 3, image + load<i32>(table + bytes(i32x4.extract_lane(at, 3))));
-        const pack = v128.load(PACK + (<usize>bits << 4));
-        v128.store(listG + bytes(m), i8x16.swizzle(v, pack));
-        v128.store(listO + bytes(m), i8x16.swizzle(off, pack));
-        m += popcnt(bits);
-      }
-      for (let p = pooled4; p < pooled; p++) {
-        const v = load<f32>(gp + bytes(p));
-        const idx = load<i32>(ip + bytes(p));
-        const inside = <u32>idx < <u32>positions;
-        store<f32>(listG + bytes(m), v);
-        store<i32>(listO + bytes(m), image + load<i32>(table + bytes(select<i32>(idx, 0, inside))));
-        m += <i32>(inside & (v != 0));
-      }
+      const at = (ni * o + oi) * pooled;
+      m = listNonZeros(g + bytes(at), indices + bytes(at), pooled, positions, table, <i32>bytes(ni * plane), listG, listO, m);
     }
     // The zeros left out add nothing to the bias gradient either.
     if (db != 0) store<f32>(db + bytes(oi), sumList(listG, m));
@@ -158,6 +126,49 @@ export function conv2dWeightGradPooled(
       }
     }
   }
+}
+
+/**
+ * Appends the non-zeros of one pooled plane (gradients gp, indices ip) to the list: the value at
+ * listG + 4m, and at listO + 4m the byte offset base + table[index] of its conv output's patch; returns
+ * the new length. No branch per entry: whether the ReLU zeroed a gradient is a coin toss per window,
+ * so a branch would mispredict about half the time. Four entries at a time, the kept ones are
+ * packed to the front of a vector by a swizzle chosen by their bit mask, the vector is stored whole
+ * at the list's end and the end advances by the number kept (the list needs 4 floats of room past
+ * its last entry). v ≠ 0 holds for NaN too, so a NaN gradient still reaches its sums, as in the dense
+ * product; an index outside the conv output (`positions`) is skipped, as the pool's backward skips it.
+ */
+// @ts-ignore: decorator
+@inline export function listNonZeros(
+  gp: usize, ip: usize, pooled: i32, positions: i32, table: usize, base: i32, listG: usize, listO: usize, m: i32,
+): i32 {
+  const positionsV = i32x4.splat(positions);
+  const zero = f32x4.splat(0);
+  const pooled4 = pooled & ~3;
+  for (let p = 0; p < pooled4; p += 4) {
+    const v = v128.load(gp + bytes(p));
+    const idx = v128.load(ip + bytes(p));
+    const inside = i32x4.lt_u(idx, positionsV);
+    const bits = i32x4.bitmask(v128.and(inside, f32x4.ne(v, zero)));
+    const at = v128.and(idx, inside);
+    let off = i32x4.splat(base + load<i32>(table + bytes(i32x4.extract_lane(at, 0))));
+    off = i32x4.replace_lane(off, 1, base + load<i32>(table + bytes(i32x4.extract_lane(at, 1))));
+    off = i32x4.replace_lane(off, 2, base + load<i32>(table + bytes(i32x4.extract_lane(at, 2))));
+    off = i32x4.replace_lane(off, 3, base + load<i32>(table + bytes(i32x4.extract_lane(at, 3))));
+    const pack = v128.load(PACK + (<usize>bits << 4));
+    v128.store(listG + bytes(m), i8x16.swizzle(v, pack));
+    v128.store(listO + bytes(m), i8x16.swizzle(off, pack));
+    m += popcnt(bits);
+  }
+  for (let p = pooled4; p < pooled; p++) {
+    const v = load<f32>(gp + bytes(p));
+    const idx = load<i32>(ip + bytes(p));
+    const inside = <u32>idx < <u32>positions;
+    store<f32>(listG + bytes(m), v);
+    store<i32>(listO + bytes(m), base + load<i32>(table + bytes(select<i32>(idx, 0, inside))));
+    m += <i32>(inside & (v != 0));
+  }
+  return m;
 }
 
 /** Σ listG[0 … m) in a fixed order (four lanes, then the lanes and the tail), independent of threads. */

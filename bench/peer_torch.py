@@ -214,9 +214,9 @@ def run(case):
             opt.step()
         s = timed(step)
         return {"median_s": s, "value": bsz / s}
-    if kind in ("conv_fwd", "conv_bwd"):
+    if kind in ("conv_fwd", "conv_bwd", "conv_dgrad"):
         n, c, h, w, o, k, pad = (case[key] for key in ("n", "c", "h", "w", "o", "k", "pad"))
-        x = torch.rand(n, c, h, w, requires_grad=kind == "conv_bwd" and case["input_grad"])
+        x = torch.rand(n, c, h, w, requires_grad=kind == "conv_dgrad" or (kind == "conv_bwd" and case["input_grad"]))
         weight = torch.rand(o, c, k, k, requires_grad=True)
         bias = torch.rand(o, requires_grad=True)
         ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
@@ -227,6 +227,9 @@ def run(case):
             return {"median_s": s, "value": 2 * macs / s / 1e9}
         y = F.conv2d(x, weight, bias, padding=pad)
         dy = torch.rand_like(y)
+        if kind == "conv_dgrad":
+            s = timed(lambda: torch.autograd.grad(y, [x], dy, retain_graph=True))
+            return {"median_s": s, "value": 2 * macs / s / 1e9}
         # Only the backward pass is timed: the graph is kept and replayed.
         s = timed(lambda: torch.autograd.grad(y, [x, weight, bias] if case["input_grad"] else [weight, bias], dy, retain_graph=True))
         return {"median_s": s, "value": (4 if case["input_grad"] else 2) * macs / s / 1e9}

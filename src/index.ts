@@ -12,7 +12,7 @@ export type { ReluForwardArgs, ReluBackwardArgs } from './kernels/activation.ts'
 export type { SoftmaxCrossEntropyArgs } from './kernels/loss.ts';
 export type { SgdStepArgs, AxpyArgs, FillArgs } from './kernels/optim.ts';
 export type { CopyArgs, SumSquaresArgs, AddScaledByInvNormArgs } from './kernels/vector.ts';
-export type { Conv2dForwardArgs, Conv2dBackwardArgs, Conv2dWeightGradPooledArgs, Conv2dDims } from './kernels/conv.ts';
+export type { Conv2dForwardArgs, Conv2dBackwardArgs, Conv2dWeightGradPooledArgs, Conv2dInputGradPooledArgs, Conv2dDims } from './kernels/conv.ts';
 export type {
   Pair, MaxPool2dForwardArgs, MaxPool2dBackwardArgs, AvgPool2dForwardArgs, AvgPool2dBackwardArgs,
   AdaptiveAvgPool2dForwardArgs, AdaptiveAvgPool2dBackwardArgs,

@@ -1,5 +1,5 @@
 // GEMM at several shapes (512³ also in the plain SIMD build), LeNet's fc1 as a training layer, and LeNet's two convolutions forward
-// and backward (and their weight gradient taken from the max-pool's side), on the wasm backend at
+// and backward (and their weight and input gradients taken from the max-pool's side), on the wasm backend at
 // 1 thread and at 2 (kernels split across threads).
 export const name = 'kernels';
 
@@ -11,6 +11,7 @@ const CONVS = [
 
 export async function run({ feddip, timed, rand, add, note }) {
   note('lenet5_conv*_wgrad_pooled: dW and db of the conv from the gradient at its 2×2 max-pool\'s output (conv2dWeightGradPooled), every pooled gradient non-zero; GFLOP/s counts the dense product\'s multiply-adds (2·N·O·C·k²·Ho·Wo), the peer is PyTorch\'s dW and db from the dense dy');
+  note('lenet5_conv2_dgrad_pooled: dx of the conv from the same pooled gradient (conv2dInputGradPooled); GFLOP/s counts the dense product\'s multiply-adds, the peer is PyTorch\'s dx alone from the dense dy');
   for (const threads of [1, 2]) {
     const backend = await feddip.createBackend('wasm', { threads });
     const suffix = threads === 1 ? '' : `_t${threads}`;
@@ -75,6 +76,13 @@ export async function run({ feddip, timed, rand, add, note }) {
         const wgrad = timed(() => backend.conv2dWeightGradPooled({ x: v.x, g, indices, dw: v.dw, db: v.db, padding }));
         add({ name: `${c.id}_wgrad_pooled_b${c.n}_t${threads}`, ...shape, kind: 'conv_bwd', input_grad: false },
           { value: (2 * macs) / wgrad / 1e9, unit: 'GFLOP/s', batch: c.n });
+        // The input gradient from the pool's side (conv2dInputGradPooled), for the conv that needs
+        // one; the peer is PyTorch's dx alone from the dense dy.
+        if (c.inputGrad) {
+          const dgrad = timed(() => backend.conv2dInputGradPooled({ g, indices, w: v.w, dx: v.dx, padding }));
+          add({ name: `${c.id}_dgrad_pooled_b${c.n}_t${threads}`, ...shape, kind: 'conv_dgrad' },
+            { value: (2 * macs) / dgrad / 1e9, unit: 'GFLOP/s', batch: c.n });
+        }
         for (const x of [g, indices, pooledOut]) backend.release(x);
         for (const x of Object.values(v)) backend.release(x);
       }

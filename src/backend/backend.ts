@@ -8,8 +8,8 @@ import { checkSoftmaxCrossEntropy, type CrossEntropyDims, type SoftmaxCrossEntro
 import { checkAxpy, checkFill, checkSgdStep, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../kernels/optim.ts';
 import { checkAddScaledByInvNorm, checkCopy, checkSumSquares, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../kernels/vector.ts';
 import {
-  checkConv2dBackward, checkConv2dForward, checkConv2dWeightGradPooled,
-  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dWeightGradPooledArgs,
+  checkConv2dBackward, checkConv2dForward, checkConv2dInputGradPooled, checkConv2dWeightGradPooled,
+  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dInputGradPooledArgs, type Conv2dWeightGradPooledArgs,
 } from '../kernels/conv.ts';
 import {
   checkAdaptiveAvgPool2dBackward, checkAdaptiveAvgPool2dForward, checkAvgPool2dBackward, checkAvgPool2dForward,
@@ -212,6 +212,16 @@ export abstract class Backend {
     this.runConv2dWeightGradPooled(a, d, d.pooled);
   }
 
+  /**
+   * dx of a convolution whose output feeds a max-pool, from the pool's output gradient g and
+   * indices: conv2dBackward's for dy = maxPool2dBackward(g, indices), without expanding dy.
+   */
+  conv2dInputGradPooled(a: Conv2dInputGradPooledArgs): void {
+    this.own(a.g, a.indices, a.w, a.dx);
+    const d = checkConv2dInputGradPooled(a);
+    this.runConv2dInputGradPooled(a, d, d.pooled);
+  }
+
   maxPool2dForward(a: MaxPool2dForwardArgs): void {
     this.own(a.x, a.y, a.indices);
     this.runMaxPool2dForward(a, checkMaxPool2dForward(a));
@@ -360,6 +370,7 @@ export abstract class Backend {
   protected abstract runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void;
   protected abstract runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void;
   protected abstract runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void;
+  protected abstract runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void;
 
   // ---- helpers ----
 

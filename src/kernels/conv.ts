@@ -39,6 +39,22 @@ export interface Conv2dWeightGradPooledArgs {
   padding?: [number, number];
 }
 
+/**
+ * The input gradient of a convolution whose output feeds a max-pool, from the pool's side: with g
+ * and indices as for conv2dWeightGradPooled, the result is exactly conv2dBackward's dx for
+ * dy = maxPool2dBackward(g, indices); the fast kernels skip the zeros of that dy.
+ */
+export interface Conv2dInputGradPooledArgs {
+  /** [N, O, Hp, Wp]: the pool's output gradient and, i32, its indices (an index outside the plane is skipped). */
+  g: Tensor; indices: Tensor;
+  /** The convolution's weight [O, C, kh, kw]. */
+  w: Tensor;
+  /** Overwritten: the input gradient [N, C, H, W] (its shape names the convolution's input). */
+  dx: Tensor;
+  stride?: [number, number];
+  padding?: [number, number];
+}
+
 export interface Conv2dDims {
   batch: number; inChannels: number; inH: number; inW: number;
   outChannels: number; kernelH: number; kernelW: number;
@@ -128,6 +144,23 @@ export function checkConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs): Conv
   expectShape(k, 'indices', a.indices, a.g.shape);
   if (a.db) expectShape(k, 'db', a.db, [d.outChannels]);
   expectDistinct(k, { x: a.x, g: a.g, indices: a.indices, dw: a.dw, db: a.db });
+  return { ...d, pooled: gh * gw };
+}
+
+/** Checks the arguments; returns the convolution's geometry and the pooled positions per plane. */
+export function checkConv2dInputGradPooled(a: Conv2dInputGradPooledArgs): Conv2dDims & { pooled: number } {
+  const k = 'conv2dInputGradPooled';
+  for (const n of ['g', 'w', 'dx'] as const) expectDType(k, n, a[n], 'f32');
+  expectDType(k, 'indices', a.indices, 'i32');
+  expectRank(k, 'w', a.w, 4);
+  const d = convGeometry(k, a.dx, a.w.shape as [number, number, number, number], a.stride, a.padding, 'dx');
+  expectRank(k, 'g', a.g, 4);
+  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
+  if (gn !== d.batch || go !== d.outChannels) {
+    fail(k, `'g' [${a.g.shape.join(', ')}] must have dx's batch and w's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
+  }
+  expectShape(k, 'indices', a.indices, a.g.shape);
+  expectDistinct(k, { g: a.g, indices: a.indices, w: a.w, dx: a.dx });
   return { ...d, pooled: gh * gw };
 }
 
@@ -239,6 +272,11 @@ export function conv2dBackwardRef(
 export function conv2dWeightGradPooledRef(
   x: FloatArray, g: FloatArray, indices: Int32Array, dw: FloatArray, db: FloatArray | undefined, d: Conv2dDims, pooled: number,
 ): void {
+  conv2dBackwardRef(x, new Float64Array(0), scatterPooled(g, indices, d, pooled), undefined, dw, db, d);
+}
+
+/** The conv's dy: maxPool2dBackward of g, each value added at the output its window picked. */
+function scatterPooled(g: FloatArray, indices: Int32Array, d: Conv2dDims, pooled: number): Float64Array {
   const planes = d.batch * d.outChannels;
   const positions = d.outH * d.outW;
   const dy = new Float64Array(planes * positions);
@@ -248,5 +286,12 @@ export function conv2dWeightGradPooledRef(
       if (i >= 0 && i < positions) dy[plane * positions + i]! += g[plane * pooled + p]!;
     }
   }
-  conv2dBackwardRef(x, new Float64Array(0), dy, undefined, dw, db, d);
+  return dy;
+}
+
+/** conv2dInputGradPooled by its definition: dy = the pool's scatter of g, then the dense input gradient. */
+export function conv2dInputGradPooledRef(
+  g: FloatArray, indices: Int32Array, w: FloatArray, dx: FloatArray, d: Conv2dDims, pooled: number,
+): void {
+  conv2dBackwardRef(new Float64Array(0), w, scatterPooled(g, indices, d, pooled), dx, undefined, undefined, d);
 }

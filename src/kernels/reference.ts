@@ -4,7 +4,7 @@ export { reluForwardRef, reluBackwardRef } from './activation.ts';
 export { softmaxCrossEntropyRef } from './loss.ts';
 export { sgdStepRef, axpyRef } from './optim.ts';
 export { sumSquaresRef, addScaledByInvNormRef } from './vector.ts';
-export { conv2dForwardRef, conv2dBackwardRef, conv2dWeightGradPooledRef } from './conv.ts';
+export { conv2dForwardRef, conv2dBackwardRef, conv2dWeightGradPooledRef, conv2dInputGradPooledRef } from './conv.ts';
 export { applyMaskRef } from './mask.ts';
 export { csrGatherRef, csrAddScaledByInvNormRef, sparseLinearForwardRef, sparseConv2dForwardRef, sparseConv2dBackwardDataRef } from './sparse.ts';
 export type { FloatArray } from './reference-types.ts';

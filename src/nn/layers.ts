@@ -197,9 +197,9 @@ export class Conv2d extends Layer {
 
   /**
    * Bound in front of a max-pool (with or without a ReLU between them, see bindSequence) that hands
-   * back its own output gradient instead of scattering it: the weight gradient is taken from the
-   * pool's side (conv2dWeightGradPooled), and the dense dy is built only when the input gradient
-   * needs it.
+   * back its own output gradient instead of scattering it: both gradients are taken from the
+   * pool's side (conv2dWeightGradPooled, conv2dInputGradPooled), and the dense dy is built only for
+   * the sparse input gradient.
    */
   bindFeedingPool(ctx: BindContext, input: readonly number[], link: PoolLink): BoundLayer {
     return this.#bind(ctx, input, link);
@@ -235,12 +235,13 @@ export class Conv2d extends Layer {
           const indices = link.indices?.();
           if (!indices) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
           ctx.backend.conv2dWeightGradPooled({ x: x!, g: dy, indices, dw: dw(), db: db(), stride, padding });
-          if (dx) {
+          if (dx && s) {
             const full = ctx.pool.take(outShape);
             ctx.backend.maxPool2dBackward({ dy, indices, dx: full });
-            if (s) ctx.backend.sparseConv2dBackwardData({ dy: full, wt: transposeOf(s, wName), kernel, dx, stride, padding });
-            else ctx.backend.conv2dBackward({ x: x!, w: w(), dy: full, dx, stride, padding });
+            ctx.backend.sparseConv2dBackwardData({ dy: full, wt: transposeOf(s, wName), kernel, dx, stride, padding });
             ctx.pool.give(full);
+          } else if (dx) {
+            ctx.backend.conv2dInputGradPooled({ g: dy, indices, w: w(), dx, stride, padding });
           }
         } else if (s && dx) {
           ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx, stride, padding });

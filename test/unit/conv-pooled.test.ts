@@ -1,8 +1,10 @@
-// conv2dWeightGradPooled: the weight and bias gradients of a convolution feeding a max-pool, taken
-// from the pool's side. By definition they are conv2dBackward's for the pool's scattered gradient;
-// every backend must match that, on both of the wasm kernel's chunk shapes (kernels up to 4 and up
-// to 8 wide), its fallback for wider kernels, overlapping pools (a position picked twice), padding,
-// strides, skipped indices and NaN.
+// conv2dWeightGradPooled and conv2dInputGradPooled: the weight, bias and input gradients of a
+// convolution feeding a max-pool, taken from the pool's side. By definition they are
+// conv2dBackward's for the pool's scattered gradient; every backend must match that, on both of
+// the wasm weight-gradient kernel's chunk shapes (kernels up to 4 and up to 8 wide), its fallback
+// for wider kernels, the input-gradient kernel's register-held rows (LeNet's conv2) and general
+// rows, its dense fallback for wide channels, overlapping pools (a position picked twice),
+// padding, strides, skipped indices and NaN.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, reference } from '../../src/index.ts';
 import type { Conv2dDims } from '../../src/index.ts';
@@ -140,5 +142,77 @@ forEachBackend('conv2dWeightGradPooled', (run) => {
     expect(e.message).toMatch(/conv2dWeightGradPooled: 'g' \[2, 5, 3, 3\] must have x's batch and dw's filters \[2, 4, Hp, Wp\]/);
     const g4 = make([2, 4, 3, 3]), i4f = make([2, 4, 3, 3]);
     expect(thrown(() => b.conv2dWeightGradPooled({ x, g: g4, indices: i4f, dw })).message).toMatch(/indices/);
+  });
+});
+
+/** Input-gradient cases: the weight-gradient ones, and channels too wide for wasm's kernel (its dense fallback). */
+const INPUT_CASES: Case[] = [
+  ...CASES,
+  { name: 'wide channels (dense fallback)', x: [2, 20, 8, 8], w: [6, 20, 3, 3], padding: [1, 1], pool: { kernel: [2, 2], stride: [2, 2] } },
+];
+
+describe('conv2dInputGradPooled reference', () => {
+  it('is the dense input gradient of the scattered dy', () => {
+    const { d, pool, g, indices } = pooledInputs(CASES[2]!, 6);
+    const w = randomArray(d.outChannels * d.inChannels * d.kernelH * d.kernelW, rng(7));
+    const dy = new Float64Array(d.batch * d.outChannels * d.outH * d.outW);
+    reference.maxPool2dBackwardRef(Float64Array.from(g), indices, dy, pool);
+    const want = new Float64Array(d.batch * d.inChannels * d.inH * d.inW);
+    reference.conv2dBackwardRef(new Float64Array(0), w, dy, want, undefined, undefined, d);
+    const got = new Float64Array(want.length);
+    reference.conv2dInputGradPooledRef(g, indices, w, got, d, pool.outH * pool.outW);
+    expectClose(got, want, 1e-12);
+  });
+});
+
+forEachBackend('conv2dInputGradPooled', (run) => {
+  run('matches the dense input gradient of the pool\'s scattered dy', async (b, make) => {
+    for (const [k, c] of INPUT_CASES.entries()) {
+      const { d, gShape, g, indices } = pooledInputs(c, 20 + k);
+      const w = randomArray(c.w.reduce((a, v) => a * v, 1), rng(40 + k));
+      const dx = new Float32Array(c.x.reduce((a, v) => a * v, 1));
+      reference.conv2dInputGradPooledRef(g, indices, w, dx, d, gShape[2]! * gShape[3]!);
+      const t = { g: make(gShape, g), indices: make(gShape, indices, 'i32'), w: make(c.w, w), dx: make(c.x, new Float32Array(dx.length).fill(3)) }; // stale values must go
+      b.conv2dInputGradPooled({ g: t.g, indices: t.indices, w: t.w, dx: t.dx, stride: c.stride, padding: c.padding });
+      expectClose(await b.read(t.dx), dx, 1e-4, `${c.name}: dx`);
+    }
+  });
+
+  run('skips indices outside the conv plane, propagates NaN to its patch only, and gives +0 for an all-zero g', async (b, make) => {
+    const c = CASES[0]!; // LeNet's conv2: 25 pooled positions, six groups of four and a tail
+    const { d, gShape, g, indices } = pooledInputs(c, 8);
+    const pooled = gShape[2]! * gShape[3]!;
+    for (const at of [1, pooled - 1, 2 * pooled + 24, 3 * pooled + 2]) { indices[at] = at % 2 ? -5 : d.outH * d.outW + at; g[at] = 50; }
+    const w = randomArray(c.w.reduce((a, v) => a * v, 1), rng(9));
+    const dx = new Float32Array(c.x.reduce((a, v) => a * v, 1));
+    reference.conv2dInputGradPooledRef(g, indices, w, dx, d, pooled);
+    const t = { g: make(gShape, g), indices: make(gShape, indices, 'i32'), w: make(c.w, w), dx: make(c.x) };
+    b.conv2dInputGradPooled({ g: t.g, indices: t.indices, w: t.w, dx: t.dx });
+    expectClose(await b.read(t.dx), dx, 1e-4, 'dx with skipped indices');
+    // A NaN at image 1, filter 2, conv output (3, 4) reaches that image's 5×5 patch at rows 3…7,
+    // columns 4…8 in every channel, and nothing else.
+    const nanAt = (1 * d.outChannels + 2) * pooled + 5;
+    indices[nanAt] = 3 * d.outW + 4;
+    g[nanAt] = Number.NaN;
+    b.conv2dInputGradPooled({ g: make(gShape, g), indices: make(gShape, indices, 'i32'), w: t.w, dx: t.dx });
+    const got = await b.read(t.dx);
+    for (let i = 0; i < got.length; i++) {
+      const n = Math.floor(i / (d.inChannels * d.inH * d.inW)), y = Math.floor(i / d.inW) % d.inH, x = i % d.inW;
+      expect(Number.isNaN(got[i]), `dx[${i}]`).toBe(n === 1 && y >= 3 && y <= 7 && x >= 4 && x <= 8);
+    }
+    b.conv2dInputGradPooled({ g: make(gShape, new Float32Array(g.length)), indices: t.indices, w: t.w, dx: t.dx });
+    expect([...await b.read(t.dx)].every((v) => Object.is(v, 0))).toBe(true);
+  });
+
+  run('rejects mismatched shapes with a message naming them', (b, make) => {
+    const dx = make([2, 3, 8, 8]), w = make([4, 3, 3, 3]);
+    const g = make([2, 5, 3, 3]), indices = make([2, 5, 3, 3], undefined, 'i32');
+    const e = thrown(() => b.conv2dInputGradPooled({ g, indices, w, dx }));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect(e.message).toMatch(/conv2dInputGradPooled: 'g' \[2, 5, 3, 3\] must have dx's batch and w's filters \[2, 4, Hp, Wp\]/);
+    const g4 = make([2, 4, 3, 3]), i4f = make([2, 4, 3, 3]);
+    expect(thrown(() => b.conv2dInputGradPooled({ g: g4, indices: i4f, w, dx })).message).toMatch(/indices/);
+    expect(thrown(() => b.conv2dInputGradPooled({ g: g4, indices: make([2, 4, 3, 3], undefined, 'i32'), w: make([4, 2, 3, 3]), dx })).message)
+      .toMatch(/dx has 3 channels but w is \[4, 2, 3, 3\]/);
   });
 });

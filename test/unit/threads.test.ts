@@ -196,6 +196,23 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     return outs;
   }));
 
+  bothWays('conv2d input gradient from a max-pool\'s side (LeNet conv2, and channels wide enough for the dense fallback)', (b, r) => withTensors(b, (t) => {
+    const outs: Tensor[] = [];
+    for (const [n, c, h, o, k, pad] of [[5, 6, 14, 16, 5, 0], [3, 20, 8, 6, 3, 1]] as const) {
+      const ho = h + 2 * pad - k + 1, hp = ho / 2, pooled = hp * hp;
+      const g = t([n, o, hp, hp], data(r, n * o * pooled));
+      const idx = Int32Array.from({ length: n * o * pooled }, (_, i) => {
+        const p = i % pooled, pr = Math.floor(p / hp), pc = p % hp;
+        const pick = Math.floor((r() + 1) * 2);
+        return (2 * pr + (pick >> 1)) * ho + 2 * pc + (pick & 1);
+      });
+      const dx = t([n, c, h, h]);
+      b.conv2dInputGradPooled({ g, indices: t([n, o, hp, hp], idx, 'i32'), w: t([o, c, k, k], data(r, o * c * k * k)), dx, padding: [pad, pad] });
+      outs.push(dx);
+    }
+    return outs;
+  }));
+
   bothWays('max, average and adaptive pooling, forward and backward', (b, r) => withTensors(b, (t) => {
     const x = t([3, 5, 9, 8], data(r, 3 * 5 * 72));
     const ym = t([3, 5, 4, 4]), idx = t([3, 5, 4, 4], undefined, 'i32'), dxm = t([3, 5, 9, 8]);

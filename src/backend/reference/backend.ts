@@ -8,8 +8,8 @@ import { softmaxCrossEntropyRef, type CrossEntropyDims, type SoftmaxCrossEntropy
 import { axpyRef, sgdStepRef, type AxpyArgs, type FillArgs, type SgdStepArgs } from '../../kernels/optim.ts';
 import { addScaledByInvNormRef, sumSquaresRef, type AddScaledByInvNormArgs, type CopyArgs, type SumSquaresArgs } from '../../kernels/vector.ts';
 import {
-  conv2dBackwardRef, conv2dForwardRef, conv2dWeightGradPooledRef,
-  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dWeightGradPooledArgs,
+  conv2dBackwardRef, conv2dForwardRef, conv2dInputGradPooledRef, conv2dWeightGradPooledRef,
+  type Conv2dBackwardArgs, type Conv2dDims, type Conv2dForwardArgs, type Conv2dInputGradPooledArgs, type Conv2dWeightGradPooledArgs,
 } from '../../kernels/conv.ts';
 import {
   adaptiveAvgPool2dBackwardRef, adaptiveAvgPool2dForwardRef, avgPool2dBackwardRef, avgPool2dForwardRef,
@@ -99,6 +99,9 @@ export class ReferenceBackend extends Backend {
 
   protected runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void {
     conv2dWeightGradPooledRef(f(a.x), f(a.g), i32(a.indices), f(a.dw), fo(a.db), d, pooled);
+  }
+  protected runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    conv2dInputGradPooledRef(f(a.g), i32(a.indices), f(a.w), f(a.dx), d, pooled);
   }
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
     maxPool2dForwardRef(f(a.x), f(a.y), i32(a.indices), d);

@@ -16,7 +16,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
-import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dInputGradPooledArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
 import type {
   AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
   MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
@@ -399,6 +399,38 @@ export class WasmBackend extends Backend {
     }
     this.#k.conv2dWeightGradPooled(p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), ws, 0, d.outChannels,
       ...geometry, pooled);
+  }
+
+  protected runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    if (!this.#k.pooledInputGradPreferred(d.inChannels, d.kernelW)) {
+      this.#inputGradByScatter(a, d);
+      return;
+    }
+    const geometry = convArgs(d);
+    const floats = this.#k.pooledInputGradWorkspaceFloats(d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+    const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
+    const pool = d.batch > 1 ? this.#split(macs, this.#minMacs) : undefined;
+    const { ws, stride } = this.#threadScratch(floats, pool?.parts ?? 1);
+    if (pool) {
+      pool.run('conv2dBackwardDataPooledPart', [p(a.g), p(a.indices), p(a.w), p(a.dx), ws, stride, ...geometry, pooled]);
+      return;
+    }
+    this.#k.conv2dBackwardDataPooled(p(a.g), p(a.indices), p(a.w), p(a.dx), ws, 0, d.batch,
+      d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+  }
+
+  /**
+   * Wide channels (Winograd or im2col at full speed on a dense dy): the pool's scatter into a
+   * temporary dy, then the dense input gradient, split between the threads as usual. It reads no x.
+   */
+  #inputGradByScatter(a: Conv2dInputGradPooledArgs, d: Conv2dDims): void {
+    const dy = this.tensor('f32', [d.batch, d.outChannels, d.outH, d.outW]);
+    try {
+      this.maxPool2dBackward({ dy: a.g, indices: a.indices, dx: dy });
+      this.runConv2dBackward({ x: a.dx, w: a.w, dy, dx: a.dx }, d);
+    } finally {
+      this.release(dy);
+    }
   }
 
   /** Kernels wider than 8 (which the pooled kernel does not take): the pool's scatter, then the dense gradients. */

@@ -56,6 +56,13 @@ export interface KernelExports {
   /** dw rows o0 … o1 (and db) from the pooled gradient g and the pool's indices; ws: the workspace. */
   conv2dWeightGradPooled(x: number, g: number, indices: number, dw: number, db: number, ws: number, o0: number, o1: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): void;
+  /** Whether conv2dBackwardDataPooled is the faster input gradient for c channels and kernels kw wide. */
+  pooledInputGradPreferred(c: number, kw: number): number;
+  /** Workspace floats of one thread's conv2dBackwardDataPooled. */
+  pooledInputGradWorkspaceFloats(c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): number;
+  /** dx of images n0 … n1 from the pooled gradient g and the pool's indices; ws: the workspace. */
+  conv2dBackwardDataPooled(g: number, indices: number, w: number, dx: number, ws: number, n0: number, n1: number,
+    c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): void;
   maxPool2dForward(x: number, y: number, indices: number, planes: number, inH: number, inW: number, outH: number, outW: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number): void;
   maxPool2dBackward(dy: number, indices: number, dx: number, planes: number, inH: number, inW: number, outH: number, outW: number): void;

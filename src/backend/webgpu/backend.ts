@@ -11,7 +11,7 @@ import type { ReluBackwardArgs, ReluForwardArgs } from '../../kernels/activation
 import type { CrossEntropyDims, SoftmaxCrossEntropyArgs } from '../../kernels/loss.ts';
 import type { AxpyArgs, FillArgs, SgdStepArgs } from '../../kernels/optim.ts';
 import type { AddScaledByInvNormArgs, CopyArgs, SumSquaresArgs } from '../../kernels/vector.ts';
-import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
+import type { Conv2dBackwardArgs, Conv2dDims, Conv2dForwardArgs, Conv2dInputGradPooledArgs, Conv2dWeightGradPooledArgs } from '../../kernels/conv.ts';
 import type {
   AdaptiveAvgPool2dBackwardArgs, AdaptiveAvgPool2dForwardArgs, AvgPool2dBackwardArgs, AvgPool2dForwardArgs,
   MaxPool2dBackwardArgs, MaxPool2dForwardArgs, PlaneDims, Pool2dDims,
@@ -49,8 +49,8 @@ export class WebGpuBackend extends Backend {
   readonly #kernels = new Map<ShaderName, Kernel>();
   /** Stand-in for optional inputs (a layer without bias, a loss without gradient). */
   readonly #placeholder: GPUBuffer;
-  /** Grow-only buffers for outputs a shader writes but the caller did not ask for, by slot. */
-  readonly #scratch: GPUBuffer[] = [];
+  /** Grow-only scratch buffers by slot (sparse: a slot exists once a kernel asked for it). */
+  readonly #scratch: Array<GPUBuffer | undefined> = [];
   #error: Error | undefined;
   #lost = false;
 
@@ -156,7 +156,7 @@ export class WebGpuBackend extends Backend {
 
   protected destroy(): void {
     for (const k of this.#kernels.values()) k.uniforms.destroy();
-    for (const b of this.#scratch) b.destroy();
+    for (const b of this.#scratch) b?.destroy();
     this.#placeholder.destroy();
     this.#device.destroy();
   }
@@ -325,6 +325,19 @@ export class WebGpuBackend extends Backend {
       [buf(a.x), buf(a.g), buf(a.indices), buf(a.dw), a.db ? buf(a.db) : this.#scratchBuffer(0, d.outChannels * 4)],
       this.#groups1d(a.dw.size + (a.db ? d.outChannels : 0)));
   }
+  /**
+   * The definition, in two shaders the backend has anyway: the pool's scatter into a scratch dy,
+   * then the dense input gradient. On the GPU the zeros of dy cost parallel lanes, not time on
+   * one core; skipping them would make threads of a workgroup diverge.
+   */
+  protected runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const planes = d.batch * d.outChannels;
+    const dy = this.#scratchBuffer(2, planes * d.outH * d.outW * 4);
+    this.#dispatch('maxPool2dBackward', [['u32', planes], ['u32', d.outH * d.outW], ['u32', pooled]],
+      [buf(a.g), buf(a.indices), dy], this.#groups1d(planes));
+    this.#dispatch('conv2dBackwardData', this.#convFields(d, false), [buf(a.w), dy, buf(a.dx)], this.#groups1d(a.dx.size));
+  }
+
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
     this.#dispatch('maxPool2dForward', poolFields(d), [buf(a.x), buf(a.y), buf(a.indices)], this.#groups1d(d.planes * d.outH * d.outW));
   }
