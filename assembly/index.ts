@@ -24,14 +24,17 @@ export {
   adaptiveAvgPool2dForwardPart, adaptiveAvgPool2dBackwardPart, batchNorm2dForwardPart, batchNorm2dBackwardPart,
   reluForwardPart, reluBackwardPart, sgdStepPart, axpyPart, fillPart, copyPart, addScaledByInvNormPart,
   dropoutPart, addTensorsPart, applyMaskPart, conv2dWeightGradPooledPart, conv2dWeightGradPartialsPart, sumPartialsPart, biasGradPart,
-  conv2dBackwardDataPooledPart,
+  conv2dBackwardDataPooledPart, sparseConv2dBackwardDataPooledPart,
 } from "./parallel";
 export { conv2dWeightGradPooled, pooledWeightGradWorkspaceFloats, pooledWeightGradSupported } from "./pooled";
 // Exported only so that binaryen keeps them out of conv2dWeightGradPooled: inlined there, V8 kept
 // their ten accumulators in registers far worse and the whole kernel ran 1.6–2× slower (measured,
 // LeNet-5's two convolutions at batch 64). The TypeScript side never calls them.
 export { chunkWide as pooledChunkWide, chunkNarrow as pooledChunkNarrow } from "./pooled";
-export { conv2dBackwardDataPooled, pooledInputGradWorkspaceFloats, pooledInputGradPreferred } from "./pooled-input";
+export {
+  conv2dBackwardDataPooled, pooledInputGradWorkspaceFloats, pooledInputGradPreferred,
+  sparseConv2dBackwardDataPooled, sparsePooledInputGradWorkspaceFloats,
+} from "./pooled-input";
 // Exported for the same reason as the two above.
 export { scatterRows10 as pooledScatterRows10 } from "./pooled-input";
 export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats } from "./sparse";

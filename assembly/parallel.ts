@@ -21,7 +21,7 @@ import { batchNorm2dBackwardChannels, batchNorm2dForwardChannels } from "./batch
 import { addTensors, dropout } from "./elementwise";
 import { applyMask } from "./mask";
 import { conv2dWeightGradPooled } from "./pooled";
-import { conv2dBackwardDataPooled } from "./pooled-input";
+import { conv2dBackwardDataPooled, sparseConv2dBackwardDataPooled } from "./pooled-input";
 import { isWinograd, winogradConv, winogradSplitsChannels, winogradWeightGrad } from "./winograd";
 
 /** Start of share `part` of `total` items handed out in multiples of `align` (the last share takes the rest). */
@@ -198,6 +198,19 @@ export function conv2dBackwardDataPooledPart(
   const n0 = bound(n, 1, part, parts), n1 = bound(n, 1, part + 1, parts);
   if (n1 > n0) {
     conv2dBackwardDataPooled(g, indices, w, dx, ws + <usize>part * <usize>wsStride, n0, n1,
+      c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
+  }
+}
+
+/** sparseConv2dBackwardDataPooled for images split between threads (each thread: its own workspace). */
+export function sparseConv2dBackwardDataPooledPart(
+  g: usize, indices: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, ws: usize, wsStride: i32,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
+  part: i32, parts: i32,
+): void {
+  const n0 = bound(n, 1, part, parts), n1 = bound(n, 1, part + 1, parts);
+  if (n1 > n0) {
+    sparseConv2dBackwardDataPooled(g, indices, rowPtr, colIdx, values, dx, ws + <usize>part * <usize>wsStride, n0, n1,
       c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
   }
 }

@@ -17,7 +17,7 @@
 // Bits: dx of an image depends on that image alone, summed filter by filter, kernel row by kernel
 // row, non-zero by non-zero in pooled order, so threads can own any images.
 import { madd } from "./gemm";
-import { outSize, round4 } from "./conv";
+import { outSize, round4, unpad } from "./conv";
 import { listNonZeros } from "./pooled";
 
 // @ts-ignore: decorator
@@ -136,5 +136,95 @@ function scatterRows(base: usize, src: usize, span: i32, listG: usize, listO: us
     const gs = v128.load32_splat(listG + bytes(e));
     const d = base + <usize>load<i32>(listO + bytes(e));
     for (let j: usize = 0; j < spanBytes; j += 16) v128.store(d + j, madd(v128.load(d + j), gs, v128.load(src + j)));
+  }
+}
+
+// ---- with the weight sparse ----
+//
+// The same scatter with the pruned weight as the CSR of Wᵀ (sparseConv2dBackwardData's operand):
+// each filter's kept weights are listed once per call (byte offset of the tap in the padded
+// plane, value), and every non-zero pooled gradient adds g·value at its patch's offset plus each
+// tap's. At 95 % sparsity a LeNet-5 filter keeps a handful of its 150 weights, so the work is a few
+// scalar multiply-adds per non-zero gradient, where the sparse input gradient of the dense dy does
+// them for every conv output, zeros included.
+
+/** Floats of one thread's sparseConv2dBackwardDataPooled workspace, for nnz kept weights. */
+export function sparsePooledInputGradWorkspaceFloats(
+  nnz: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
+): i32 {
+  const positions = outSize(h, kh, sh, ph) * outSize(wd, kw, sw, pw);
+  const plane = c * (h + 2 * ph) * (wd + 2 * pw);
+  return 2 * round4(o + 1) + 2 * round4(nnz) + round4(plane) + 2 * round4(pooled + 4) + round4(positions);
+}
+
+/**
+ * dx of images n0 … n1 (overwritten), as conv2dBackwardDataPooled, with the weight given as the CSR
+ * of Wᵀ ([c·kh·kw × o]: row t lists the filters tap t feeds, and their weights).
+ */
+export function sparseConv2dBackwardDataPooled(
+  g: usize, indices: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, ws: usize, n0: i32, n1: i32,
+  c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
+): void {
+  const ho = outSize(h, kh, sh, ph), wo = outSize(wd, kw, sw, pw);
+  const positions = ho * wo;
+  const taps = kh * kw;
+  const k = c * taps;
+  const nnz = load<i32>(rowPtr + bytes(k));
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const plane = c * hp * wp;
+  const padded = ph != 0 || pw != 0;
+  const first = ws;
+  const cursor = first + bytes(round4(o + 1));
+  const tapAt = cursor + bytes(round4(o + 1));
+  const weight = tapAt + bytes(round4(nnz));
+  const pad = weight + bytes(round4(nnz));
+  const listG = pad + bytes(round4(plane));
+  const listO = listG + bytes(round4(pooled + 4));
+  const table = listO + bytes(round4(pooled + 4));
+  // Each filter's kept weights, in tap order: a counting sort of Wᵀ's entries by filter.
+  memory.fill(first, 0, bytes(o + 1));
+  for (let i = 0; i < nnz; i++) {
+    const at = first + bytes(load<i32>(colIdx + bytes(i)) + 1);
+    store<i32>(at, load<i32>(at) + 1);
+  }
+  for (let oi = 0; oi < o; oi++) store<i32>(first + bytes(oi + 1), load<i32>(first + bytes(oi + 1)) + load<i32>(first + bytes(oi)));
+  memory.copy(cursor, first, bytes(o));
+  for (let t = 0; t < k; t++) {
+    const ci = t / taps, ki = (t - ci * taps) / kw, kj = t - ci * taps - ki * kw;
+    const offset = <i32>bytes((ci * hp + ki) * wp + kj);
+    const end = load<i32>(rowPtr + bytes(t + 1));
+    for (let i = load<i32>(rowPtr + bytes(t)); i < end; i++) {
+      const slot = cursor + bytes(load<i32>(colIdx + bytes(i)));
+      const j = load<i32>(slot);
+      store<i32>(slot, j + 1);
+      store<i32>(tapAt + bytes(j), offset);
+      store<f32>(weight + bytes(j), load<f32>(values + bytes(i)));
+    }
+  }
+  for (let i = 0; i < positions; i++) {
+    const r = i / wo;
+    store<i32>(table + bytes(i), <i32>bytes((r * sh) * wp + (i - r * wo) * sw));
+  }
+  const image = c * h * wd;
+  for (let ni = n0; ni < n1; ni++) {
+    const dxn = dx + bytes(ni * image);
+    // Unpadded, the plane is dx itself.
+    const target = padded ? pad : dxn;
+    memory.fill(target, 0, bytes(plane));
+    for (let oi = 0; oi < o; oi++) {
+      const f0 = load<i32>(first + bytes(oi)), f1 = load<i32>(first + bytes(oi + 1));
+      if (f1 == f0) continue;
+      const at = (ni * o + oi) * pooled;
+      const m = listNonZeros(g + bytes(at), indices + bytes(at), pooled, positions, table, 0, listG, listO, 0);
+      for (let e = 0; e < m; e++) {
+        const gv = load<f32>(listG + bytes(e));
+        const base = target + <usize>load<i32>(listO + bytes(e));
+        for (let j = f0; j < f1; j++) {
+          const p = base + <usize>load<i32>(tapAt + bytes(j));
+          store<f32>(p, load<f32>(p) + gv * load<f32>(weight + bytes(j)));
+        }
+      }
+    }
+    if (padded) unpad(pad, dxn, c, h, wd, ph, pw);
   }
 }

@@ -22,6 +22,7 @@ export type { DropoutForwardArgs, DropoutBackwardArgs, AddArgs } from './kernels
 export type { ApplyMaskArgs } from './kernels/mask.ts';
 export type {
   CsrMatrix, CsrGatherArgs, CsrAddScaledByInvNormArgs, SparseLinearForwardArgs, SparseLinearBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dBackwardDataArgs,
+  SparseConv2dInputGradPooledArgs,
 } from './kernels/sparse.ts';
 export * as reference from './kernels/reference.ts';
 export * as sparse from './sparse/index.ts';

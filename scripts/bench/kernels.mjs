@@ -11,7 +11,7 @@ const CONVS = [
 
 export async function run({ feddip, timed, rand, add, note }) {
   note('lenet5_conv*_wgrad_pooled: dW and db of the conv from the gradient at its 2×2 max-pool\'s output (conv2dWeightGradPooled), every pooled gradient non-zero; GFLOP/s counts the dense product\'s multiply-adds (2·N·O·C·k²·Ho·Wo), the peer is PyTorch\'s dW and db from the dense dy');
-  note('lenet5_conv2_dgrad_pooled: dx of the conv from the same pooled gradient (conv2dInputGradPooled); GFLOP/s counts the dense product\'s multiply-adds, the peer is PyTorch\'s dx alone from the dense dy');
+  note('lenet5_conv2_dgrad_pooled: dx of the conv from the same pooled gradient (conv2dInputGradPooled), and with the weight 95 % pruned (_s0.95: sparseConv2dInputGradPooled on the CSR of Wᵀ); GFLOP/s counts the dense product\'s multiply-adds, the peer is PyTorch\'s dense dx alone from the dense dy');
   for (const threads of [1, 2]) {
     const backend = await feddip.createBackend('wasm', { threads });
     const suffix = threads === 1 ? '' : `_t${threads}`;
@@ -82,6 +82,15 @@ export async function run({ feddip, timed, rand, add, note }) {
           const dgrad = timed(() => backend.conv2dInputGradPooled({ g, indices, w: v.w, dx: v.dx, padding }));
           add({ name: `${c.id}_dgrad_pooled_b${c.n}_t${threads}`, ...shape, kind: 'conv_dgrad' },
             { value: (2 * macs) / dgrad / 1e9, unit: 'GFLOP/s', batch: c.n });
+          // The same with the weight 95 % pruned (a random mask), as the CSR of Wᵀ the sparse path holds.
+          const taps = c.c * c.k * c.k;
+          const st = feddip.sparse.csrTranspose(feddip.sparse.csrFromMask(rand(c.o * taps).map((x) => (x < 0.05 ? 1 : 0)), c.o, taps));
+          const wt = feddip.uploadCsr(backend, st);
+          backend.write(wt.values, rand(wt.values.size));
+          const sparseGrad = timed(() => backend.sparseConv2dInputGradPooled({ g, indices, wt, kernel: [c.k, c.k], dx: v.dx, padding }));
+          add({ name: `${c.id}_dgrad_pooled_s0.95_b${c.n}_t${threads}`, ...shape, kind: 'conv_dgrad' },
+            { value: (2 * macs) / sparseGrad / 1e9, unit: 'GFLOP/s', batch: c.n });
+          for (const x of [wt.rowPtr, wt.colIdx, wt.values]) backend.release(x);
         }
         for (const x of [g, indices, pooledOut]) backend.release(x);
         for (const x of Object.values(v)) backend.release(x);

@@ -27,8 +27,10 @@ import {
 } from '../kernels/elementwise.ts';
 import { checkApplyMask, type ApplyMaskArgs } from '../kernels/mask.ts';
 import {
-  checkCsrAddScaledByInvNorm, checkCsrGather, checkSparseConv2dBackwardData, checkSparseConv2dForward, checkSparseLinearBackwardData, checkSparseLinearForward,
+  checkCsrAddScaledByInvNorm, checkCsrGather, checkSparseConv2dBackwardData, checkSparseConv2dForward, checkSparseConv2dInputGradPooled,
+  checkSparseLinearBackwardData, checkSparseLinearForward,
   csrParts, type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  type SparseConv2dInputGradPooledArgs,
   type SparseLinearBackwardDataArgs, type SparseLinearDims, type SparseLinearForwardArgs,
 } from '../kernels/sparse.ts';
 
@@ -329,6 +331,16 @@ export abstract class Backend {
     this.runSparseConv2dBackwardData(a, checkSparseConv2dBackwardData(a));
   }
 
+  /**
+   * sparseConv2dBackwardData of a convolution whose output feeds a max-pool, from the pool's output
+   * gradient g and indices: its dx for dy = maxPool2dBackward(g, indices), without expanding dy.
+   */
+  sparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs): void {
+    this.own(a.g, a.indices, a.dx, ...csrParts(a.wt));
+    const d = checkSparseConv2dInputGradPooled(a);
+    this.runSparseConv2dInputGradPooled(a, d, d.pooled);
+  }
+
   // ---- what an implementation provides ----
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
@@ -369,6 +381,7 @@ export abstract class Backend {
   protected abstract runSparseLinearForward(a: SparseLinearForwardArgs, d: SparseLinearDims): void;
   protected abstract runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void;
   protected abstract runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void;
+  protected abstract runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void;
   protected abstract runConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs, d: Conv2dDims, pooled: number): void;
   protected abstract runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void;
 

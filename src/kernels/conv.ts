@@ -276,7 +276,7 @@ export function conv2dWeightGradPooledRef(
 }
 
 /** The conv's dy: maxPool2dBackward of g, each value added at the output its window picked. */
-function scatterPooled(g: FloatArray, indices: Int32Array, d: Conv2dDims, pooled: number): Float64Array {
+export function scatterPooled(g: FloatArray, indices: Int32Array, d: Conv2dDims, pooled: number): Float64Array {
   const planes = d.batch * d.outChannels;
   const positions = d.outH * d.outW;
   const dy = new Float64Array(planes * positions);

@@ -12,7 +12,7 @@
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { expectDistinct, expectDType, expectFinite, expectRank, expectShape, fail } from './checks.ts';
-import { convGeometry, type Conv2dDims, validOutputRange } from './conv.ts';
+import { convGeometry, type Conv2dDims, scatterPooled, validOutputRange } from './conv.ts';
 import type { FloatArray } from './reference-types.ts';
 
 /** A sparse [rows × cols] matrix on a backend: row r holds colIdx/values[rowPtr[r] … rowPtr[r+1]). */
@@ -67,6 +67,23 @@ export interface SparseConv2dForwardArgs {
 export interface SparseConv2dBackwardDataArgs {
   dy: Tensor;
   /** The CSR of Wᵀ [C·kh·kw × O]. */
+  wt: CsrMatrix;
+  kernel: [number, number];
+  /** Output, overwritten, shaped like the forward pass's x. */
+  dx: Tensor;
+  stride?: [number, number];
+  padding?: [number, number];
+}
+
+/**
+ * sparseConv2dBackwardData for a convolution whose output feeds a max-pool, from the pool's side:
+ * with g and indices as for conv2dWeightGradPooled, exactly its dx for dy = maxPool2dBackward(g,
+ * indices); the fast kernels skip the zeros of that dy as well as the pruned weights.
+ */
+export interface SparseConv2dInputGradPooledArgs {
+  /** [N, O, Hp, Wp]: the pool's output gradient and, i32, its indices (an index outside the plane is skipped). */
+  g: Tensor; indices: Tensor;
+  /** The CSR of Wᵀ [C·kh·kw × O], as sparseConv2dBackwardData takes it. */
   wt: CsrMatrix;
   kernel: [number, number];
   /** Output, overwritten, shaped like the forward pass's x. */
@@ -206,6 +223,25 @@ export function checkSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs): 
   return d;
 }
 
+/** Checks the arguments; returns the convolution's geometry and the pooled positions per plane. */
+export function checkSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs): Conv2dDims & { pooled: number } {
+  const k = 'sparseConv2dInputGradPooled';
+  checkCsr(k, 'wt', a.wt);
+  const [kh, kw] = kernelPair(k, a.kernel);
+  expectDType(k, 'g', a.g, 'f32');
+  expectDType(k, 'indices', a.indices, 'i32');
+  expectDType(k, 'dx', a.dx, 'f32');
+  const d = convGeometry(k, a.dx, [a.wt.cols, channelsOf(k, 'wt', a.wt.rows, [kh, kw]), kh, kw], a.stride, a.padding, 'dx');
+  expectRank(k, 'g', a.g, 4);
+  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
+  if (gn !== d.batch || go !== d.outChannels) {
+    fail(k, `'g' [${a.g.shape.join(', ')}] must have dx's batch and wt's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
+  }
+  expectShape(k, 'indices', a.indices, a.g.shape);
+  expectDistinct(k, { g: a.g, indices: a.indices, dx: a.dx, ...csrTensors('wt', a.wt) });
+  return { ...d, pooled: gh * gw };
+}
+
 // ---- plain references (accumulate in doubles; used by the reference backend and by tests) ----
 
 type IndexArray = ArrayLike<number>;
@@ -304,4 +340,11 @@ export function sparseConv2dBackwardDataRef(
     }
     for (let i = 0; i < acc.length; i++) dx[n * C * H * W + i] = acc[i]!;
   }
+}
+
+/** sparseConv2dInputGradPooled by its definition: dy = the pool's scatter of g, then the sparse input gradient. */
+export function sparseConv2dInputGradPooledRef(
+  g: FloatArray, indices: Int32Array, rowPtr: IndexArray, colIdx: IndexArray, values: FloatArray, dx: FloatArray, d: Conv2dDims, pooled: number,
+): void {
+  sparseConv2dBackwardDataRef(scatterPooled(g, indices, d, pooled), rowPtr, colIdx, values, dx, d);
 }

@@ -198,8 +198,8 @@ export class Conv2d extends Layer {
   /**
    * Bound in front of a max-pool (with or without a ReLU between them, see bindSequence) that hands
    * back its own output gradient instead of scattering it: both gradients are taken from the
-   * pool's side (conv2dWeightGradPooled, conv2dInputGradPooled), and the dense dy is built only for
-   * the sparse input gradient.
+   * pool's side (conv2dWeightGradPooled; conv2dInputGradPooled or, with the weight sparse,
+   * sparseConv2dInputGradPooled), and the dense dy is never built.
    */
   bindFeedingPool(ctx: BindContext, input: readonly number[], link: PoolLink): BoundLayer {
     return this.#bind(ctx, input, link);
@@ -235,14 +235,8 @@ export class Conv2d extends Layer {
           const indices = link.indices?.();
           if (!indices) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
           ctx.backend.conv2dWeightGradPooled({ x: x!, g: dy, indices, dw: dw(), db: db(), stride, padding });
-          if (dx && s) {
-            const full = ctx.pool.take(outShape);
-            ctx.backend.maxPool2dBackward({ dy, indices, dx: full });
-            ctx.backend.sparseConv2dBackwardData({ dy: full, wt: transposeOf(s, wName), kernel, dx, stride, padding });
-            ctx.pool.give(full);
-          } else if (dx) {
-            ctx.backend.conv2dInputGradPooled({ g: dy, indices, w: w(), dx, stride, padding });
-          }
+          if (dx && s) ctx.backend.sparseConv2dInputGradPooled({ g: dy, indices, wt: transposeOf(s, wName), kernel, dx, stride, padding });
+          else if (dx) ctx.backend.conv2dInputGradPooled({ g: dy, indices, w: w(), dx, stride, padding });
         } else if (s && dx) {
           ctx.backend.sparseConv2dBackwardData({ dy, wt: transposeOf(s, wName), kernel, dx, stride, padding });
           // The weight gradient stays dense (error feedback needs it for pruned weights too); it

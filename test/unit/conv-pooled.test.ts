@@ -4,9 +4,10 @@
 // the wasm weight-gradient kernel's chunk shapes (kernels up to 4 and up to 8 wide), its fallback
 // for wider kernels, the input-gradient kernel's register-held rows (LeNet's conv2) and general
 // rows, its dense fallback for wide channels, overlapping pools (a position picked twice),
-// padding, strides, skipped indices and NaN.
+// padding, strides, skipped indices and NaN. sparseConv2dInputGradPooled is the same input
+// gradient with the weight given as the CSR of Wᵀ, as the sparse path holds it.
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, reference } from '../../src/index.ts';
+import { type Backend, type CsrMatrix, InvalidArgumentError, reference, sparse, uploadCsr } from '../../src/index.ts';
 import type { Conv2dDims } from '../../src/index.ts';
 import { expectClose, forEachBackend, randomArray, rng, thrown } from './kernel-harness.ts';
 
@@ -214,5 +215,84 @@ forEachBackend('conv2dInputGradPooled', (run) => {
     expect(thrown(() => b.conv2dInputGradPooled({ g: g4, indices: i4f, w, dx })).message).toMatch(/indices/);
     expect(thrown(() => b.conv2dInputGradPooled({ g: g4, indices: make([2, 4, 3, 3], undefined, 'i32'), w: make([4, 2, 3, 3]), dx })).message)
       .toMatch(/dx has 3 channels but w is \[4, 2, 3, 3\]/);
+  });
+});
+
+/** The kept weights of w under a random mask of the given density, as the CSR of Wᵀ on the backend. */
+function transposedCsr(b: Backend, w: ArrayLike<number>, shape: [number, number, number, number], density: number, seed: number) {
+  const r = rng(seed);
+  const [o, c, kh, kw] = shape;
+  const k = c * kh * kw;
+  const mask = Uint8Array.from({ length: w.length }, () => (density >= 1 || (r() + 1) / 2 < density ? 1 : 0));
+  const masked = Float64Array.from(w, (v, i) => v * mask[i]!);
+  const st = sparse.csrTranspose(sparse.csrFromMask(mask, o, k));
+  const wt: CsrMatrix = uploadCsr(b, st);
+  const wT = new Float32Array(w.length);
+  for (let oi = 0; oi < o; oi++) for (let t = 0; t < k; t++) wT[t * o + oi] = w[oi * k + t]!;
+  const values = sparse.csrGatherValues(st, wT);
+  b.write(wt.values, values);
+  const release = () => { for (const t of [wt.rowPtr, wt.colIdx, wt.values]) b.release(t); };
+  return { wt, masked, st, values, release };
+}
+
+forEachBackend('sparseConv2dInputGradPooled', (run) => {
+  run('matches the dense input gradient of the pool\'s scattered dy on the masked weight', async (b, make) => {
+    for (const density of [0, 0.05, 0.3, 1]) {
+      for (const [k, c] of INPUT_CASES.entries()) {
+        const { d, gShape, g, indices } = pooledInputs(c, 60 + k);
+        const w = randomArray(c.w.reduce((a, v) => a * v, 1), rng(80 + k));
+        const { wt, masked, st, values, release } = transposedCsr(b, w, c.w, density, 90 + k);
+        const want = new Float32Array(c.x.reduce((a, v) => a * v, 1));
+        reference.conv2dInputGradPooledRef(g, indices, masked, want, d, gShape[2]! * gShape[3]!);
+        const viaCsr = new Float64Array(want.length);
+        reference.sparseConv2dInputGradPooledRef(g, indices, st.rowPtr, st.colIdx, values, viaCsr, d, gShape[2]! * gShape[3]!);
+        expectClose(viaCsr, want, 1e-5, `${c.name} @${density}: reference`);
+        const dx = make(c.x, new Float32Array(want.length).fill(3)); // stale values must go
+        b.sparseConv2dInputGradPooled({ g: make(gShape, g), indices: make(gShape, indices, 'i32'), wt, kernel: [c.w[2], c.w[3]], dx, stride: c.stride, padding: c.padding });
+        expectClose(await b.read(dx), want, 1e-4, `${c.name} @${density}`);
+        release();
+      }
+    }
+  });
+
+  run('skips indices outside the conv plane and propagates NaN to its patch\'s kept taps only', async (b, make) => {
+    const c = CASES[0]!;
+    const { d, gShape, g, indices } = pooledInputs(c, 12);
+    const pooled = gShape[2]! * gShape[3]!;
+    for (const at of [1, pooled - 1, 2 * pooled + 24]) { indices[at] = at % 2 ? -5 : d.outH * d.outW + at; g[at] = 50; }
+    const w = randomArray(c.w.reduce((a, v) => a * v, 1), rng(13));
+    const { wt, masked, release } = transposedCsr(b, w, c.w, 0.3, 14);
+    const want = new Float32Array(c.x.reduce((a, v) => a * v, 1));
+    reference.conv2dInputGradPooledRef(g, indices, masked, want, d, pooled);
+    const dx = make(c.x);
+    b.sparseConv2dInputGradPooled({ g: make(gShape, g), indices: make(gShape, indices, 'i32'), wt, kernel: [5, 5], dx });
+    expectClose(await b.read(dx), want, 1e-4, 'dx with skipped indices');
+    // A NaN at image 1, filter 2, conv output (3, 4) reaches the patch positions of filter 2's kept taps.
+    const nanAt = (1 * d.outChannels + 2) * pooled + 5;
+    indices[nanAt] = 3 * d.outW + 4;
+    g[nanAt] = Number.NaN;
+    b.sparseConv2dInputGradPooled({ g: make(gShape, g), indices: make(gShape, indices, 'i32'), wt, kernel: [5, 5], dx });
+    const got = await b.read(dx);
+    const kept = new Set<number>();
+    for (let ci = 0; ci < d.inChannels; ci++) {
+      for (let ki = 0; ki < 5; ki++) {
+        for (let kj = 0; kj < 5; kj++) if (masked[((2 * d.inChannels + ci) * 5 + ki) * 5 + kj] !== 0) kept.add((ci * d.inH + 3 + ki) * d.inW + 4 + kj);
+      }
+    }
+    expect(kept.size).toBeGreaterThan(0);
+    const image = d.inChannels * d.inH * d.inW;
+    for (let i = 0; i < got.length; i++) expect(Number.isNaN(got[i]), `dx[${i}]`).toBe(i >= image && i < 2 * image && kept.has(i - image));
+    release();
+  });
+
+  run('rejects mismatched shapes with a message naming them', (b, make) => {
+    const st = sparse.csrTranspose(sparse.csrFromMask(new Uint8Array(4 * 27).fill(1), 4, 27));
+    const wt = uploadCsr(b, st);
+    const dx = make([2, 3, 8, 8]);
+    const e = thrown(() => b.sparseConv2dInputGradPooled({ g: make([2, 5, 3, 3]), indices: make([2, 5, 3, 3], undefined, 'i32'), wt, kernel: [3, 3], dx }));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect(e.message).toMatch(/sparseConv2dInputGradPooled: 'g' \[2, 5, 3, 3\] must have dx's batch and wt's filters \[2, 4, Hp, Wp\]/);
+    expect(thrown(() => b.sparseConv2dInputGradPooled({ g: make([2, 4, 3, 3]), indices: make([2, 4, 3, 3]), wt, kernel: [3, 3], dx })).message).toMatch(/indices/);
+    for (const t of [wt.rowPtr, wt.colIdx, wt.values]) b.release(t);
   });
 });

@@ -4,7 +4,7 @@
 // why. Kernel workers run dist/kernel-worker.js, so these tests need `npm run build:js` first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Backend, createBackend, DEFAULT_SPLIT, initParameters, InvalidArgumentError, lenet5, Network, resnet18Cifar, Rng, type Tensor,
+  type Backend, createBackend, DEFAULT_SPLIT, initParameters, InvalidArgumentError, lenet5, Network, resnet18Cifar, Rng, sparse, type Tensor,
 } from '../../src/index.ts';
 import { rng } from './kernel-harness.ts';
 
@@ -208,6 +208,25 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
       });
       const dx = t([n, c, h, h]);
       b.conv2dInputGradPooled({ g, indices: t([n, o, hp, hp], idx, 'i32'), w: t([o, c, k, k], data(r, o * c * k * k)), dx, padding: [pad, pad] });
+      outs.push(dx);
+    }
+    return outs;
+  }));
+
+  bothWays('sparse conv2d input gradient from a max-pool\'s side (LeNet conv2 at 10 % density, and padded)', (b, r) => withTensors(b, (t) => {
+    const outs: Tensor[] = [];
+    for (const [n, c, h, o, k, pad] of [[5, 6, 14, 16, 5, 0], [3, 4, 8, 6, 3, 1]] as const) {
+      const ho = h + 2 * pad - k + 1, hp = ho / 2, pooled = hp * hp, taps = c * k * k;
+      const g = t([n, o, hp, hp], data(r, n * o * pooled));
+      const idx = Int32Array.from({ length: n * o * pooled }, (_, i) => {
+        const p = i % pooled, pr = Math.floor(p / hp), pc = p % hp;
+        const pick = Math.floor((r() + 1) * 2);
+        return (2 * pr + (pick >> 1)) * ho + 2 * pc + (pick & 1);
+      });
+      const st = sparse.csrTranspose(sparse.csrFromMask(Uint8Array.from({ length: o * taps }, () => ((r() + 1) / 2 < 0.1 ? 1 : 0)), o, taps));
+      const wt = { rows: st.rows, cols: st.cols, rowPtr: t([st.rowPtr.length], st.rowPtr, 'i32'), colIdx: t([Math.max(1, st.colIdx.length)], st.colIdx, 'i32'), values: t([Math.max(1, st.colIdx.length)], data(r, st.colIdx.length)) };
+      const dx = t([n, c, h, h]);
+      b.sparseConv2dInputGradPooled({ g, indices: t([n, o, hp, hp], idx, 'i32'), wt, kernel: [k, k], dx, padding: [pad, pad] });
       outs.push(dx);
     }
     return outs;

@@ -23,8 +23,9 @@ import {
 import { addRef, dropoutRef, type AddArgs, type DropoutDims } from '../../kernels/elementwise.ts';
 import { applyMaskRef, type ApplyMaskArgs } from '../../kernels/mask.ts';
 import {
-  csrAddScaledByInvNormRef, csrGatherRef, sparseConv2dBackwardDataRef, sparseConv2dForwardRef, sparseLinearForwardRef,
+  csrAddScaledByInvNormRef, csrGatherRef, sparseConv2dBackwardDataRef, sparseConv2dForwardRef, sparseConv2dInputGradPooledRef, sparseLinearForwardRef,
   type CsrAddScaledByInvNormArgs, type CsrGatherArgs, type CsrMatrix, type SparseConv2dBackwardDataArgs, type SparseConv2dForwardArgs,
+  type SparseConv2dInputGradPooledArgs,
   type SparseLinearDims, type SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
@@ -157,5 +158,8 @@ export class ReferenceBackend extends Backend {
 
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
     sparseConv2dBackwardDataRef(f(a.dy), ...csr(a.wt), f(a.dx), d);
+  }
+  protected runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    sparseConv2dInputGradPooledRef(f(a.g), i32(a.indices), ...csr(a.wt), f(a.dx), d, pooled);
   }
 }

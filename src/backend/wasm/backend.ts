@@ -25,7 +25,7 @@ import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } f
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 import type {
-  CsrAddScaledByInvNormArgs, CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dInputGradPooledArgs, SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
 class WasmTensor<D extends DType = DType> extends Tensor<D> {
@@ -550,6 +550,21 @@ export class WasmBackend extends Backend {
   protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
     this.#k.sparseConv2dForward(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), this.#sparseConvScratch(d, a.w.values.size),
       ...convArgs(d));
+  }
+
+  protected runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const floats = this.#k.sparsePooledInputGradWorkspaceFloats(a.wt.values.size, d.inChannels, d.inH, d.inW, d.outChannels,
+      d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
+    // The multiply-adds that remain: each kept weight once per pooled position of each image.
+    const pool = d.batch > 1 ? this.#split(d.batch * pooled * a.wt.values.size, this.#minMacs) : undefined;
+    const { ws, stride } = this.#threadScratch(floats, pool?.parts ?? 1);
+    const csr = [p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values)] as const;
+    if (pool) {
+      pool.run('sparseConv2dBackwardDataPooledPart', [p(a.g), p(a.indices), ...csr, p(a.dx), ws, stride, ...convArgs(d), pooled]);
+      return;
+    }
+    this.#k.sparseConv2dBackwardDataPooled(p(a.g), p(a.indices), ...csr, p(a.dx), ws, 0, d.batch,
+      d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
   }
 
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {

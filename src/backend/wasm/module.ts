@@ -60,6 +60,13 @@ export interface KernelExports {
   pooledInputGradPreferred(c: number, kw: number): number;
   /** Workspace floats of one thread's conv2dBackwardDataPooled. */
   pooledInputGradWorkspaceFloats(c: number, h: number, w: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): number;
+  /** Workspace floats of one thread's sparseConv2dBackwardDataPooled, for nnz kept weights. */
+  sparsePooledInputGradWorkspaceFloats(nnz: number, c: number, h: number, w: number, o: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, pooled: number): number;
+  /** dx of images n0 … n1 from the pooled gradient, the pool's indices and the CSR of Wᵀ; ws: the workspace. */
+  sparseConv2dBackwardDataPooled(g: number, indices: number, rowPtr: number, colIdx: number, values: number, dx: number, ws: number,
+    n0: number, n1: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    pooled: number): void;
   /** dx of images n0 … n1 from the pooled gradient g and the pool's indices; ws: the workspace. */
   conv2dBackwardDataPooled(g: number, indices: number, w: number, dx: number, ws: number, n0: number, n1: number,
     c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, pooled: number): void;

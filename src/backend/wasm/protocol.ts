@@ -8,7 +8,7 @@ export const PARALLEL_KERNELS = [
   'adaptiveAvgPool2dForwardPart', 'adaptiveAvgPool2dBackwardPart', 'batchNorm2dForwardPart', 'batchNorm2dBackwardPart',
   'reluForwardPart', 'reluBackwardPart', 'sgdStepPart', 'axpyPart', 'fillPart', 'copyPart', 'addScaledByInvNormPart',
   'dropoutPart', 'addTensorsPart', 'applyMaskPart', 'conv2dWeightGradPooledPart', 'conv2dWeightGradPartialsPart', 'sumPartialsPart',
-  'biasGradPart', 'conv2dBackwardDataPooledPart',
+  'biasGradPart', 'conv2dBackwardDataPooledPart', 'sparseConv2dBackwardDataPooledPart',
 ] as const;
 
 export type ParallelKernel = typeof PARALLEL_KERNELS[number];

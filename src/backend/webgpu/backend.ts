@@ -20,7 +20,8 @@ import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } f
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
 import type {
-  CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseLinearDims, SparseLinearForwardArgs,
+  CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dInputGradPooledArgs,
+  SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
 const WORKGROUP_2D = 8;
@@ -416,6 +417,15 @@ export class WebGpuBackend extends Backend {
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {
     this.#dispatch('sparseConv2dBackwardData', this.#convFields(d, false),
       [buf(a.dy), ...csrBuffers(a.wt), buf(a.dx)], this.#groups1d(a.dx.size));
+  }
+
+  /** As runConv2dInputGradPooled: the pool's scatter into a scratch dy, then the sparse input gradient's shader. */
+  protected runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const planes = d.batch * d.outChannels;
+    const dy = this.#scratchBuffer(2, planes * d.outH * d.outW * 4);
+    this.#dispatch('maxPool2dBackward', [['u32', planes], ['u32', d.outH * d.outW], ['u32', pooled]],
+      [buf(a.g), buf(a.indices), dy], this.#groups1d(planes));
+    this.#dispatch('sparseConv2dBackwardData', this.#convFields(d, false), [dy, ...csrBuffers(a.wt), buf(a.dx)], this.#groups1d(a.dx.size));
   }
 }
 
