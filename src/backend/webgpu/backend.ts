@@ -332,11 +332,17 @@ export class WebGpuBackend extends Backend {
    * one core; skipping them would make threads of a workgroup diverge.
    */
   protected runConv2dInputGradPooled(a: Conv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
+    const dy = this.#pooledDy(a.g, a.indices, d, pooled);
+    this.#dispatch('conv2dBackwardData', this.#convFields(d, false), [buf(a.w), dy, buf(a.dx)], this.#groups1d(a.dx.size));
+  }
+
+  /** The conv's dy in a scratch buffer: the pool's backward (its shader) of g at indices. */
+  #pooledDy(g: Tensor, indices: Tensor, d: Conv2dDims, pooled: number): GPUBuffer {
     const planes = d.batch * d.outChannels;
     const dy = this.#scratchBuffer(2, planes * d.outH * d.outW * 4);
     this.#dispatch('maxPool2dBackward', [['u32', planes], ['u32', d.outH * d.outW], ['u32', pooled]],
-      [buf(a.g), buf(a.indices), dy], this.#groups1d(planes));
-    this.#dispatch('conv2dBackwardData', this.#convFields(d, false), [buf(a.w), dy, buf(a.dx)], this.#groups1d(a.dx.size));
+      [buf(g), buf(indices), dy], this.#groups1d(planes));
+    return dy;
   }
 
   protected runMaxPool2dForward(a: MaxPool2dForwardArgs, d: Pool2dDims): void {
@@ -421,10 +427,7 @@ export class WebGpuBackend extends Backend {
 
   /** As runConv2dInputGradPooled: the pool's scatter into a scratch dy, then the sparse input gradient's shader. */
   protected runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
-    const planes = d.batch * d.outChannels;
-    const dy = this.#scratchBuffer(2, planes * d.outH * d.outW * 4);
-    this.#dispatch('maxPool2dBackward', [['u32', planes], ['u32', d.outH * d.outW], ['u32', pooled]],
-      [buf(a.g), buf(a.indices), dy], this.#groups1d(planes));
+    const dy = this.#pooledDy(a.g, a.indices, d, pooled);
     this.#dispatch('sparseConv2dBackwardData', this.#convFields(d, false), [dy, ...csrBuffers(a.wt), buf(a.dx)], this.#groups1d(a.dx.size));
   }
 }
