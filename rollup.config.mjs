@@ -1,6 +1,8 @@
 // dist/feddip.js (the library), dist/cli.js (the `feddip` command) and dist/web/ (the dashboard
 // page) as ES modules for Node, Deno and browsers, with the wasm module and the training worker
 // emitted beside them; build/test/ holds the conformance suite compiled for the browser run.
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import typescript from '@rollup/plugin-typescript';
 import { feddipAssets } from './scripts/asset-plugin.mjs';
 
@@ -24,6 +26,15 @@ const onwarn = (warning, warn) => {
   warn(warning);
 };
 
+// The `feddip` command must be executable as built: `npx feddip` in a checkout runs it through a
+// link that npm marks executable only when it first creates it, and a rebuilt file is 0644 again.
+const executableCli = {
+  name: 'executable-cli',
+  writeBundle(options, bundle) {
+    if (bundle['cli.js']) chmodSync(join(options.dir, 'cli.js'), 0o755);
+  },
+};
+
 export default [
   {
     // The dashboard shares the library's chunks, worker and wasm: dist/ is the site it is served from.
@@ -37,7 +48,7 @@ export default [
       sourcemap: true,
       banner: (chunk) => (chunk.name === 'cli' ? '#!/usr/bin/env node' : ''),
     },
-    plugins: [feddipAssets({ emitWasm: true }), ts('tsconfig.json')],
+    plugins: [feddipAssets({ emitWasm: true }), ts('tsconfig.json'), executableCli],
   },
   {
     input: 'test/conformance/suite.ts',
