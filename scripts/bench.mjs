@@ -23,7 +23,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = process.env.FEDDIP_PEER_PYTHON ?? '/usr/bin/python3';
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-/** Runs of the peer for each multi-threaded group (see "The peer, in the same command"); one when --quick. */
+/** Runs of the peer per thread count (see "The peer, in the same command"); one when --quick. */
 const PEER_RUNS = quick ? 1 : 3;
 const flagValue = (flag) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
 const only = flagValue('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -99,14 +99,15 @@ if (peerCases.length && existsSync(PYTHON)) {
   // run the peer once per thread count with those pools pinned, or a "1-thread" peer would use
   // every core.
   //
-  // PyTorch's multi-threaded runs collapse now and then on a shared 2-core machine (its OpenMP
-  // threads spin-wait on each other: 2 threads measured slower than 1 in whole runs), which would
-  // flatter every ratio against it. So a multi-threaded group runs PEER_RUNS times in separate
+  // PyTorch's runs collapse now and then on a shared 2-core machine (worst on two threads, whose
+  // OpenMP workers spin-wait on each other: 2 threads measured slower than 1 in whole runs; one
+  // 1-thread run measured b128 LeNet-5 training at 9,714 samples/s where others gave 15,000–17,000),
+  // which would flatter every ratio against it. So each group runs PEER_RUNS times in separate
   // processes and each case keeps its fastest run: the peer at its best, ours at our median.
   for (const threads of [...new Set(peerCases.map((c) => c.threads))]) {
     const group = peerCases.filter((c) => c.threads === threads);
     const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-    for (let run = 0; run < (threads > 1 ? PEER_RUNS : 1); run++) {
+    for (let run = 0; run < PEER_RUNS; run++) {
       const r = spawnSync(PYTHON, [join(root, 'bench', 'peer_torch.py')], { input: JSON.stringify(group), encoding: 'utf8', maxBuffer: 1 << 24, env });
       if (r.status !== 0) {
         peerNote = `peer failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`;
@@ -117,8 +118,8 @@ if (peerCases.length && existsSync(PYTHON)) {
       }
     }
   }
-  if (!peerNote && PEER_RUNS > 1 && peerCases.some((c) => c.threads > 1)) {
-    notes.push(`peer: cases on 2+ threads keep the fastest of ${PEER_RUNS} runs of the peer (separate processes), 1-thread cases its one run; ours are medians`);
+  if (!peerNote && PEER_RUNS > 1) {
+    notes.push(`peer: every case keeps the fastest of ${PEER_RUNS} runs of the peer (separate processes); ours are medians`);
   }
 } else if (peerCases.length) {
   peerNote = `peer not run: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
