@@ -18,7 +18,7 @@
 // row, non-zero by non-zero in pooled order, so threads can own any images.
 import { madd } from "./gemm";
 import { outSize, round4, unpad } from "./conv";
-import { listNonZeros } from "./pooled";
+import { listNonZeros, patchOffsets } from "./pooled";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -75,11 +75,8 @@ export function conv2dBackwardDataPooled(
     }
   }
   const rowBytes = bytes(wp * cp);
-  // Conv output r·wo + q → byte offset of its patch in the padded channels-last plane.
-  for (let i = 0; i < positions; i++) {
-    const r = i / wo;
-    store<i32>(table + bytes(i), <i32>bytes(((r * sh) * wp + (i - r * wo) * sw) * cp));
-  }
+  // Patches in the padded channels-last plane: pixels of cp floats.
+  patchOffsets(table, positions, wo, sh, sw, wp, cp);
   for (let ni = n0; ni < n1; ni++) {
     memory.fill(pad, 0, bytes(hp * wp * cp));
     for (let oi = 0; oi < o; oi++) {
@@ -201,10 +198,7 @@ export function sparseConv2dBackwardDataPooled(
       store<f32>(weight + bytes(j), load<f32>(values + bytes(i)));
     }
   }
-  for (let i = 0; i < positions; i++) {
-    const r = i / wo;
-    store<i32>(table + bytes(i), <i32>bytes((r * sh) * wp + (i - r * wo) * sw));
-  }
+  patchOffsets(table, positions, wo, sh, sw, wp, 1);
   const image = c * h * wd;
   for (let ni = n0; ni < n1; ni++) {
     const dxn = dx + bytes(ni * image);

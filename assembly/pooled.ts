@@ -93,10 +93,7 @@ export function conv2dWeightGradPooled(
   const listG = xs + bytes(round4(n * plane + 8));
   const listO = listG + bytes(round4(n * pooled + 4));
   const lanes = listO + bytes(round4(n * pooled + 4));
-  for (let i = 0; i < positions; i++) {
-    const rr = i / wo;
-    store<i32>(table + bytes(i), <i32>bytes((rr * sh) * wp + (i - rr * wo) * sw));
-  }
+  patchOffsets(table, positions, wo, sh, sw, wp, 1);
   // Rows past the last are read (from the first image's start) with the chunk, and never stored.
   for (let j = 0; j < rowsPadded; j++) {
     const ci = j / kh;
@@ -125,6 +122,18 @@ export function conv2dWeightGradPooled(
         for (let q = 0; q < kw; q++) store<f32>(dst + bytes(q), load<f32>(src + bytes(q)));
       }
     }
+  }
+}
+
+/**
+ * table[i] = the byte offset, in a zero-bordered plane whose rows are wp pixels of `unit` floats, of
+ * the patch under conv output i = r·wo + q (top-left pixel (r·sh, q·sw)), for `positions` outputs:
+ * the offsets listNonZeros looks the pool's indices up in.
+ */
+export function patchOffsets(table: usize, positions: i32, wo: i32, sh: i32, sw: i32, wp: i32, unit: i32): void {
+  for (let i = 0; i < positions; i++) {
+    const r = i / wo;
+    store<i32>(table + bytes(i), <i32>bytes(((r * sh) * wp + (i - r * wo) * sw) * unit));
   }
 }
 

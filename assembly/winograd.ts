@@ -371,13 +371,7 @@ export function winogradConv(
     const images = min(q, n - n0);
     const ld = images * per;
     const vStep = planeStride(cin * ld), mStep = planeStride(kc * ld);
-    for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < cin; ci++) {
-        const src = x + bytes(((n0 + im) * cin + ci) * plane), dst = v + bytes(ci * ld + im * per);
-        if (m == 4) inputTiles4(src, h, wd, pad, rowT, dst, bytes(vStep));
-        else inputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
-      }
-    }
+    for (let im = 0; im < images; im++) imageTiles(x + bytes((n0 + im) * cin * plane), cin, h, wd, m, pad, rowT, v + bytes(im * per), ld, vStep);
     for (let xi = 0; xi < planes; xi++) {
       gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
         prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
@@ -390,6 +384,20 @@ export function winogradConv(
         else outputTiles(src, bytes(mStep), dst, h, wd, b, tmp);
       }
     }
+  }
+}
+
+/**
+ * The transformed input tiles of one image x [c × h × w] (F(m×m, 3×3)): channel ci's to floats
+ * ci·ld … of the rows v + ξ·vStep (floats), where the chunk's images sit side by side.
+ */
+// @ts-ignore: decorator
+@inline function imageTiles(x: usize, c: i32, h: i32, w: i32, m: i32, pad: usize, rowT: usize, v: usize, ld: i32, vStep: i32): void {
+  const plane = h * w;
+  for (let ci = 0; ci < c; ci++) {
+    const src = x + bytes(ci * plane), dst = v + bytes(ci * ld);
+    if (m == 4) inputTiles4(src, h, w, pad, rowT, dst, bytes(vStep));
+    else inputTiles(src, h, w, pad, rowT, dst, bytes(vStep));
   }
 }
 
@@ -437,11 +445,7 @@ export function winogradWeightGrad(
     const ld = images * per;
     const vStep = planeStride(c * ld), mStep = planeStride(rows * ld);
     for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < c; ci++) {
-        const src = x + bytes(((n0 + im) * c + ci) * plane), dst = v + bytes(ci * ld + im * per);
-        if (m == 4) inputTiles4(src, h, wd, pad, rowT, dst, bytes(vStep));
-        else inputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
-      }
+      imageTiles(x + bytes((n0 + im) * c * plane), c, h, wd, m, pad, rowT, v + bytes(im * per), ld, vStep);
       for (let k = o0; k < o1; k++) {
         const src = dy + bytes(((n0 + im) * o + k) * plane), dst = mt + bytes((k - o0) * ld + im * per);
         if (m == 4) gradTiles4(src, h, wd, dst, bytes(mStep), tmp);

@@ -90,7 +90,7 @@ export async function run({ feddip, timed, rand, add, note }) {
           const sparseGrad = timed(() => backend.sparseConv2dInputGradPooled({ g, indices, wt, kernel: [c.k, c.k], dx: v.dx, padding }));
           add({ name: `${c.id}_dgrad_pooled_s0.95_b${c.n}_t${threads}`, ...shape, kind: 'conv_dgrad' },
             { value: (2 * macs) / sparseGrad / 1e9, unit: 'GFLOP/s', batch: c.n });
-          for (const x of [wt.rowPtr, wt.colIdx, wt.values]) backend.release(x);
+          feddip.releaseCsr(backend, wt);
         }
         for (const x of [g, indices, pooledOut]) backend.release(x);
         for (const x of Object.values(v)) backend.release(x);

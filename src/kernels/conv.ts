@@ -136,15 +136,10 @@ export function checkConv2dWeightGradPooled(a: Conv2dWeightGradPooledArgs): Conv
   expectDType(k, 'indices', a.indices, 'i32');
   expectRank(k, 'dw', a.dw, 4);
   const d = convGeometry(k, a.x, a.dw.shape as [number, number, number, number], a.stride, a.padding);
-  expectRank(k, 'g', a.g, 4);
-  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
-  if (gn !== d.batch || go !== d.outChannels) {
-    fail(k, `'g' [${a.g.shape.join(', ')}] must have x's batch and dw's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
-  }
-  expectShape(k, 'indices', a.indices, a.g.shape);
+  const pooled = checkPoolSide(k, a.g, a.indices, d, 'x', 'dw');
   if (a.db) expectShape(k, 'db', a.db, [d.outChannels]);
   expectDistinct(k, { x: a.x, g: a.g, indices: a.indices, dw: a.dw, db: a.db });
-  return { ...d, pooled: gh * gw };
+  return { ...d, pooled };
 }
 
 /** Checks the arguments; returns the convolution's geometry and the pooled positions per plane. */
@@ -154,14 +149,23 @@ export function checkConv2dInputGradPooled(a: Conv2dInputGradPooledArgs): Conv2d
   expectDType(k, 'indices', a.indices, 'i32');
   expectRank(k, 'w', a.w, 4);
   const d = convGeometry(k, a.dx, a.w.shape as [number, number, number, number], a.stride, a.padding, 'dx');
-  expectRank(k, 'g', a.g, 4);
-  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
-  if (gn !== d.batch || go !== d.outChannels) {
-    fail(k, `'g' [${a.g.shape.join(', ')}] must have dx's batch and w's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
-  }
-  expectShape(k, 'indices', a.indices, a.g.shape);
+  const pooled = checkPoolSide(k, a.g, a.indices, d, 'dx', 'w');
   expectDistinct(k, { g: a.g, indices: a.indices, w: a.w, dx: a.dx });
-  return { ...d, pooled: gh * gw };
+  return { ...d, pooled };
+}
+
+/**
+ * The pool's side of a gradient taken there: g [N, O, Hp, Wp] with the convolution's batch and
+ * filters (named after the tensors that gave them), indices shaped like g. Returns Hp·Wp.
+ */
+export function checkPoolSide(k: string, g: Tensor, indices: Tensor, d: Conv2dDims, batchFrom: string, filtersFrom: string): number {
+  expectRank(k, 'g', g, 4);
+  const [gn, go, gh, gw] = g.shape as [number, number, number, number];
+  if (gn !== d.batch || go !== d.outChannels) {
+    fail(k, `'g' [${g.shape.join(', ')}] must have ${batchFrom}'s batch and ${filtersFrom}'s filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
+  }
+  expectShape(k, 'indices', indices, g.shape);
+  return gh * gw;
 }
 
 /**

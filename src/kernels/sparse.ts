@@ -12,7 +12,7 @@
 import type { Tensor } from '../backend/tensor.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { expectDistinct, expectDType, expectFinite, expectRank, expectShape, fail } from './checks.ts';
-import { convGeometry, type Conv2dDims, scatterPooled, validOutputRange } from './conv.ts';
+import { checkPoolSide, convGeometry, type Conv2dDims, scatterPooled, validOutputRange } from './conv.ts';
 import type { FloatArray } from './reference-types.ts';
 
 /** A sparse [rows × cols] matrix on a backend: row r holds colIdx/values[rowPtr[r] … rowPtr[r+1]). */
@@ -232,14 +232,9 @@ export function checkSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledA
   expectDType(k, 'indices', a.indices, 'i32');
   expectDType(k, 'dx', a.dx, 'f32');
   const d = convGeometry(k, a.dx, [a.wt.cols, channelsOf(k, 'wt', a.wt.rows, [kh, kw]), kh, kw], a.stride, a.padding, 'dx');
-  expectRank(k, 'g', a.g, 4);
-  const [gn, go, gh, gw] = a.g.shape as [number, number, number, number];
-  if (gn !== d.batch || go !== d.outChannels) {
-    fail(k, `'g' [${a.g.shape.join(', ')}] must have dx's batch and wt's filters [${d.batch}, ${d.outChannels}, Hp, Wp]`);
-  }
-  expectShape(k, 'indices', a.indices, a.g.shape);
+  const pooled = checkPoolSide(k, a.g, a.indices, d, 'dx', 'wt');
   expectDistinct(k, { g: a.g, indices: a.indices, dx: a.dx, ...csrTensors('wt', a.wt) });
-  return { ...d, pooled: gh * gw };
+  return { ...d, pooled };
 }
 
 // ---- plain references (accumulate in doubles; used by the reference backend and by tests) ----

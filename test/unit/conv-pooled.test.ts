@@ -7,7 +7,7 @@
 // padding, strides, skipped indices and NaN. sparseConv2dInputGradPooled is the same input
 // gradient with the weight given as the CSR of Wᵀ, as the sparse path holds it.
 import { describe, expect, it } from 'vitest';
-import { type Backend, type CsrMatrix, InvalidArgumentError, reference, sparse, uploadCsr } from '../../src/index.ts';
+import { type Backend, type CsrMatrix, InvalidArgumentError, reference, releaseCsr, sparse, uploadCsr } from '../../src/index.ts';
 import type { Conv2dDims } from '../../src/index.ts';
 import { expectClose, forEachBackend, randomArray, rng, thrown } from './kernel-harness.ts';
 
@@ -231,7 +231,7 @@ function transposedCsr(b: Backend, w: ArrayLike<number>, shape: [number, number,
   for (let oi = 0; oi < o; oi++) for (let t = 0; t < k; t++) wT[t * o + oi] = w[oi * k + t]!;
   const values = sparse.csrGatherValues(st, wT);
   b.write(wt.values, values);
-  const release = () => { for (const t of [wt.rowPtr, wt.colIdx, wt.values]) b.release(t); };
+  const release = () => releaseCsr(b, wt);
   return { wt, masked, st, values, release };
 }
 
@@ -293,6 +293,6 @@ forEachBackend('sparseConv2dInputGradPooled', (run) => {
     expect(e).toBeInstanceOf(InvalidArgumentError);
     expect(e.message).toMatch(/sparseConv2dInputGradPooled: 'g' \[2, 5, 3, 3\] must have dx's batch and wt's filters \[2, 4, Hp, Wp\]/);
     expect(thrown(() => b.sparseConv2dInputGradPooled({ g: make([2, 4, 3, 3]), indices: make([2, 4, 3, 3]), wt, kernel: [3, 3], dx })).message).toMatch(/indices/);
-    for (const t of [wt.rowPtr, wt.colIdx, wt.values]) b.release(t);
+    releaseCsr(b, wt);
   });
 });
