@@ -264,7 +264,7 @@ export function convWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, kh: i32, kw:
   const p = ho * wo;
   // Small stride-1 layers run their forward pass or input gradient on lanes (conv-lanes.ts).
   const col = max(loweredWorkspaceFloats(k, o, p), lanesWorkspaceFloats(c, h, w, o, kh, kw, sh, sw, ph, pw));
-  if (isWinograd(c, h, w, o, kh, kw, sh, sw, ph, pw)) return max(col, winogradWorkspaceFloats(c, h, w, o));
+  if (isWinograd(c, h, w, o, kh, kw, sh, sw, ph, pw)) return max(col, winogradWorkspaceFloats(c, h, w, o, sh));
   if (!isImplicit(h, w, kh, kw, sh, sw, ph, pw, o)) return col;
   const plane = ph != 0 || pw != 0 ? round4(c * (h + 2 * ph) * (w + 2 * pw)) : 0;
   const l = windowLength(ho, wo, w + 2 * pw);
@@ -697,7 +697,7 @@ export function conv2dForward(
   const k = c * kh * kw;
   const p = ho * wo;
   if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
-    winogradConv(x, w, bias, y, col, n, c, h, wd, o, false, 0, o);
+    winogradConv(x, w, bias, y, col, n, c, h, wd, o, sh, false, 0, o);
     return;
   }
   if (lanesForward(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
@@ -863,8 +863,8 @@ export function conv2dBackward(
   const imageBytes = bytes(c * h * wd);
   if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
     // The weight gradient first: both use the workspace, one after the other.
-    if (dw != 0) winogradWeightGrad(x, dy, dw, col, 0, o, n, c, h, wd, o);
-    if (dx != 0) winogradConv(dy, w, 0, dx, col, n, o, h, wd, c, true, 0, c);
+    if (dw != 0) winogradWeightGrad(x, dy, dw, col, 0, o, n, c, h, wd, o, sh);
+    if (dx != 0) winogradConv(dy, w, 0, dx, col, n, o, h, wd, c, sh, true, 0, c);
     if (db != 0) biasGrad(dy, db, n, o, p, 0, o);
     return;
   }

@@ -82,9 +82,9 @@ export function conv2dForwardPart(
   part: i32, parts: i32,
 ): void {
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
-  if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, c, h, wd, o)) {
+  if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, c, h, wd, o, sh)) {
     const k0 = bound(o, 4, part, parts), k1 = bound(o, 4, part + 1, parts);
-    winogradConv(x, w, bias, y, ws, n, c, h, wd, o, false, k0, k1);
+    winogradConv(x, w, bias, y, ws, n, c, h, wd, o, sh, false, k0, k1);
     return;
   }
   // The lanes path takes images four at a time: whole groups per thread.
@@ -112,10 +112,10 @@ export function conv2dBackwardPart(
   const p = ho * wo;
   const image = c * h * wd;
   const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
-  if (dx != 0 && isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, o, h, wd, c)) {
+  if (dx != 0 && isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, o, h, wd, c, sh)) {
     // The input gradient is winogradConv of dy: its output channels are x's.
     const k0 = bound(c, 4, part, parts), k1 = bound(c, 4, part + 1, parts);
-    winogradConv(dy, w, 0, dx, ws, n, o, h, wd, c, true, k0, k1);
+    winogradConv(dy, w, 0, dx, ws, n, o, h, wd, c, sh, true, k0, k1);
   } else if (dx != 0) {
     const align = lanesInputGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw) ? 4 : 1;
     const lo = bound(n, align, part, parts), hi = bound(n, align, part + 1, parts);
@@ -128,7 +128,7 @@ export function conv2dBackwardPart(
     if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {
       // Winograd sums each filter's gradient over the whole batch: threads own blocks of filters.
       const o0 = bound(o, 4, part, parts), o1 = bound(o, 4, part + 1, parts);
-      winogradWeightGrad(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
+      winogradWeightGrad(x, dy, dw, ws, o0, o1, n, c, h, wd, o, sh);
       return;
     }
     if (lanesWeightGrad(c, h, wd, o, kh, kw, sh, sw, ph, pw)) {

@@ -1,4 +1,5 @@
-// Helpers shared by the two Winograd kernels (winograd.ts: F(2×2, 3×3), winograd4.ts: F(4×4, 3×3)).
+// Helpers shared by the Winograd kernels (winograd.ts: F(2×2, 3×3), winograd4.ts: F(4×4, 3×3),
+// winograd-s2.ts: 3×3 with stride 2).
 
 // @ts-ignore: decorator
 @inline export function bytes(n: i32): usize {
@@ -54,6 +55,30 @@
   return gather(g + bytes(flip ? 8 - t : t), lane, last);
 }
 
+// ---- rows of four tiles ----
+
+/** Eight outputs of a row from four tiles' left (l) and right (r) columns, or the first `count` of them. */
+// @ts-ignore: decorator
+@inline export function putOutputRow(dst: usize, l: v128, r: v128, full: bool, count: i32, odd: usize): void {
+  const lo = v128.shuffle<f32>(l, r, 0, 4, 1, 5), hi = v128.shuffle<f32>(l, r, 2, 6, 3, 7);
+  if (full) {
+    v128.store(dst, lo);
+    v128.store(dst, hi, 16);
+    return;
+  }
+  v128.store(odd, lo);
+  v128.store(odd, hi, 16);
+  for (let j = 0; j < count; j++) store<f32>(dst + bytes(j), load<f32>(odd + bytes(j)));
+}
+
+/** Four floats of a dy row from src, of which the first `count` lie inside the plane (the rest read as zero). */
+// @ts-ignore: decorator
+@inline export function loadGradRow(src: usize, count: i32, odd: usize): v128 {
+  if (count >= 4) return v128.load(src);
+  for (let j = 0; j < 4; j++) store<f32>(odd + bytes(j), j < count ? load<f32>(src + bytes(j)) : 0);
+  return v128.load(odd);
+}
+
 // ---- tiles and the workspace, for output tiles of m × m (2 or 4) ----
 
 /** Tiles along an axis of `size` outputs. */
@@ -85,11 +110,17 @@
 /** The plane x [h × w] into the padded plane `pad` (rows wp floats long) from row 1, column 1. */
 // @ts-ignore: decorator
 @inline export function copyInterior(x: usize, h: i32, w: i32, pad: usize, wp: i32): void {
+  copyRows(x, h, w, pad + bytes(wp + 1), wp);
+}
+
+/** The plane x [h × w] to dst, its rows wp floats apart. */
+// @ts-ignore: decorator
+@inline export function copyRows(x: usize, h: i32, w: i32, dst: usize, wp: i32): void {
   for (let i = 0; i < h; i++) {
-    const src = x + bytes(i * w), dst = pad + bytes((i + 1) * wp + 1);
+    const src = x + bytes(i * w), row = dst + bytes(i * wp);
     let j = 0;
-    for (; j + 4 <= w; j += 4) v128.store(dst + bytes(j), v128.load(src + bytes(j)));
-    for (; j < w; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)));
+    for (; j + 4 <= w; j += 4) v128.store(row + bytes(j), v128.load(src + bytes(j)));
+    for (; j < w; j++) store<f32>(row + bytes(j), load<f32>(src + bytes(j)));
   }
 }
 

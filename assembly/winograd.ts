@@ -22,8 +22,12 @@
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
 import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
 import {
-  bytes, copyInterior, paddedRows, paddedWidth, planeStride, put, putLanes, round4, rowTransformWidth, SCRATCH, SLACK, tap, tilesOf,
+  bytes, copyInterior, loadGradRow, paddedRows, paddedWidth, planeStride, put, putLanes, putOutputRow, round4, rowTransformWidth, SCRATCH, SLACK, tap,
+  tilesOf,
 } from "./winograd-common";
+import {
+  winogradStride2Conv, winogradStride2SplitsChannels, winogradStride2WeightGrad, winogradStride2WorkspaceFloats,
+} from "./winograd-s2";
 import { foldKernelGrads4, gradTiles4, inputTiles4, outputTiles4, transformKernels4 } from "./winograd4";
 
 /**
@@ -46,9 +50,13 @@ const F4_CHANNELS = 64;
   return cin >= F4_CHANNELS && cout >= F4_CHANNELS ? 4 : 2;
 }
 
-/** Whether conv2dForward / conv2dBackward run this geometry through Winograd F(2×2, 3×3). */
+/**
+ * Whether conv2dForward / conv2dBackward run this geometry through minimal filtering: F(2×2, 3×3)
+ * or F(4×4, 3×3) for stride 1, winograd-s2.ts for stride 2. The entry points below take the stride
+ * and pick.
+ */
 export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
-  return kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && h >= 1 && w >= 1
+  return kh == 3 && kw == 3 && sh == sw && (sh == 1 || sh == 2) && ph == 1 && pw == 1 && h >= 1 && w >= 1
     && c >= MIN_CHANNELS && o >= MIN_CHANNELS;
 }
 
@@ -84,7 +92,8 @@ export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh:
 }
 
 /** Floats of workspace one thread needs (the regions above, the packed copies last). */
-export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
+export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, stride: i32): i32 {
+  if (stride == 2) return winogradStride2WorkspaceFloats(c, h, w, o);
   const m = tileSide(c, o);
   const t = chunkImages(h, w, m) * tilesOf(h, m) * tilesOf(w, m);
   const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
@@ -266,28 +275,6 @@ function outputTiles(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32,
   }
 }
 
-/** Eight outputs of a row from four tiles' left (l) and right (r) columns, or the first `count` of them. */
-// @ts-ignore: decorator
-@inline function putOutputRow(dst: usize, l: v128, r: v128, full: bool, count: i32, odd: usize): void {
-  const lo = v128.shuffle<f32>(l, r, 0, 4, 1, 5), hi = v128.shuffle<f32>(l, r, 2, 6, 3, 7);
-  if (full) {
-    v128.store(dst, lo);
-    v128.store(dst, hi, 16);
-    return;
-  }
-  v128.store(odd, lo);
-  v128.store(odd, hi, 16);
-  for (let j = 0; j < count; j++) store<f32>(dst + bytes(j), load<f32>(odd + bytes(j)));
-}
-
-/** Four floats of a dy row from src, of which the first `count` lie inside the plane (the rest read as zero). */
-// @ts-ignore: decorator
-@inline function loadGradRow(src: usize, count: i32, odd: usize): v128 {
-  if (count >= 4) return v128.load(src);
-  for (let j = 0; j < 4; j++) store<f32>(odd + bytes(j), j < count ? load<f32>(src + bytes(j)) : 0);
-  return v128.load(odd);
-}
-
 /** (p, q) ↦ (p, p + q, p − q, −q): one side of A·dY·Aᵀ, stored `step` bytes apart. */
 // @ts-ignore: decorator
 @inline function putGradRow(dst: usize, step: usize, p: v128, q: v128, count: i32): void {
@@ -299,9 +286,10 @@ function outputTiles(m: usize, step: usize, y: usize, h: i32, w: i32, bias: f32,
 
 /**
  * A·dY·Aᵀ for the tiles of one gradient plane dy [h × w]: tile (ty, tx) to float ty·tw + tx of the
- * 16 rows mt + ξ·step. Positions past the plane count as zero gradients.
+ * 16 rows mt + ξ·step. Positions past the plane count as zero gradients. `stride2`: the 25 rows of
+ * the stride-2 transform instead (winograd-s2.ts), (p, q) ↦ (p, p + q, q, p, q) along each axis.
  */
-function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize): void {
+export function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize, stride2: bool): void {
   const th = tilesOf(h, 2), tw = tilesOf(w, 2);
   const zero = f32x4.splat(0);
   for (let ty = 0; ty < th; ty++) {
@@ -320,12 +308,30 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
         q1 = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
       }
       const dst = mt + bytes(ty * tw + tx);
+      if (stride2) {
+        putGradRow5(dst, step, p0, q0, count);
+        putGradRow5(dst + 5 * step, step, f32x4.add(p0, p1), f32x4.add(q0, q1), count);
+        putGradRow5(dst + 10 * step, step, p1, q1, count);
+        putGradRow5(dst + 15 * step, step, p0, q0, count);
+        putGradRow5(dst + 20 * step, step, p1, q1, count);
+        continue;
+      }
       putGradRow(dst, step, p0, q0, count);
       putGradRow(dst + 4 * step, step, f32x4.add(p0, p1), f32x4.add(q0, q1), count);
       putGradRow(dst + 8 * step, step, f32x4.sub(p0, p1), f32x4.sub(q0, q1), count);
       putGradRow(dst + 12 * step, step, f32x4.neg(p1), f32x4.neg(q1), count);
     }
   }
+}
+
+/** (p, q) ↦ (p, p + q, q, p, q): one side of the stride-2 transform's A·dY·Aᵀ, stored `step` bytes apart. */
+// @ts-ignore: decorator
+@inline function putGradRow5(dst: usize, step: usize, p: v128, q: v128, count: i32): void {
+  put(dst, p, count);
+  put(dst + step, f32x4.add(p, q), count);
+  put(dst + 2 * step, q, count);
+  put(dst + 3 * step, p, count);
+  put(dst + 4 * step, q, count);
 }
 
 // ---- the convolutions ----
@@ -339,9 +345,13 @@ function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd: usize
  * winogradWorkspaceFloats floats.
  */
 export function winogradConv(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
-  k0: i32, k1: i32,
+  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, stride: i32,
+  transposed: bool, k0: i32, k1: i32,
 ): void {
+  if (stride == 2) {
+    winogradStride2Conv(x, w, bias, y, ws, n, cin, h, wd, cout, transposed, k0, k1);
+    return;
+  }
   const kc = k1 - k0;
   if (kc <= 0) return;
   const m = tileSide(cin, cout);
@@ -408,7 +418,8 @@ export function winogradConv(
  * the larger transform. ResNet-18's 512-channel layer at batch 32 has 32 tiles against 512 × 512
  * kernels; split by images, each of two threads spent 4.3 of its 10 ms transforming all of them.
  */
-export function winogradSplitsChannels(n: i32, cin: i32, h: i32, w: i32, cout: i32): bool {
+export function winogradSplitsChannels(n: i32, cin: i32, h: i32, w: i32, cout: i32, stride: i32): bool {
+  if (stride == 2) return winogradStride2SplitsChannels(n, h, w, cout);
   const m = tileSide(cin, cout);
   return <i64>n * <i64>(tilesOf(h, m) * tilesOf(w, m)) < <i64>cout;
 }
@@ -419,8 +430,12 @@ export function winogradSplitsChannels(n: i32, cin: i32, h: i32, w: i32, cout: i
  * over all the images in order, so a thread can own any block of filters. ws as for winogradConv.
  */
 export function winogradWeightGrad(
-  x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32,
+  x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32, stride: i32,
 ): void {
+  if (stride == 2) {
+    winogradStride2WeightGrad(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
+    return;
+  }
   const rows = o1 - o0;
   if (rows <= 0) return;
   if (n == 0) {
@@ -449,7 +464,7 @@ export function winogradWeightGrad(
       for (let k = o0; k < o1; k++) {
         const src = dy + bytes(((n0 + im) * o + k) * plane), dst = mt + bytes((k - o0) * ld + im * per);
         if (m == 4) gradTiles4(src, h, wd, dst, bytes(mStep), tmp);
-        else gradTiles(src, h, wd, dst, bytes(mStep), tmp);
+        else gradTiles(src, h, wd, dst, bytes(mStep), tmp, false);
       }
     }
     for (let xi = 0; xi < planes; xi++) {

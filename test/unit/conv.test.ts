@@ -79,12 +79,20 @@ const GEOMETRIES: Geometry[] = [
   [3, 65, 13, 18, 66, 3, 3, 1, 1, 1, 1],
   [1, 64, 4, 4, 68, 3, 3, 1, 1, 1, 1],
   [2, 64, 17, 33, 64, 3, 3, 1, 1, 1, 1],
+  // 3×3, stride 2, padding 1 with 32+ channels runs on the polyphase split (assembly/winograd-s2.ts):
+  // 2×2 tiles of 2×2 outputs (one partial group); odd sizes (13 × 18: 4 × 5 tiles, a group of four
+  // and one, a bottom tile with one output row, dx blocks cut at both edges); a 1×1 image; 40
+  // tiles per image (chunks of 7 images and a rest of 2).
+  [2, 32, 8, 8, 32, 3, 3, 2, 2, 1, 1],
+  [3, 33, 13, 18, 35, 3, 3, 2, 2, 1, 1],
+  [2, 34, 1, 1, 32, 3, 3, 2, 2, 1, 1],
+  [9, 32, 32, 20, 33, 3, 3, 2, 2, 1, 1],
 ];
 
 /**
- * Tolerances of wasm's Winograd convolutions (3×3, stride 1, padding 1, 32+ channels on both
+ * Tolerances of wasm's Winograd convolutions (3×3, stride 1 or 2, padding 1, 32+ channels on both
  * sides), whose transforms reassociate the sums. Measured against the float64 reference on these
- * geometries and ResNet-18's:
+ * geometries and ResNet-18's (stride 2's transforms only add, like F(2×2, 3×3)'s):
  * - The weight gradient (F(2×2, 3×3)) sums transformed tiles, each a sum of up to 4 pixels times a
  *   sum of up to 4 gradients: its largest error is 1e-6–1e-5 of the gradient's RMS (the direct
  *   sum's: about 1e-6), which the default bound, relative to each element, misses near zero.
@@ -94,8 +102,8 @@ const GEOMETRIES: Geometry[] = [
  *   TF32 (float32 with a 10-bit mantissa), which PyTorch allows cuDNN's convolutions by default.
  */
 function tolerances([, c, , , o, kh, kw, sh, sw, ph, pw]: Geometry): { out: number; dw: number } {
-  const winograd = kh === 3 && kw === 3 && sh === 1 && sw === 1 && ph === 1 && pw === 1 && c >= 32 && o >= 32;
-  const f4 = winograd && c >= 64 && o >= 64;
+  const winograd = kh === 3 && kw === 3 && sh === sw && (sh === 1 || sh === 2) && ph === 1 && pw === 1 && c >= 32 && o >= 32;
+  const f4 = winograd && sh === 1 && c >= 64 && o >= 64;
   return { out: f4 ? 5e-4 : 2e-5, dw: f4 ? 5e-4 : winograd ? 1e-4 : 2e-5 };
 }
 

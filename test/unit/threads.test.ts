@@ -160,6 +160,11 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     // each ending in a short block), each thread transforming only its kernels.
     ['3×3 pad 1, 36 → 40 channels, 12 tiles (Winograd by channels)', [2, 36, 3, 5, 40, 3, 3], [1, 1], [1, 1]],
     ['3×3 pad 1, 66 → 70 channels, 8 tiles (F(4×4, 3×3) by channels)', [2, 66, 5, 6, 70, 3, 3], [1, 1], [1, 1]],
+    // Stride 2 with 32+ channels (assembly/winograd-s2.ts): 36 tiles per image, images split for y
+    // and dx (one chunk of 8 on the first thread, the rest of 1 … on the second), filters for dW;
+    // then 8 tiles against 40 and 36 channels: y and dx split by output channels.
+    ['3×3 stride 2 pad 1, 33 → 34 channels (polyphase Winograd), batch 9', [9, 33, 23, 22, 34, 3, 3], [2, 2], [1, 1]],
+    ['3×3 stride 2 pad 1, 36 → 40 channels, 8 tiles (by channels)', [2, 36, 7, 6, 40, 3, 3], [2, 2], [1, 1]],
   ];
   for (const [label, [n, c, h, w, o, kh, kw], stride, padding] of convs) {
     bothWays(`conv2d forward and backward: ${label}`, (b, r) => withTensors(b, (t) => {
