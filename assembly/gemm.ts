@@ -416,12 +416,30 @@ export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
 export function gemmStridedAPacked(
   a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
 ): void {
+  stridedAProduct(a, strideI, strideP, b, ldb, 0, c, ldc, ws, m, n, k);
+}
+
+/**
+ * gemmStridedAPacked's product, with the same bits, over B's strips already packed by packB (bp:
+ * packedBFloats(n, k) floats): a Winograd product whose B serves several blocks of rows. B itself
+ * is still read for the columns past the strips. ws: 4·min(k, 256) floats for the rows' copies.
+ */
+export function gemmStridedAPrepacked(
+  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
+): void {
+  stridedAProduct(a, strideI, strideP, b, ldb, bp, c, ldc, ws, m, n, k);
+}
+
+// @ts-ignore: decorator
+@inline function stridedAProduct(
+  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
+): void {
   const m4 = m & ~3, n8 = n & ~7;
   if (k == 0) {
     for (let i = 0; i < m; i++) memory.fill(addr(c, i * ldc), 0, <usize>n << 2);
     return;
   }
-  packedProduct(a, strideI, strideP, b, ldb, false, c, ldc, ws, m4, n8, k, false);
+  packedProduct(a, strideI, strideP, b, ldb, false, bp, c, ldc, ws, m4, n8, k, false);
   // Columns right of the strips for the blocked rows (all columns when n < 8), then the last rows.
   for (let i = 0; i < m4; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
   for (let i = m4; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, 0, n, k, 0, false);
@@ -438,8 +456,22 @@ export function gemmStridedAPacked(
 export function gemmNTPacked(
   a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
 ): void {
+  ntProduct(a, lda, b, ldb, 0, c, ldc, ws, m, n, k, resume);
+}
+
+/** gemmNTPacked's product, with the same bits, over B's strips already packed by packB (see gemmStridedAPrepacked). */
+export function gemmNTPrepacked(
+  a: usize, lda: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
+): void {
+  ntProduct(a, lda, b, ldb, bp, c, ldc, ws, m, n, k, resume);
+}
+
+// @ts-ignore: decorator
+@inline function ntProduct(
+  a: usize, lda: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
+): void {
   const m4 = m & ~3, n8 = n & ~7;
-  if (k > 0) packedProduct(a, lda, 1, b, ldb, true, c, ldc, ws, m4, n8, k, resume);
+  if (k > 0) packedProduct(a, lda, 1, b, ldb, true, bp, c, ldc, ws, m4, n8, k, resume);
   for (let i = 0; i < m; i++) {
     const ai = addr(a, i * lda);
     for (let j = i < m4 ? n8 : 0; j < n; j++) {
@@ -452,29 +484,59 @@ export function gemmNTPacked(
   }
 }
 
+/** Floats packB writes for B [k × n]: its first n & ~7 columns. */
+export function packedBFloats(n: i32, k: i32): i32 {
+  return (n & ~7) * k;
+}
+
+/**
+ * bp = B's first n & ~7 columns packed whole, as packedProduct packs them chunk by chunk: for each
+ * chunk of PACK_DEPTH rows (p), n8/8 strips [kc × 8]. B(p, j) at b + 4·(p·ldb + j), or at
+ * b + 4·(j·ldb + p) when `transposed`.
+ */
+export function packB(b: usize, ldb: i32, transposed: bool, bp: usize, n: i32, k: i32): void {
+  const n8 = n & ~7;
+  if (n8 == 0) return;
+  for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
+    const kc = min(PACK_DEPTH, k - p0);
+    const dst = bp + (<usize>(p0 * n8) << 2);
+    if (transposed) packStripsT(addr(b, p0), ldb, dst, kc, n8);
+    else packStrips(addr(b, p0 * ldb), ldb, dst, kc, n8);
+  }
+}
+
 /**
  * The 4 × 8 blocks of C[m4 × n8] (+)= A·B over packed copies in ws; B(p, j) is at b + 4·(p·ldb + j),
- * or at b + 4·(j·ldb + p) when `bTransposed`.
+ * or at b + 4·(j·ldb + p) when `bTransposed`; its strips are taken from bp instead when non-zero.
  */
 function packedProduct(
-  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bTransposed: bool, c: usize, ldc: i32, ws: usize,
+  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bTransposed: bool, bp: usize, c: usize, ldc: i32, ws: usize,
   m4: i32, n8: i32, k: i32, resume: bool,
 ): void {
   if (m4 == 0 || n8 == 0) return;
   const ap = ws;
-  const bp = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
   for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
     const kc = min(PACK_DEPTH, k - p0);
-    const width = packWidth(n8, kc);
     const onto = resume || p0 > 0;
+    if (bp != 0) {
+      // B packed whole beforehand (packB): each block of rows is copied once and meets every strip.
+      const strips = bp + (<usize>(p0 * n8) << 2);
+      for (let i = 0; i < m4; i += 4) {
+        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
+        for (let j = 0; j < n8; j += 8) packedBlock(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j), ldc, kc, onto);
+      }
+      continue;
+    }
+    const width = packWidth(n8, kc);
+    const strips = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
     for (let j0 = 0; j0 < n8; j0 += width) {
       const nc = min(width, n8 - j0);
-      if (bTransposed) packStripsT(addr(b, j0 * ldb + p0), ldb, bp, kc, nc);
-      else packStrips(addr(b, p0 * ldb + j0), ldb, bp, kc, nc);
+      if (bTransposed) packStripsT(addr(b, j0 * ldb + p0), ldb, strips, kc, nc);
+      else packStrips(addr(b, p0 * ldb + j0), ldb, strips, kc, nc);
       for (let i = 0; i < m4; i += 4) {
         packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
         for (let j = 0; j < nc; j += 8) {
-          packedBlock(ap, bp + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, onto);
+          packedBlock(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, onto);
         }
       }
     }

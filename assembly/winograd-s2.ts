@@ -1,5 +1,6 @@
-// Minimal filtering for 3×3 convolutions with stride 2 and padding 1 (ResNet-18-CIFAR's three
-// down-sampling convolutions), on the polyphase split of the input.
+// The transforms of minimal filtering for 3×3 convolutions with stride 2 and padding 1
+// (ResNet-18-CIFAR's three down-sampling convolutions), on the polyphase split of the input;
+// winograd.ts runs the three passes with them.
 //
 // Along one axis an output is y[i] = w0·x[2i−1] + w1·x[2i] + w2·x[2i+1]: the odd input samples
 // meet the two outer taps in a stride-1, 2-tap correlation, the even samples meet the middle tap
@@ -25,25 +26,7 @@
 // Bits: as winograd.ts explains for its passes, an output is the transform of running sums in a fixed
 // order whichever thread or chunk computes it, so results do not depend on the thread count. They
 // differ from the direct convolution's within float rounding (the transforms only reassociate sums).
-import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
-import {
-  bytes, copyInterior, copyRows, planeStride, put, putLanes, putOutputRow, round4, SCRATCH, SLACK, tap, tilesOf,
-} from "./winograd-common";
-import { gradTiles } from "./winograd";
-
-/** Positions ξ = 5i + j of a tile: i down the columns, j along the rows. */
-const PLANES = 25;
-
-/**
- * Images per chunk: at least 128 tiles. A tile is 2×2 outputs (4×4 input-gradient values):
- * ⌈h/4⌉·⌈w/4⌉ per image either way, h × w being the input's size. Measured on ResNet-18's three
- * layers at batch 32 (all three passes, one thread): 64 tiles 160 ms, 128 156, 256 172, 512 167.
- */
-// @ts-ignore: decorator
-@inline function chunkImages(h: i32, w: i32): i32 {
-  const perImage = tilesOf(h, 4) * tilesOf(w, 4);
-  return max(1, (128 + perImage - 1) / perImage);
-}
+import { bytes, copyInterior, copyRows, planeStride, put, putLanes, putOutputRow, round4, SLACK, tap, tilesOf } from "./winograd-common";
 
 /** Row length of the forward pass's padded plane: a margin of 1, whole windows, and the last group's loads. */
 // @ts-ignore: decorator
@@ -56,35 +39,14 @@ const PLANES = 25;
   return 4 * tilesOf(h, 4) + 1;
 }
 
-/**
- * Start of a workspace region, in floats: 0 the transformed kernels (or the weight gradient's sums),
- * 1 and 2 a chunk of transformed input tiles and one of products (or of transformed dy tiles), 3 the
- * padded plane (the input gradient's plane of dy is smaller), 4 its row transforms, 5 scratch, 6 the
- * packed products' copies. c and o enter symmetrically, so both passes size alike.
- */
-// @ts-ignore: decorator
-@inline function region(part: i32, c: i32, h: i32, w: i32, o: i32): i32 {
-  const tiles = chunkImages(h, w) * tilesOf(h, 4) * tilesOf(w, 4);
-  let at = 0;
-  if (part > 0) at += PLANES * planeStride(c * o);
-  if (part > 1) at += PLANES * planeStride(max(c, o) * tiles);
-  if (part > 2) at += PLANES * planeStride(max(c, o) * tiles);
-  if (part > 3) at += paddedRows(h) * paddedWidth(w) + SLACK;
-  if (part > 4) at += paddedRows(h) * 5 * round4(tilesOf(w, 4));
-  if (part > 5) at += SCRATCH;
-  return at;
+/** Floats of the padded plane (the input gradient's plane of dy is smaller), for an input of h × w. */
+export function stride2PlaneFloats(h: i32, w: i32): i32 {
+  return paddedRows(h) * paddedWidth(w) + SLACK;
 }
 
-/** Floats of workspace one thread needs (the regions above, the packed copies last). */
-export function winogradStride2WorkspaceFloats(c: i32, h: i32, w: i32, o: i32): i32 {
-  const t = chunkImages(h, w) * tilesOf(h, 4) * tilesOf(w, 4);
-  const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
-  return region(6, c, h, w, o) + round4(pack);
-}
-
-/** Whether threads share the output channels rather than the images (see winogradSplitsChannels). */
-export function winogradStride2SplitsChannels(n: i32, h: i32, w: i32, cout: i32): bool {
-  return <i64>n * <i64>(tilesOf(h, 4) * tilesOf(w, 4)) < <i64>cout;
+/** Floats of the padded plane's row transforms: five per window. */
+export function stride2RowTransformFloats(h: i32, w: i32): i32 {
+  return paddedRows(h) * 5 * round4(tilesOf(w, 4));
 }
 
 // ---- the kernels: U = G·g·Gᵀ with G's rows (1 0 0), (1 0 1), (0 0 1), (0 1 0), (0 1 0); back: Gᵀ·∂U·G ----
@@ -104,7 +66,7 @@ export function winogradStride2SplitsChannels(n: i32, h: i32, w: i32, cout: i32)
  * 3 × 3], whose rows are `wCols` kernels apart; `flip` reads each kernel rotated by 180°. Four s
  * per vector, as winograd.ts's transformKernels.
  */
-function transformKernels(w: usize, u: usize, rows: i32, cols: i32, wCols: i32, flip: bool): void {
+export function transformKernelsStride2(w: usize, u: usize, rows: i32, cols: i32, wCols: i32, flip: bool): void {
   const step = bytes(planeStride(rows * cols));
   const lane: usize = 36;
   for (let r = 0; r < rows; r++) {
@@ -144,7 +106,7 @@ function transformKernels(w: usize, u: usize, rows: i32, cols: i32, wCols: i32, 
  * dw[k][ci] (rows o0 … o1−1 of dw [o × c × 3 × 3]) = Gᵀ·Z·G for Z = du[ξ][k − o0][ci] (planes of
  * (o1 − o0) × c). Four channels per vector.
  */
-function foldKernelGrads(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
+export function foldKernelGradsStride2(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
   const step = bytes(planeStride((o1 - o0) * c));
   for (let k = o0; k < o1; k++) {
     for (let ci = 0; ci < c; ci += 4) {
@@ -186,7 +148,7 @@ function foldKernelGrads(du: usize, dw: usize, o0: i32, o1: i32, c: i32): void {
  * (bytes). Each padded row is transformed once along the row (five values per tile, in rowT), then
  * five rows at a time down the columns.
  */
-function inputTiles(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
+export function inputTilesStride2(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize, step: usize): void {
   const th = tilesOf(h, 4), tw = tilesOf(w, 4);
   const wp = paddedWidth(w), hp = paddedRows(h), rw = round4(tw);
   copyInterior(x, h, w, pad, wp);
@@ -225,9 +187,9 @@ function inputTiles(x: usize, h: i32, w: i32, pad: usize, rowT: usize, v: usize,
  * The input gradient's transformed tiles of one plane dy [⌈h/2⌉ × ⌈w/2⌉] (h × w: dx's size): tile
  * (ty, tx) reads dy's rows 2ty … 2ty+2 and columns 2tx … 2tx+2, zero past the plane, and goes to
  * float ty·tw + tx of the 25 rows v + ξ·step (bytes). `plane`'s margins are zero (see
- * winogradStride2Conv); dy is copied to its top left corner.
+ * winogradConv); dy is copied to its top left corner.
  */
-function gradInputTiles(dy: usize, h: i32, w: i32, plane: usize, rowT: usize, v: usize, step: usize): void {
+export function gradInputTilesStride2(dy: usize, h: i32, w: i32, plane: usize, rowT: usize, v: usize, step: usize): void {
   const th = tilesOf(h, 4), tw = tilesOf(w, 4);
   const rw = round4(tw), wp = 2 * rw + 4, hp = 2 * th + 1;
   copyRows(dy, (h + 1) >> 1, (w + 1) >> 1, plane, wp);
@@ -269,7 +231,7 @@ function gradInputTiles(dy: usize, h: i32, w: i32, plane: usize, rowT: usize, v:
  * 25 rows m + ξ·step. Aᵀ keeps (P0 + P1 + P3, P1 + P2 + P4) along both axes. Four tiles at a time;
  * `odd`: 8 floats of scratch for the tiles at the edges.
  */
-function outputTiles(m: usize, step: usize, y: usize, ho: i32, wo: i32, bias: f32, odd: usize): void {
+export function outputTilesStride2(m: usize, step: usize, y: usize, ho: i32, wo: i32, bias: f32, odd: usize): void {
   const th = tilesOf(ho, 2), tw = tilesOf(wo, 2);
   const vb = f32x4.splat(bias);
   for (let ty = 0; ty < th; ty++) {
@@ -305,7 +267,7 @@ function outputTiles(m: usize, step: usize, y: usize, ho: i32, wo: i32, bias: f3
  * is dx's 4×4 block at (4ty, 4tx). Four tiles at a time: their rows are transposed into 16 floats of
  * a dx row. `odd`: 16 floats of scratch for the blocks at the edges.
  */
-function gradOutputTiles(m: usize, step: usize, dx: usize, h: i32, w: i32, odd: usize): void {
+export function gradOutputTilesStride2(m: usize, step: usize, dx: usize, h: i32, w: i32, odd: usize): void {
   const th = tilesOf(h, 4), tw = tilesOf(w, 4);
   for (let ty = 0; ty < th; ty++) {
     for (let tx = 0; tx < tw; tx += 4) {
@@ -331,107 +293,4 @@ function gradOutputTiles(m: usize, step: usize, dx: usize, h: i32, w: i32, odd: 
       }
     }
   }
-}
-
-// ---- the convolutions ----
-
-/**
- * y [n × cout × ⌈h/2⌉ × ⌈w/2⌉] = the 3×3, stride-2, padding-1 convolution of x [n × cin × h × w]
- * with w [cout × cin × 3 × 3] (+ bias, 0 for none); or, when `transposed`, dx [n × cout × h × w] of
- * that convolution from x = dy [n × cin × ⌈h/2⌉ × ⌈w/2⌉] and w [cin × cout × 3 × 3]. h and w are
- * the forward pass's input size either way. Only output channels k0 … k1−1 are computed (and only
- * their kernels transformed), so that threads can own blocks of them. ws:
- * winogradStride2WorkspaceFloats floats.
- */
-export function winogradStride2Conv(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, transposed: bool,
-  k0: i32, k1: i32,
-): void {
-  const kc = k1 - k0;
-  if (kc <= 0) return;
-  const per = tilesOf(h, 4) * tilesOf(wd, 4);
-  const q = chunkImages(h, wd);
-  const u = ws;
-  const v = ws + bytes(region(1, cin, h, wd, cout));
-  const prod = ws + bytes(region(2, cin, h, wd, cout));
-  const pad = ws + bytes(region(3, cin, h, wd, cout));
-  const rowT = ws + bytes(region(4, cin, h, wd, cout));
-  const tmp = ws + bytes(region(5, cin, h, wd, cout));
-  const pack = ws + bytes(region(6, cin, h, wd, cout));
-  // As in winogradConv: U [ξ][kc][cin], or for the input gradient U [ξ][cin][kc] read transposed.
-  const rows = transposed ? cin : kc, cols = transposed ? kc : cin;
-  transformKernels(w + bytes(transposed ? k0 * 9 : k0 * cin * 9), u, rows, cols, transposed ? cout : cin, transposed);
-  const strideI = transposed ? 1 : cin, strideP = transposed ? kc : 1;
-  // The plane's margins are zeroed once: only its interior is ever written.
-  memory.fill(pad, 0, bytes(region(4, cin, h, wd, cout) - region(3, cin, h, wd, cout)));
-  const ho = (h + 1) >> 1, wo = (wd + 1) >> 1;
-  const inPlane = transposed ? ho * wo : h * wd, outPlane = transposed ? h * wd : ho * wo;
-  for (let n0 = 0; n0 < n; n0 += q) {
-    const images = min(q, n - n0);
-    const ld = images * per;
-    const vStep = planeStride(cin * ld), mStep = planeStride(kc * ld);
-    for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < cin; ci++) {
-        const src = x + bytes(((n0 + im) * cin + ci) * inPlane), dst = v + bytes(ci * ld + im * per);
-        if (transposed) gradInputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
-        else inputTiles(src, h, wd, pad, rowT, dst, bytes(vStep));
-      }
-    }
-    for (let xi = 0; xi < PLANES; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
-        prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
-    }
-    for (let im = 0; im < images; im++) {
-      for (let k = k0; k < k1; k++) {
-        const src = prod + bytes((k - k0) * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * outPlane);
-        if (transposed) gradOutputTiles(src, bytes(mStep), dst, h, wd, tmp);
-        else outputTiles(src, bytes(mStep), dst, ho, wo, bias != 0 ? load<f32>(bias + bytes(k)) : 0, tmp);
-      }
-    }
-  }
-}
-
-/**
- * dw for filters o0 … o1−1 (rows of dw [o × c × 3 × 3], overwritten) of the convolution
- * winogradStride2Conv computes, from x [n × c × h × w] and dy [n × o × ⌈h/2⌉ × ⌈w/2⌉]. Each
- * filter's sums run over all the images in order, so a thread can own any block of filters.
- */
-export function winogradStride2WeightGrad(
-  x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32,
-): void {
-  const rows = o1 - o0;
-  if (rows <= 0) return;
-  if (n == 0) {
-    memory.fill(dw + bytes(o0 * c * 9), 0, bytes(rows * c * 9));
-    return;
-  }
-  const per = tilesOf(h, 4) * tilesOf(wd, 4);
-  const q = chunkImages(h, wd);
-  const du = ws;
-  const v = ws + bytes(region(1, c, h, wd, o));
-  const mt = ws + bytes(region(2, c, h, wd, o));
-  const pad = ws + bytes(region(3, c, h, wd, o));
-  const rowT = ws + bytes(region(4, c, h, wd, o));
-  const tmp = ws + bytes(region(5, c, h, wd, o));
-  const pack = ws + bytes(region(6, c, h, wd, o));
-  memory.fill(pad, 0, bytes(region(4, c, h, wd, o) - region(3, c, h, wd, o)));
-  const ho = (h + 1) >> 1, wo = (wd + 1) >> 1;
-  for (let n0 = 0; n0 < n; n0 += q) {
-    const images = min(q, n - n0);
-    const ld = images * per;
-    const vStep = planeStride(c * ld), mStep = planeStride(rows * ld);
-    for (let im = 0; im < images; im++) {
-      for (let ci = 0; ci < c; ci++) {
-        inputTiles(x + bytes(((n0 + im) * c + ci) * h * wd), h, wd, pad, rowT, v + bytes(ci * ld + im * per), bytes(vStep));
-      }
-      for (let k = o0; k < o1; k++) {
-        const src = dy + bytes(((n0 + im) * o + k) * ho * wo), dst = mt + bytes((k - o0) * ld + im * per);
-        gradTiles(src, ho, wo, dst, bytes(mStep), tmp, true);
-      }
-    }
-    for (let xi = 0; xi < PLANES; xi++) {
-      gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
-    }
-  }
-  foldKernelGrads(du, dw, o0, o1, c);
 }

@@ -20,13 +20,16 @@
 // weight gradient is one running sum per ξ over the tiles in image order, carried across chunks,
 // whichever filters a thread owns. Results do not depend on the number of threads. They differ
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
-import { gemmNTPacked, gemmStridedAPacked, packedGemmWorkspaceFloats } from "./gemm";
+import {
+  gemmNTPacked, gemmNTPrepacked, gemmStridedAPacked, gemmStridedAPrepacked, packB, packedBFloats, packedGemmWorkspaceFloats,
+} from "./gemm";
 import {
   bytes, copyInterior, loadGradRow, paddedRows, paddedWidth, planeStride, put, putLanes, putOutputRow, round4, rowTransformWidth, SCRATCH, SLACK, tap,
   tilesOf,
 } from "./winograd-common";
 import {
-  winogradStride2Conv, winogradStride2SplitsChannels, winogradStride2WeightGrad, winogradStride2WorkspaceFloats,
+  foldKernelGradsStride2, gradInputTilesStride2, gradOutputTilesStride2, inputTilesStride2, outputTilesStride2,
+  stride2PlaneFloats, stride2RowTransformFloats, transformKernelsStride2,
 } from "./winograd-s2";
 import { foldKernelGrads4, gradTiles4, inputTiles4, outputTiles4, transformKernels4 } from "./winograd4";
 
@@ -38,22 +41,40 @@ import { foldKernelGrads4, gradTiles4, inputTiles4, outputTiles4, transformKerne
 const MIN_CHANNELS = 32;
 
 /**
- * Channels (in and out) from which all three passes run F(4×4, 3×3) (winograd4.ts): 1.8× fewer
- * multiply-adds again, at ten times the rounding error; its heavier transforms pay off only
- * against enough filters.
+ * Channels (in and out) from which all three passes of a stride-1 layer run F(4×4, 3×3)
+ * (winograd4.ts): 1.8× fewer multiply-adds again, at ten times the rounding error; its heavier
+ * transforms pay off only against enough filters.
  */
 const F4_CHANNELS = 64;
 
-/** The output tile's side: 4 (F(4×4, 3×3)) or 2 (F(2×2, 3×3)). Symmetric in the channels, so dx agrees. */
+// The transform a layer runs: F(2×2, 3×3) and F(4×4, 3×3) by their output tile's side, or stride
+// 2's (winograd-s2.ts). Symmetric in the channels, so a layer's input gradient runs its forward's.
+const F2 = 2;
+const F4 = 4;
+const S2 = 0;
+
 // @ts-ignore: decorator
-@inline function tileSide(cin: i32, cout: i32): i32 {
-  return cin >= F4_CHANNELS && cout >= F4_CHANNELS ? 4 : 2;
+@inline function schemeOf(cin: i32, cout: i32, stride: i32): i32 {
+  if (stride == 2) return S2;
+  return cin >= F4_CHANNELS && cout >= F4_CHANNELS ? F4 : F2;
+}
+
+/** Positions ξ of a tile: (m + 2)² for F(m×m, 3×3), 25 for stride 2. */
+// @ts-ignore: decorator
+@inline function planesOf(s: i32): i32 {
+  return s == S2 ? 25 : (s + 2) * (s + 2);
+}
+
+/** Tiles per image of h × w inputs: m × m outputs for F(m×m, 3×3); for stride 2, 4 × 4 inputs (2 × 2 outputs). */
+// @ts-ignore: decorator
+@inline function tilesPerImage(s: i32, h: i32, w: i32): i32 {
+  const side = s == S2 ? 4 : s;
+  return tilesOf(h, side) * tilesOf(w, side);
 }
 
 /**
  * Whether conv2dForward / conv2dBackward run this geometry through minimal filtering: F(2×2, 3×3)
- * or F(4×4, 3×3) for stride 1, winograd-s2.ts for stride 2. The entry points below take the stride
- * and pick.
+ * or F(4×4, 3×3) for stride 1, winograd-s2.ts for stride 2. The entry points below take the stride.
  */
 export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
   return kh == 3 && kw == 3 && sh == sw && (sh == 1 || sh == 2) && ph == 1 && pw == 1 && h >= 1 && w >= 1
@@ -61,43 +82,44 @@ export function isWinograd(c: i32, h: i32, w: i32, o: i32, kh: i32, kw: i32, sh:
 }
 
 /**
- * Images per chunk: at least 256 tiles (2×2) or 128 (4×4), so that the products have about as many
- * columns as im2col's 256 positions (128 4×4 tiles cover twice as many outputs). From the geometry only.
+ * Images per chunk: at least 256 tiles for F(2×2, 3×3), 128 for the others, so that the products
+ * have about as many columns as im2col's 256 positions (128 4×4 tiles cover twice as many outputs).
+ * Stride 2's three ResNet-18 layers at b32, all passes, one thread: 64 tiles 160 ms, 128 156 ms,
+ * 256 172 ms, 512 167 ms. From the geometry only.
  */
 // @ts-ignore: decorator
-@inline function chunkImages(h: i32, w: i32, m: i32): i32 {
-  const perImage = tilesOf(h, m) * tilesOf(w, m);
-  const target = m == 4 ? 128 : 256;
+@inline function chunkImages(s: i32, h: i32, w: i32): i32 {
+  const perImage = tilesPerImage(s, h, w);
+  const target = s == F2 ? 256 : 128;
   return max(1, (target + perImage - 1) / perImage);
 }
 
 /**
- * Start of a workspace region, in floats (tiles m × m): 0 the transformed kernels (or the weight
- * gradient's sums), 1 and 2 a chunk of transformed input tiles and one of products (or of
- * transformed dy tiles), 3 the padded plane, 4 its row transforms, 5 scratch, 6 the packed
- * products' copies.
+ * Start of a workspace region, in floats: 0 the transformed kernels (or the weight gradient's sums),
+ * 1 and 2 a chunk of transformed input tiles and one of products (or of transformed dy tiles), 3 the
+ * padded plane, 4 its row transforms, 5 scratch, 6 the packed products' copies. c and o enter
+ * symmetrically, so a layer's forward pass and input gradient size alike.
  */
 // @ts-ignore: decorator
-@inline function region(part: i32, m: i32, c: i32, h: i32, w: i32, o: i32): i32 {
-  const planes = (m + 2) * (m + 2);
-  const tiles = chunkImages(h, w, m) * tilesOf(h, m) * tilesOf(w, m);
+@inline function region(part: i32, s: i32, c: i32, h: i32, w: i32, o: i32): i32 {
+  const planes = planesOf(s);
+  const tiles = chunkImages(s, h, w) * tilesPerImage(s, h, w);
   let at = 0;
   if (part > 0) at += planes * planeStride(c * o);
   if (part > 1) at += planes * planeStride(max(c, o) * tiles);
   if (part > 2) at += planes * planeStride(max(c, o) * tiles);
-  if (part > 3) at += paddedRows(h, m) * paddedWidth(w, m) + SLACK;
-  if (part > 4) at += paddedRows(h, m) * (m + 2) * rowTransformWidth(w, m);
+  if (part > 3) at += s == S2 ? stride2PlaneFloats(h, w) : paddedRows(h, s) * paddedWidth(w, s) + SLACK;
+  if (part > 4) at += s == S2 ? stride2RowTransformFloats(h, w) : paddedRows(h, s) * (s + 2) * rowTransformWidth(w, s);
   if (part > 5) at += SCRATCH;
   return at;
 }
 
 /** Floats of workspace one thread needs (the regions above, the packed copies last). */
 export function winogradWorkspaceFloats(c: i32, h: i32, w: i32, o: i32, stride: i32): i32 {
-  if (stride == 2) return winogradStride2WorkspaceFloats(c, h, w, o);
-  const m = tileSide(c, o);
-  const t = chunkImages(h, w, m) * tilesOf(h, m) * tilesOf(w, m);
+  const s = schemeOf(c, o, stride);
+  const t = chunkImages(s, h, w) * tilesPerImage(s, h, w);
   const pack = max(max(packedGemmWorkspaceFloats(t, c), packedGemmWorkspaceFloats(t, o)), packedGemmWorkspaceFloats(c, t));
-  return region(6, m, c, h, w, o) + round4(pack);
+  return region(6, s, c, h, w, o) + round4(pack);
 }
 
 // ---- the kernels: U = G·g·Gᵀ, and back: ∂g = Gᵀ·∂U·G ----
@@ -337,77 +359,134 @@ export function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd
 // ---- the convolutions ----
 
 /**
- * y [n × cout × h × w] = the 3×3, stride-1, padding-1 convolution of x [n × cin × h × w] with
- * w [cout × cin × 3 × 3] (+ bias, 0 for none), or, when `transposed`, with the kernels of
+ * Kernels per block when the products run block by block (see winogradConv): the block's
+ * transformed kernels, planes × rows × c floats, stay within 512 KiB of the 1 MiB L2.
+ */
+// @ts-ignore: decorator
+@inline function blockRows(planes: i32, c: i32): i32 {
+  return max(4, ((1 << 17) / (planes * c)) & ~3);
+}
+
+/**
+ * Whether a pass runs its products block by block: the whole batch is one chunk, and region 0
+ * (sized for every kernel) holds a block of transformed kernels (or of kernel gradients) and
+ * every plane's packed product operand, `packed` floats each.
+ */
+// @ts-ignore: decorator
+@inline function runsBlocked(n: i32, s: i32, c: i32, h: i32, w: i32, o: i32, block: i32, packedStride: i32): bool {
+  return n <= chunkImages(s, h, w) && planesOf(s) * (planeStride(block) + packedStride) <= region(1, s, c, h, w, o);
+}
+
+/** U for the kernels of output channels k0 … k1−1 (see winogradConv), planes of (k1 − k0) × cin. */
+// @ts-ignore: decorator
+@inline function transformBlock(s: i32, w: usize, u: usize, tmp: usize, k0: i32, k1: i32, cin: i32, cout: i32, transposed: bool): void {
+  const kc = k1 - k0;
+  // U [ξ][kc][cin]; for the input gradient, w [cin × cout] rotated, as U [ξ][cin][kc] read
+  // transposed by the products, so that the four kernels of a vector are neighbours in w either way.
+  const rows = transposed ? cin : kc, cols = transposed ? kc : cin;
+  const first = w + bytes(transposed ? k0 * 9 : k0 * cin * 9);
+  const wCols = transposed ? cout : cin;
+  if (s == F4) transformKernels4(first, u, tmp, rows, cols, wCols, transposed);
+  else if (s == S2) transformKernelsStride2(first, u, rows, cols, wCols, transposed);
+  else transformKernels(first, u, rows, cols, wCols, transposed);
+}
+
+/**
+ * y [n × cout × ho × wo] = the 3×3, padding-1 convolution (stride 1 or 2) of x [n × cin × h × w]
+ * with w [cout × cin × 3 × 3] (+ bias, 0 for none), or, when `transposed`, with the kernels of
  * w [cin × cout × 3 × 3] rotated by 180° and read across: the input gradient of that convolution,
- * x being its dy. Only output channels k0 … k1−1 are computed (and only their kernels transformed):
- * threads can own blocks of output channels instead of images (winogradSplitsChannels). ws:
- * winogradWorkspaceFloats floats.
+ * x being its dy [n × cin × ho × wo] and y its dx [n × cout × h × w]. h × w is the forward pass's
+ * input either way. Only output channels k0 … k1−1 are computed (and only their kernels
+ * transformed): threads can own blocks of output channels instead of images
+ * (winogradSplitsChannels). ws: winogradWorkspaceFloats floats.
+ *
+ * When the whole batch is one chunk (the deep layers, whose U is the large operand: 38 MB for
+ * ResNet-18's 512-channel layer), the kernels are transformed a block at a time and each block's
+ * products run while it is still in L2, over the input tiles packed once; otherwise every kernel is
+ * transformed once, up front, and the chunks of images follow. The products' sums are the same
+ * either way.
  */
 export function winogradConv(
   x: usize, w: usize, bias: usize, y: usize, ws: usize, n: i32, cin: i32, h: i32, wd: i32, cout: i32, stride: i32,
   transposed: bool, k0: i32, k1: i32,
 ): void {
-  if (stride == 2) {
-    winogradStride2Conv(x, w, bias, y, ws, n, cin, h, wd, cout, transposed, k0, k1);
-    return;
-  }
   const kc = k1 - k0;
   if (kc <= 0) return;
-  const m = tileSide(cin, cout);
-  const planes = (m + 2) * (m + 2);
-  const per = tilesOf(h, m) * tilesOf(wd, m);
-  const q = chunkImages(h, wd, m);
+  const s = schemeOf(cin, cout, stride);
+  const planes = planesOf(s);
+  const per = tilesPerImage(s, h, wd);
+  const q = chunkImages(s, h, wd);
   const u = ws;
-  const v = ws + bytes(region(1, m, cin, h, wd, cout));
-  const prod = ws + bytes(region(2, m, cin, h, wd, cout));
-  const pad = ws + bytes(region(3, m, cin, h, wd, cout));
-  const rowT = ws + bytes(region(4, m, cin, h, wd, cout));
-  const tmp = ws + bytes(region(5, m, cin, h, wd, cout));
-  const pack = ws + bytes(region(6, m, cin, h, wd, cout));
-  // The kernels of output channels k0 … k1−1, as U [ξ][kc][cin]; for the input gradient, w [cin ×
-  // cout] rotated, as U [ξ][cin][kc] read transposed by the products, so that the four kernels of a
-  // vector are neighbours in w either way.
-  const rows = transposed ? cin : kc, cols = transposed ? kc : cin;
-  const first = w + bytes(transposed ? k0 * 9 : k0 * cin * 9);
-  const wCols = transposed ? cout : cin;
-  if (m == 4) transformKernels4(first, u, tmp, rows, cols, wCols, transposed);
-  else transformKernels(first, u, rows, cols, wCols, transposed);
+  const v = ws + bytes(region(1, s, cin, h, wd, cout));
+  const prod = ws + bytes(region(2, s, cin, h, wd, cout));
+  const pad = ws + bytes(region(3, s, cin, h, wd, cout));
+  const rowT = ws + bytes(region(4, s, cin, h, wd, cout));
+  const tmp = ws + bytes(region(5, s, cin, h, wd, cout));
+  const pack = ws + bytes(region(6, s, cin, h, wd, cout));
+  const rowsPerBlock = min(blockRows(planes, cin), round4(kc));
+  const packedStride = planeStride(packedBFloats(n * per, cin));
+  const blocked = runsBlocked(n, s, cin, h, wd, cout, rowsPerBlock * cin, packedStride);
+  if (!blocked) transformBlock(s, w, u, tmp, k0, k1, cin, cout, transposed);
   const strideI = transposed ? 1 : cin, strideP = transposed ? kc : 1;
   // The padded plane's margins are zeroed once: only its interior is ever written.
-  memory.fill(pad, 0, bytes(region(4, m, cin, h, wd, cout) - region(3, m, cin, h, wd, cout)));
-  const plane = h * wd;
+  memory.fill(pad, 0, bytes(region(4, s, cin, h, wd, cout) - region(3, s, cin, h, wd, cout)));
+  const ho = s == S2 ? (h + 1) >> 1 : h, wo = s == S2 ? (wd + 1) >> 1 : wd;
+  const outPlane = transposed ? h * wd : ho * wo;
   for (let n0 = 0; n0 < n; n0 += q) {
     const images = min(q, n - n0);
     const ld = images * per;
     const vStep = planeStride(cin * ld), mStep = planeStride(kc * ld);
-    for (let im = 0; im < images; im++) imageTiles(x + bytes((n0 + im) * cin * plane), cin, h, wd, m, pad, rowT, v + bytes(im * per), ld, vStep);
-    for (let xi = 0; xi < planes; xi++) {
-      gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
-        prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
+    for (let im = 0; im < images; im++) {
+      imageTiles(s, transposed, x, n0 + im, cin, h, wd, pad, rowT, v + bytes(im * per), ld, vStep);
+    }
+    if (blocked) {
+      const bp = u + bytes(planes * planeStride(rowsPerBlock * cin));
+      for (let xi = 0; xi < planes; xi++) packB(v + bytes(xi * vStep), ld, false, bp + bytes(xi * packedStride), ld, cin);
+      for (let b0 = k0; b0 < k1; b0 += rowsPerBlock) {
+        const b1 = min(k1, b0 + rowsPerBlock), rows = b1 - b0;
+        transformBlock(s, w, u, tmp, b0, b1, cin, cout, transposed);
+        const uStep = planeStride(rows * cin);
+        for (let xi = 0; xi < planes; xi++) {
+          gemmStridedAPrepacked(u + bytes(xi * uStep), transposed ? 1 : cin, transposed ? rows : 1, v + bytes(xi * vStep), ld,
+            bp + bytes(xi * packedStride), prod + bytes(xi * mStep + (b0 - k0) * ld), ld, pack, rows, ld, cin);
+        }
+      }
+    } else {
+      for (let xi = 0; xi < planes; xi++) {
+        gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
+          prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
+      }
     }
     for (let im = 0; im < images; im++) {
       for (let k = k0; k < k1; k++) {
         const b: f32 = bias != 0 ? load<f32>(bias + bytes(k)) : 0;
-        const src = prod + bytes((k - k0) * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * plane);
-        if (m == 4) outputTiles4(src, bytes(mStep), dst, h, wd, b, tmp);
-        else outputTiles(src, bytes(mStep), dst, h, wd, b, tmp);
+        const src = prod + bytes((k - k0) * ld + im * per), dst = y + bytes(((n0 + im) * cout + k) * outPlane);
+        if (s == F4) outputTiles4(src, bytes(mStep), dst, h, wd, b, tmp);
+        else if (s == F2) outputTiles(src, bytes(mStep), dst, h, wd, b, tmp);
+        else if (transposed) gradOutputTilesStride2(src, bytes(mStep), dst, h, wd, tmp);
+        else outputTilesStride2(src, bytes(mStep), dst, ho, wo, b, tmp);
       }
     }
   }
 }
 
 /**
- * The transformed input tiles of one image x [c × h × w] (F(m×m, 3×3)): channel ci's to floats
- * ci·ld … of the rows v + ξ·vStep (floats), where the chunk's images sit side by side.
+ * The transformed input tiles of image `image` of x (channels c; h × w the forward pass's input, x
+ * being dy when `transposed`): channel ci's to floats ci·ld … of the rows v + ξ·vStep (floats),
+ * where the chunk's images sit side by side.
  */
 // @ts-ignore: decorator
-@inline function imageTiles(x: usize, c: i32, h: i32, w: i32, m: i32, pad: usize, rowT: usize, v: usize, ld: i32, vStep: i32): void {
-  const plane = h * w;
+@inline function imageTiles(
+  s: i32, transposed: bool, x: usize, image: i32, c: i32, h: i32, w: i32, pad: usize, rowT: usize, v: usize, ld: i32, vStep: i32,
+): void {
+  const plane = s == S2 && transposed ? ((h + 1) >> 1) * ((w + 1) >> 1) : h * w;
+  const step = bytes(vStep);
   for (let ci = 0; ci < c; ci++) {
-    const src = x + bytes(ci * plane), dst = v + bytes(ci * ld);
-    if (m == 4) inputTiles4(src, h, w, pad, rowT, dst, bytes(vStep));
-    else inputTiles(src, h, w, pad, rowT, dst, bytes(vStep));
+    const src = x + bytes((image * c + ci) * plane), dst = v + bytes(ci * ld);
+    if (s == F4) inputTiles4(src, h, w, pad, rowT, dst, step);
+    else if (s == F2) inputTiles(src, h, w, pad, rowT, dst, step);
+    else if (transposed) gradInputTilesStride2(src, h, w, pad, rowT, dst, step);
+    else inputTilesStride2(src, h, w, pad, rowT, dst, step);
   }
 }
 
@@ -419,58 +498,82 @@ export function winogradConv(
  * kernels; split by images, each of two threads spent 4.3 of its 10 ms transforming all of them.
  */
 export function winogradSplitsChannels(n: i32, cin: i32, h: i32, w: i32, cout: i32, stride: i32): bool {
-  if (stride == 2) return winogradStride2SplitsChannels(n, h, w, cout);
-  const m = tileSide(cin, cout);
-  return <i64>n * <i64>(tilesOf(h, m) * tilesOf(w, m)) < <i64>cout;
+  return <i64>n * <i64>tilesPerImage(schemeOf(cin, cout, stride), h, w) < <i64>cout;
+}
+
+/**
+ * ∂L/∂U for filters (or a block of them) from the chunk's transformed dy and input tiles, folded
+ * back to dw rows o0 … o1−1 (see winogradWeightGrad).
+ */
+// @ts-ignore: decorator
+@inline function foldBlock(s: i32, du: usize, dw: usize, tmp: usize, o0: i32, o1: i32, c: i32): void {
+  if (s == F4) foldKernelGrads4(du, dw, tmp, o0, o1, c);
+  else if (s == F2) foldKernelGrads(du, dw, o0, o1, c);
+  else foldKernelGradsStride2(du, dw, o0, o1, c);
 }
 
 /**
  * dw for filters o0 … o1−1 (rows of dw [o × c × 3 × 3], overwritten) of the convolution
- * winogradConv computes, from x [n × c × h × w] and dy [n × o × h × w]. Each filter's sums run
+ * winogradConv computes, from x [n × c × h × w] and dy [n × o × ho × wo]. Each filter's sums run
  * over all the images in order, so a thread can own any block of filters. ws as for winogradConv.
+ * When the batch is one chunk, the sums go block of filters by block and each block is folded while
+ * it is in L2 (as winogradConv's kernels); the sums are the same.
  */
 export function winogradWeightGrad(
   x: usize, dy: usize, dw: usize, ws: usize, o0: i32, o1: i32, n: i32, c: i32, h: i32, wd: i32, o: i32, stride: i32,
 ): void {
-  if (stride == 2) {
-    winogradStride2WeightGrad(x, dy, dw, ws, o0, o1, n, c, h, wd, o);
-    return;
-  }
   const rows = o1 - o0;
   if (rows <= 0) return;
   if (n == 0) {
     memory.fill(dw + bytes(o0 * c * 9), 0, bytes(rows * c * 9));
     return;
   }
-  const m = tileSide(c, o);
-  const planes = (m + 2) * (m + 2);
-  const per = tilesOf(h, m) * tilesOf(wd, m);
-  const q = chunkImages(h, wd, m);
+  const s = schemeOf(c, o, stride);
+  const planes = planesOf(s);
+  const per = tilesPerImage(s, h, wd);
+  const q = chunkImages(s, h, wd);
   const du = ws;
-  const v = ws + bytes(region(1, m, c, h, wd, o));
-  const mt = ws + bytes(region(2, m, c, h, wd, o));
-  const pad = ws + bytes(region(3, m, c, h, wd, o));
-  const rowT = ws + bytes(region(4, m, c, h, wd, o));
-  const tmp = ws + bytes(region(5, m, c, h, wd, o));
-  const pack = ws + bytes(region(6, m, c, h, wd, o));
-  memory.fill(pad, 0, bytes(region(4, m, c, h, wd, o) - region(3, m, c, h, wd, o)));
-  const plane = h * wd;
+  const v = ws + bytes(region(1, s, c, h, wd, o));
+  const mt = ws + bytes(region(2, s, c, h, wd, o));
+  const pad = ws + bytes(region(3, s, c, h, wd, o));
+  const rowT = ws + bytes(region(4, s, c, h, wd, o));
+  const tmp = ws + bytes(region(5, s, c, h, wd, o));
+  const pack = ws + bytes(region(6, s, c, h, wd, o));
+  const rowsPerBlock = min(blockRows(planes, c), round4(rows));
+  const packedStride = planeStride(packedBFloats(c, n * per));
+  const blocked = runsBlocked(n, s, c, h, wd, o, rowsPerBlock * c, packedStride);
+  memory.fill(pad, 0, bytes(region(4, s, c, h, wd, o) - region(3, s, c, h, wd, o)));
+  const ho = s == S2 ? (h + 1) >> 1 : h, wo = s == S2 ? (wd + 1) >> 1 : wd;
   for (let n0 = 0; n0 < n; n0 += q) {
     const images = min(q, n - n0);
     const ld = images * per;
     const vStep = planeStride(c * ld), mStep = planeStride(rows * ld);
     for (let im = 0; im < images; im++) {
-      imageTiles(x + bytes((n0 + im) * c * plane), c, h, wd, m, pad, rowT, v + bytes(im * per), ld, vStep);
+      imageTiles(s, false, x, n0 + im, c, h, wd, pad, rowT, v + bytes(im * per), ld, vStep);
       for (let k = o0; k < o1; k++) {
-        const src = dy + bytes(((n0 + im) * o + k) * plane), dst = mt + bytes((k - o0) * ld + im * per);
-        if (m == 4) gradTiles4(src, h, wd, dst, bytes(mStep), tmp);
-        else gradTiles(src, h, wd, dst, bytes(mStep), tmp, false);
+        const src = dy + bytes(((n0 + im) * o + k) * ho * wo), dst = mt + bytes((k - o0) * ld + im * per);
+        if (s == F4) gradTiles4(src, h, wd, dst, bytes(mStep), tmp);
+        else gradTiles(src, ho, wo, dst, bytes(mStep), tmp, s == S2);
       }
+    }
+    if (blocked) {
+      // B = Vᵀ for every plane, packed once; each block's sums are folded into dw at once.
+      const bp = du + bytes(planes * planeStride(rowsPerBlock * c));
+      for (let xi = 0; xi < planes; xi++) packB(v + bytes(xi * vStep), ld, true, bp + bytes(xi * packedStride), c, ld);
+      for (let b0 = o0; b0 < o1; b0 += rowsPerBlock) {
+        const b1 = min(o1, b0 + rowsPerBlock);
+        const duStep = planeStride((b1 - b0) * c);
+        for (let xi = 0; xi < planes; xi++) {
+          gemmNTPrepacked(mt + bytes(xi * mStep + (b0 - o0) * ld), ld, v + bytes(xi * vStep), ld, bp + bytes(xi * packedStride),
+            du + bytes(xi * duStep), c, pack, b1 - b0, c, ld, false);
+        }
+        foldBlock(s, du, dw, tmp, b0, b1, c);
+      }
+      continue;
     }
     for (let xi = 0; xi < planes; xi++) {
       gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
     }
   }
-  if (m == 4) foldKernelGrads4(du, dw, tmp, o0, o1, c);
-  else foldKernelGrads(du, dw, o0, o1, c);
+  if (!blocked) foldBlock(s, du, dw, tmp, o0, o1, c);
 }

@@ -295,6 +295,39 @@ forEachBackend('conv2d', (run, name) => {
     releaseAll(b, ts);
   });
 
+  // Winograd runs a batch that fits one chunk of images kernel block by kernel block (each block's
+  // transformed kernels used while they are in cache, over input tiles packed once) when there are
+  // more kernels than one block, and a larger batch chunk by chunk over all kernels transformed up
+  // front. An image's outputs are the same sums either way: the first image alone must give the
+  // bits it gets inside a batch of several chunks. F(2×2, 3×3) with 400 filters (64 tiles per image,
+  // chunks of 4; blocks of 256 filters forward); F(4×4, 3×3) and stride 2 on 8×8 (4 tiles, chunks
+  // of 32; blocks of 56 and 80 filters forward, 52 and 40 input channels for dx).
+  if (name === 'wasm') run('Winograd gives an image the same bits in a one-chunk batch (kernels by blocks) as in a chunked one', async (b) => {
+    const r = rng(17);
+    for (const [n, c, h, w, o, stride] of [[5, 32, 16, 16, 400, 1], [33, 64, 8, 8, 68, 1], [33, 64, 8, 8, 128, 2]] as const) {
+      const ho = Math.ceil(h / stride), wo = Math.ceil(w / stride);
+      const geo = { stride: [stride, stride] as [number, number], padding: [1, 1] as [number, number] };
+      const xs = Float32Array.from({ length: n * c * h * w }, r), dys = Float32Array.from({ length: n * o * ho * wo }, r);
+      const wt = b.tensor('f32', [o, c, 3, 3], Float32Array.from({ length: o * c * 9 }, r));
+      const bias = b.tensor('f32', [o], Float32Array.from({ length: o }, r));
+      const outputs = async (images: number) => {
+        const x = b.tensor('f32', [images, c, h, w], xs.subarray(0, images * c * h * w));
+        const dy = b.tensor('f32', [images, o, ho, wo], dys.subarray(0, images * o * ho * wo));
+        const y = b.tensor('f32', [images, o, ho, wo]), dx = b.tensor('f32', [images, c, h, w]);
+        b.conv2dForward({ x, w: wt, b: bias, y, ...geo });
+        b.conv2dBackward({ x, w: wt, dy, dx, ...geo });
+        const out = { y: (await b.read(y)).slice(0, o * ho * wo), dx: (await b.read(dx)).slice(0, c * h * w) };
+        for (const t of [x, dy, y, dx]) b.release(t);
+        return out;
+      };
+      const alone = await outputs(1), inBatch = await outputs(n);
+      expect(alone.y, `y, ${c} → ${o}, stride ${stride}`).toEqual(inBatch.y);
+      expect(alone.dx, `dx, ${c} → ${o}, stride ${stride}`).toEqual(inBatch.dx);
+      b.release(wt);
+      b.release(bias);
+    }
+  });
+
   run('rejects bad geometry, shapes, dtypes and aliasing with typed errors', async (b) => {
     const err = (fn: () => unknown) => { try { fn(); } catch (e) { return e as FeddipError; } throw new Error('did not throw'); };
     const x = b.tensor('f32', [4, 3, 8, 8]);
