@@ -139,7 +139,16 @@ export function im2colTaps(
       } else {
         const out = dst + bytes(owLo);
         const step = bytes(sw);
-        for (let j = 0; j < run; j++) store<f32>(out + bytes(j), load<f32>(src + <usize>j * step));
+        let j = 0;
+        // Stride 2 (ResNet-18's 1×1 shortcuts, AlexNet-CIFAR's first layer): four samples from two
+        // vectors, as long as the second vector's last float is still a sample of the run.
+        if (sw == 2) {
+          for (; j + 5 <= run; j += 4) {
+            const p = src + bytes(2 * j);
+            v128.store(out + bytes(j), v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6));
+          }
+        }
+        for (; j < run; j++) store<f32>(out + bytes(j), load<f32>(src + <usize>j * step));
       }
       zero(dst + bytes(owHi), wo - owHi);
     }
