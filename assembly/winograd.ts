@@ -8,7 +8,8 @@
 // run by the packed GEMM (gemm.ts), where nearly all the time goes. The transforms only add and
 // subtract (and halve, for U); they run on four neighbouring tiles per vector. Layers with 64+
 // channels on both sides run their forward pass and input gradient through F(4×4, 3×3) instead
-// (winograd4.ts; F4_CHANNELS below).
+// (winograd4.ts; F4_CHANNELS below),
+// and stride-2 layers run the same passes with the transforms of winograd-s2.ts.
 //
 // The input gradient of such a convolution is the same convolution of dy with each kernel rotated
 // by 180° and the two channel axes swapped. The weight gradient comes from the same factorisation:

@@ -339,6 +339,11 @@ export class WasmBackend extends Backend {
     return d.batch * d.outChannels * d.inChannels * d.kernelH * d.kernelW * d.outH * d.outW;
   }
 
+  /** The multiply-adds a gradient from a max-pool's side keeps: one patch per pooled position. */
+  #pooledMacs(d: Conv2dDims, pooled: number): number {
+    return d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
+  }
+
   protected runConv2dForward(a: Conv2dForwardArgs, d: Conv2dDims): void {
     const pool = d.batch > 1 ? this.#split(this.#convMacs(d), this.#minMacs) : undefined;
     if (pool) {
@@ -389,9 +394,7 @@ export class WasmBackend extends Backend {
     }
     const geometry = convArgs(d);
     const floats = this.#k.pooledWeightGradWorkspaceFloats(d.batch, d.inChannels, d.inH, d.inW, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
-    // The multiply-adds that remain: one patch per pooled position.
-    const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
-    const pool = d.outChannels > 1 ? this.#split(macs, this.#minMacs) : undefined;
+    const pool = d.outChannels > 1 ? this.#split(this.#pooledMacs(d, pooled), this.#minMacs) : undefined;
     const { ws, stride } = this.#threadScratch(floats, pool?.parts ?? 1);
     if (pool) {
       pool.run('conv2dWeightGradPooledPart', [p(a.x), p(a.g), p(a.indices), p(a.dw), p(a.db), ws, stride, ...geometry, pooled]);
@@ -408,8 +411,7 @@ export class WasmBackend extends Backend {
     }
     const geometry = convArgs(d);
     const floats = this.#k.pooledInputGradWorkspaceFloats(d.inChannels, d.inH, d.inW, d.outChannels, d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
-    const macs = d.outH * d.outW > 0 ? (this.#convMacs(d) * pooled) / (d.outH * d.outW) : 0;
-    const pool = d.batch > 1 ? this.#split(macs, this.#minMacs) : undefined;
+    const pool = d.batch > 1 ? this.#split(this.#pooledMacs(d, pooled), this.#minMacs) : undefined;
     const { ws, stride } = this.#threadScratch(floats, pool?.parts ?? 1);
     if (pool) {
       pool.run('conv2dBackwardDataPooledPart', [p(a.g), p(a.indices), p(a.w), p(a.dx), ws, stride, ...geometry, pooled]);
