@@ -400,12 +400,29 @@ const PACK_FLOATS = 1 << 16;
   return min(n8, max(8, (PACK_FLOATS / kc) & ~7));
 }
 
+/**
+ * Rows of A (and of C) per register block of the packed products: 6 × 8 of C in twelve
+ * accumulators where the multiply-add is fused; the plain build's multiply needs a register of its
+ * own for each product, and twelve accumulators then no longer fit V8's fifteen SIMD registers on
+ * x64, so 5 × 8 there. Measured on this machine (the block alone, its operands in L1/L2, depth
+ * 64–256): fused 4 × 8 58–61 GFLOP/s, 5 × 8 59–60, 6 × 8 64–66 (4 × 12 spills: 31–34); plain
+ * 4 × 8 50–52, 5 × 8 57–61, 6 × 8 33–35. Every row of C is still one running sum per element
+ * whatever its block, so the height does not change a bit.
+ */
+const BLOCK_ROWS: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
+
+/** BLOCK_ROWS, for products that choose their blocks of rows to fill the register blocks. */
+// @ts-ignore: decorator
+@inline export function packedRowBlock(): i32 {
+  return BLOCK_ROWS;
+}
+
 /** Workspace floats a packed product needs for n columns of C and depth k (any m). */
 export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
   const n8 = n & ~7;
   if (n8 == 0 || k == 0) return 0;
   const kc = min(k, PACK_DEPTH);
-  return 4 * kc + kc * packWidth(n8, kc);
+  return packedRowsFloats(k) + kc * packWidth(n8, kc);
 }
 
 /**
@@ -422,7 +439,7 @@ export function gemmStridedAPacked(
 /**
  * gemmStridedAPacked's product, with the same bits, over B's strips already packed by packB (bp:
  * packedBFloats(n, k) floats): a Winograd product whose B serves several blocks of rows. B itself
- * is still read for the columns past the strips. ws: 4·min(k, 256) floats for the rows' copies.
+ * is still read for the columns past the strips. ws: packedRowsFloats(k) floats for the rows' copies.
  */
 export function gemmStridedAPrepacked(
   a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
@@ -434,15 +451,14 @@ export function gemmStridedAPrepacked(
 @inline function stridedAProduct(
   a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
 ): void {
-  const m4 = m & ~3, n8 = n & ~7;
+  const n8 = n & ~7;
   if (k == 0) {
     for (let i = 0; i < m; i++) memory.fill(addr(c, i * ldc), 0, <usize>n << 2);
     return;
   }
-  packedProduct(a, strideI, strideP, b, ldb, false, bp, c, ldc, ws, m4, n8, k, false);
-  // Columns right of the strips for the blocked rows (all columns when n < 8), then the last rows.
-  for (let i = 0; i < m4; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
-  for (let i = m4; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, 0, n, k, 0, false);
+  packedProduct(a, strideI, strideP, b, ldb, false, bp, c, ldc, ws, m, n8, k, false);
+  // The columns right of the strips (all of them when n < 8).
+  for (let i = 0; i < m; i++) rowTail<Dense>(a, strideI, strideP, b, 0, c, ldc, ldb, i, n8, n, k, 0, false);
 }
 
 /**
@@ -470,11 +486,13 @@ export function gemmNTPrepacked(
 @inline function ntProduct(
   a: usize, lda: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
 ): void {
-  const m4 = m & ~3, n8 = n & ~7;
-  if (k > 0) packedProduct(a, lda, 1, b, ldb, true, bp, c, ldc, ws, m4, n8, k, resume);
+  const n8 = n & ~7;
+  if (k > 0) packedProduct(a, lda, 1, b, ldb, true, bp, c, ldc, ws, m, n8, k, resume);
+  // The columns right of the strips (every column when there is nothing to sum).
+  const j0 = k > 0 ? n8 : 0;
   for (let i = 0; i < m; i++) {
     const ai = addr(a, i * lda);
-    for (let j = i < m4 ? n8 : 0; j < n; j++) {
+    for (let j = j0; j < n; j++) {
       const bj = addr(b, j * ldb);
       const dst = addr(c, i * ldc + j);
       let s: f32 = resume ? load<f32>(dst) : 0;
@@ -506,37 +524,49 @@ export function packB(b: usize, ldb: i32, transposed: bool, bp: usize, n: i32, k
 }
 
 /**
- * The 4 × 8 blocks of C[m4 × n8] (+)= A·B over packed copies in ws; B(p, j) is at b + 4·(p·ldb + j),
- * or at b + 4·(j·ldb + p) when `bTransposed`; its strips are taken from bp instead when non-zero.
+ * Floats of the packed copy of a block of rows of A for depth k, and 8 more where a partial
+ * block's missing rows are stored (see packedBlock).
+ */
+export function packedRowsFloats(k: i32): i32 {
+  return BLOCK_ROWS * min(k, PACK_DEPTH) + 8;
+}
+
+/**
+ * The BLOCK_ROWS × 8 blocks of C[m × n8] (+)= A·B over packed copies in ws (the last block of rows
+ * padded with zero rows of A, its padding never stored); B(p, j) is at b + 4·(p·ldb + j), or at
+ * b + 4·(j·ldb + p) when `bTransposed`; its strips are taken from bp instead when non-zero.
  */
 function packedProduct(
   a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bTransposed: bool, bp: usize, c: usize, ldc: i32, ws: usize,
-  m4: i32, n8: i32, k: i32, resume: bool,
+  m: i32, n8: i32, k: i32, resume: bool,
 ): void {
-  if (m4 == 0 || n8 == 0) return;
+  if (m == 0 || n8 == 0) return;
   const ap = ws;
+  const sink = ws + (<usize>(packedRowsFloats(k) - 8) << 2);
   for (let p0 = 0; p0 < k; p0 += PACK_DEPTH) {
     const kc = min(PACK_DEPTH, k - p0);
     const onto = resume || p0 > 0;
     if (bp != 0) {
       // B packed whole beforehand (packB): each block of rows is copied once and meets every strip.
       const strips = bp + (<usize>(p0 * n8) << 2);
-      for (let i = 0; i < m4; i += 4) {
-        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
-        for (let j = 0; j < n8; j += 8) packedBlock(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j), ldc, kc, onto);
+      for (let i = 0; i < m; i += BLOCK_ROWS) {
+        const rows = min(BLOCK_ROWS, m - i);
+        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc, rows);
+        for (let j = 0; j < n8; j += 8) block(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j), ldc, kc, onto, rows, sink);
       }
       continue;
     }
     const width = packWidth(n8, kc);
-    const strips = ws + (<usize>(4 * min(k, PACK_DEPTH)) << 2);
+    const strips = ws + (<usize>packedRowsFloats(k) << 2);
     for (let j0 = 0; j0 < n8; j0 += width) {
       const nc = min(width, n8 - j0);
       if (bTransposed) packStripsT(addr(b, j0 * ldb + p0), ldb, strips, kc, nc);
       else packStrips(addr(b, p0 * ldb + j0), ldb, strips, kc, nc);
-      for (let i = 0; i < m4; i += 4) {
-        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc);
+      for (let i = 0; i < m; i += BLOCK_ROWS) {
+        const rows = min(BLOCK_ROWS, m - i);
+        packRows(a + (<usize>(i * strideI + p0 * strideP) << 2), strideI, strideP, ap, kc, rows);
         for (let j = 0; j < nc; j += 8) {
-          packedBlock(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, onto);
+          block(ap, strips + (<usize>(j * kc) << 2), addr(c, i * ldc + j0 + j), ldc, kc, onto, rows, sink);
         }
       }
     }
@@ -592,42 +622,81 @@ function packStrips(b: usize, ldb: i32, bp: usize, kc: i32, nc: i32): void {
   }
 }
 
-/** ap [kc × 4] = A(i … i+3, p0 … p0+kc−1) by p, from a = &A(i, p0). */
-function packRows(a: usize, strideI: i32, strideP: i32, ap: usize, kc: i32): void {
+/**
+ * ap [kc × BLOCK_ROWS] = A(i … i+rows−1, p0 … p0+kc−1) by p, from a = &A(i, p0); rows past `rows`
+ * (a last, partial block) are zeros.
+ */
+function packRows(a: usize, strideI: i32, strideP: i32, ap: usize, kc: i32, rows: i32): void {
   const si = <usize>strideI << 2, sp = <usize>strideP << 2;
+  const R = BLOCK_ROWS;
+  const lane = <usize>R << 2;
+  if (rows < R) {
+    for (let p = 0; p < kc; p++) {
+      const src = a + <usize>p * sp, dst = ap + <usize>p * lane;
+      for (let r = 0; r < R; r++) store<f32>(dst + (<usize>r << 2), r < rows ? load<f32>(src + <usize>r * si) : 0);
+    }
+    return;
+  }
   if (strideI == 1) {
-    for (let p = 0; p < kc; p++) v128.store(ap + (<usize>p << 4), v128.load(a + <usize>p * sp));
+    for (let p = 0; p < kc; p++) {
+      const src = a + <usize>p * sp, dst = ap + <usize>p * lane;
+      v128.store(dst, v128.load(src));
+      if (R == 6) store<u64>(dst, load<u64>(src, 16), 16);
+      else store<f32>(dst, load<f32>(src, 16), 16);
+    }
     return;
   }
   let p0 = 0;
   if (strideP == 1) {
     // Rows along p (a convolution's or Winograd's kernels, the forward product's A): four p of the
-    // four rows at a time, transposed in registers, instead of sixteen scalar moves.
+    // first four rows at a time, transposed in registers, instead of sixteen scalar moves; the
+    // other rows interleaved in pairs (or stored lane by lane).
     for (; p0 + 4 <= kc; p0 += 4) {
       const src = a + (<usize>p0 << 2);
       const r0 = v128.load(src), r1 = v128.load(src + si), r2 = v128.load(src + 2 * si), r3 = v128.load(src + 3 * si);
       const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
       const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      const dst = ap + (<usize>p0 << 4);
+      const dst = ap + <usize>p0 * lane;
       v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-      v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-      v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-      v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+      v128.store(dst + lane, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+      v128.store(dst + 2 * lane, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+      v128.store(dst + 3 * lane, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+      const r4 = v128.load(src + 4 * si);
+      if (R == 6) {
+        const r5 = v128.load(src + 5 * si);
+        const lo = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5), hi = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
+        v128.store64_lane(dst, lo, 0, 16);
+        v128.store64_lane(dst + lane, lo, 1, 16);
+        v128.store64_lane(dst + 2 * lane, hi, 0, 16);
+        v128.store64_lane(dst + 3 * lane, hi, 1, 16);
+      } else {
+        v128.store32_lane(dst, r4, 0, 16);
+        v128.store32_lane(dst + lane, r4, 1, 16);
+        v128.store32_lane(dst + 2 * lane, r4, 2, 16);
+        v128.store32_lane(dst + 3 * lane, r4, 3, 16);
+      }
     }
   }
   for (let p = p0; p < kc; p++) {
-    const src = a + <usize>p * sp;
-    const dst = ap + (<usize>p << 4);
-    store<f32>(dst, load<f32>(src));
-    store<f32>(dst, load<f32>(src + si), 4);
-    store<f32>(dst, load<f32>(src + 2 * si), 8);
-    store<f32>(dst, load<f32>(src + 3 * si), 12);
+    const src = a + <usize>p * sp, dst = ap + <usize>p * lane;
+    for (let r = 0; r < R; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + <usize>r * si));
   }
 }
 
-/** C[0 … 3, 0 … 7] (rows ldc floats apart) = (resume ? C : 0) + Σ_p ap[p]ᵀ · bp[p] over kc. */
-function packedBlock(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: bool): void {
-  const q0 = c, q1 = addr(c, ldc), q2 = addr(c, 2 * ldc), q3 = addr(c, 3 * ldc);
+/** packedBlock: the block of rows (of BLOCK_ROWS or fewer) at ap meets the strip at bp. */
+// @ts-ignore: decorator
+@inline function block(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: bool, rows: i32, sink: usize): void {
+  if (rows > 4) packedBlock(ap, bp, c, ldc, kc, resume, rows, sink);
+  else packedBlock4(ap, bp, c, ldc, kc, resume, rows, sink);
+}
+
+/**
+ * packedBlock for a last block of at most four rows (a product of 64 rows is ten blocks of six and
+ * one of four), so that it does not compute six.
+ */
+function packedBlock4(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: bool, rows: i32, sink: usize): void {
+  const ld = <usize>ldc << 2;
+  const q0 = c, q1 = rows > 1 ? q0 + ld : sink, q2 = rows > 2 ? q0 + 2 * ld : sink, q3 = rows > 3 ? q0 + 3 * ld : sink;
   let c00 = start(resume, q0), c01 = start(resume, q0 + 16);
   let c10 = start(resume, q1), c11 = start(resume, q1 + 16);
   let c20 = start(resume, q2), c21 = start(resume, q2 + 16);
@@ -640,11 +709,55 @@ function packedBlock(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: 
     c10 = madd(c10, x1, w0); c11 = madd(c11, x1, w1);
     c20 = madd(c20, x2, w0); c21 = madd(c21, x2, w1);
     c30 = madd(c30, x3, w0); c31 = madd(c31, x3, w1);
-    ap += 16;
+    ap += <usize>BLOCK_ROWS << 2;
     bp += 32;
   }
   v128.store(q0, c00); v128.store(q0, c01, 16);
   v128.store(q1, c10); v128.store(q1, c11, 16);
   v128.store(q2, c20); v128.store(q2, c21, 16);
   v128.store(q3, c30); v128.store(q3, c31, 16);
+}
+
+/**
+ * C[0 … rows−1, 0 … 7] (rows ldc floats apart) = (resume ? C : 0) + Σ_p ap[p]ᵀ · bp[p] over kc:
+ * BLOCK_ROWS rows of sums, of which the first `rows` go to C and the others to `sink` (8 floats).
+ * Every row is loaded and stored unconditionally: with a branch around each row's stores, V8 kept
+ * the accumulators in memory across the loop and the block ran at half speed (30 GFLOP/s).
+ */
+function packedBlock(ap: usize, bp: usize, c: usize, ldc: i32, kc: i32, resume: bool, rows: i32, sink: usize): void {
+  const ld = <usize>ldc << 2;
+  const q0 = c;
+  const q1 = rows > 1 ? q0 + ld : sink, q2 = rows > 2 ? q0 + 2 * ld : sink, q3 = rows > 3 ? q0 + 3 * ld : sink;
+  const q4 = rows > 4 ? q0 + 4 * ld : sink, q5 = rows > 5 ? q0 + 5 * ld : sink;
+  let c00 = start(resume, q0), c01 = start(resume, q0 + 16);
+  let c10 = start(resume, q1), c11 = start(resume, q1 + 16);
+  let c20 = start(resume, q2), c21 = start(resume, q2 + 16);
+  let c30 = start(resume, q3), c31 = start(resume, q3 + 16);
+  let c40 = start(resume, q4), c41 = start(resume, q4 + 16);
+  let c50 = start(BLOCK_ROWS == 6 && resume, q5), c51 = start(BLOCK_ROWS == 6 && resume, q5 + 16);
+  for (let p = 0; p < kc; p++) {
+    const w0 = v128.load(bp), w1 = v128.load(bp, 16);
+    let x = v128.load32_splat(ap);
+    c00 = madd(c00, x, w0); c01 = madd(c01, x, w1);
+    x = v128.load32_splat(ap, 4);
+    c10 = madd(c10, x, w0); c11 = madd(c11, x, w1);
+    x = v128.load32_splat(ap, 8);
+    c20 = madd(c20, x, w0); c21 = madd(c21, x, w1);
+    x = v128.load32_splat(ap, 12);
+    c30 = madd(c30, x, w0); c31 = madd(c31, x, w1);
+    x = v128.load32_splat(ap, 16);
+    c40 = madd(c40, x, w0); c41 = madd(c41, x, w1);
+    if (BLOCK_ROWS == 6) {
+      x = v128.load32_splat(ap, 20);
+      c50 = madd(c50, x, w0); c51 = madd(c51, x, w1);
+    }
+    ap += <usize>BLOCK_ROWS << 2;
+    bp += 32;
+  }
+  v128.store(q0, c00); v128.store(q0, c01, 16);
+  v128.store(q1, c10); v128.store(q1, c11, 16);
+  v128.store(q2, c20); v128.store(q2, c21, 16);
+  v128.store(q3, c30); v128.store(q3, c31, 16);
+  v128.store(q4, c40); v128.store(q4, c41, 16);
+  if (BLOCK_ROWS == 6) { v128.store(q5, c50); v128.store(q5, c51, 16); }
 }

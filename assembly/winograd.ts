@@ -22,7 +22,7 @@
 // whichever filters a thread owns. Results do not depend on the number of threads. They differ
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
 import {
-  gemmNTPacked, gemmNTPrepacked, gemmStridedAPacked, gemmStridedAPrepacked, packB, packedBFloats, packedGemmWorkspaceFloats,
+  gemmNTPacked, gemmNTPrepacked, gemmStridedAPacked, gemmStridedAPrepacked, packB, packedBFloats, packedGemmWorkspaceFloats, packedRowBlock,
 } from "./gemm";
 import {
   bytes, copyInterior, loadGradRow, paddedRows, paddedWidth, planeStride, put, putLanes, putOutputRow, round4, rowTransformWidth, SCRATCH, SLACK, tap,
@@ -361,11 +361,13 @@ export function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd
 
 /**
  * Kernels per block when the products run block by block (see winogradConv): the block's
- * transformed kernels, planes × rows × c floats, stay within 512 KiB of the 1 MiB L2.
+ * transformed kernels, planes × rows × c floats, stay within 512 KiB of the 1 MiB L2, in whole
+ * register blocks of the products (gemm.ts, packedRowBlock: 6 rows, or 5).
  */
 // @ts-ignore: decorator
 @inline function blockRows(planes: i32, c: i32): i32 {
-  return max(4, ((1 << 17) / (planes * c)) & ~3);
+  const r = packedRowBlock();
+  return max(r, (1 << 17) / (planes * c) / r * r);
 }
 
 /**

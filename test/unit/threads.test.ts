@@ -135,6 +135,53 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     }
   });
 
+  it('every height of a product\'s last block of rows gives each row the bits it gets alone, in both SIMD builds', async () => {
+    // The packed products run 6 rows (relaxed build) or 5 (plain) per register block, and the last
+    // block of 1 … 13 rows takes a shorter block or a padded one. dx = dy·W goes through the
+    // transposing copy of A's rows, dW = dyᵀ·x through the contiguous one; depth 300 resumes
+    // from partial sums once; 45 columns leave a tail of 5.
+    const r = rng(9);
+    const [x, w, dy] = [data(r, 13 * 45), data(r, 300 * 45), data(r, 13 * 300)];
+    for (const simd of ['relaxed', 'baseline'] as const) {
+      const b = await createBackend('wasm', { threads: 1, simd });
+      try {
+        const run = (rows: number, features: number) => withTensors(b, (t) => {
+          // dx [rows × 45] = dy [rows × 300]·W [300 × 45]; dW [features × 45] = dyᵀ·x over the 13 samples.
+          const dyRows = t([rows, 300], dy.subarray(0, rows * 300));
+          const wT = t([300, 45], w.subarray(0, 300 * 45)), dx = t([rows, 45]);
+          b.linearBackward({ x: t([rows, 45], x.subarray(0, rows * 45)), w: wT, dy: dyRows, dx });
+          const dyCols = t([13, features], Float32Array.from({ length: 13 * features }, (_, i) => dy[Math.floor(i / features) * 300 + (i % features)]!));
+          const dw = t([features, 45]);
+          b.linearBackward({ x: t([13, 45], x), w: t([features, 45], w.subarray(0, features * 45)), dy: dyCols, dw });
+          return [dx, dw];
+        });
+        const [dxAlone, dwAlone] = await run(1, 1);
+        for (let rows = 2; rows <= 13; rows++) {
+          const [dx, dw] = await run(rows, rows);
+          const what = `${simd} build, ${rows} rows`;
+          for (let j = 0; j < 45; j++) {
+            if (!Object.is(dx![j], dxAlone![j])) throw new Error(`${what}: dx[0, ${j}] ${dx![j]}, alone ${dxAlone![j]}`);
+            if (!Object.is(dw![j], dwAlone![j])) throw new Error(`${what}: dW[0, ${j}] ${dw![j]}, alone ${dwAlone![j]}`);
+          }
+          // The last row too: it sits in the last block, whatever its height.
+          const [dxLast, dwLast] = await withTensors(b, (t) => {
+            const one = t([1, 45]), dwOne = t([1, 45]);
+            b.linearBackward({ x: t([1, 45], x.subarray(0, 45)), w: t([300, 45], w.subarray(0, 300 * 45)), dy: t([1, 300], dy.subarray((rows - 1) * 300, rows * 300)), dx: one });
+            const col = Float32Array.from({ length: 13 }, (_, i) => dy[i * 300 + rows - 1]!);
+            b.linearBackward({ x: t([13, 45], x), w: t([1, 45], w.subarray((rows - 1) * 45, rows * 45)), dy: t([13, 1], col), dw: dwOne });
+            return [one, dwOne];
+          });
+          for (let j = 0; j < 45; j++) {
+            if (!Object.is(dx![(rows - 1) * 45 + j], dxLast![j])) throw new Error(`${what}: dx[${rows - 1}, ${j}] ${dx![(rows - 1) * 45 + j]}, alone ${dxLast![j]}`);
+            if (!Object.is(dw![(rows - 1) * 45 + j], dwLast![j])) throw new Error(`${what}: dW[${rows - 1}, ${j}] ${dw![(rows - 1) * 45 + j]}, alone ${dwLast![j]}`);
+          }
+        }
+      } finally {
+        b.dispose();
+      }
+    }
+  });
+
   const convs: Array<[string, number[], [number, number], [number, number]]> = [
     // [n, c, h, w, o, kh, kw]
     ['5×5 pad 2 (LeNet conv1 shape), batch 3', [3, 1, 12, 12, 6, 5, 5], [1, 1], [2, 2]],
