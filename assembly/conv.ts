@@ -744,7 +744,7 @@ export function conv2dForward(
     }
     const yn = y + bytes(n0 * o * p);
     // A lone image's product lands in y itself; a chunk's goes through yc, image by image.
-    gemmStridedAPacked(w, k, 1, col, ld, m > 1 ? yc : yn, ld, pack, o, ld, k);
+    gemmStridedAPacked(w, k, 1, col, ld, 0, m > 1 ? yc : yn, ld, pack, o, ld, k);
     if (m == 1 && bias == 0) continue;
     for (let oi = 0; oi < o; oi++) {
       const b: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
@@ -848,7 +848,7 @@ export function conv2dWeightGradLowered(
       if (m > 1) a = chunkOfDy(dy, dyc, n0, m, o, p);
     }
     if (pointwise) gemmNTStrided(a, src, dw + bytes(t0), o, taps, ld, k, n0 == 0 ? 0 : 1);
-    else gemmNTPacked(a, ld, src, ld, sums, ldSums, pack, o, columns, ld, n0 > 0);
+    else gemmNTPacked(a, ld, src, ld, 0, sums, ldSums, pack, o, columns, ld, n0 > 0);
   }
   if (padded) {
     for (let oi = 0; oi < o; oi++) copyRun(dw + bytes(oi * k + t0), sums + bytes(oi * columns), taps);
@@ -899,7 +899,7 @@ export function conv2dBackward(
     const m = min(q, n - n0);
     const ld = m * p;
     // dcol = Wᵀ·dy: W read down its columns, hence the packed product.
-    gemmStridedAPacked(w, 1, k, m > 1 ? chunkOfDy(dy, dyc, n0, m, o, p) : dyn, ld, col, ld, pack, k, ld, o);
+    gemmStridedAPacked(w, 1, k, m > 1 ? chunkOfDy(dy, dyc, n0, m, o, p) : dyn, ld, 0, col, ld, pack, k, ld, o);
     for (let im = 0; im < m; im++) {
       const dxn = dx + <usize>(n0 + im) * imageBytes;
       // Taps overlap (kernel larger than stride) and skip pixels (stride larger than kernel):

@@ -409,13 +409,7 @@ const PACK_FLOATS = 1 << 16;
  * 4 × 8 50–52, 5 × 8 57–61, 6 × 8 33–35. Every row of C is still one running sum per element
  * whatever its block, so the height does not change a bit.
  */
-const BLOCK_ROWS: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
-
-/** BLOCK_ROWS, for products that choose their blocks of rows to fill the register blocks. */
-// @ts-ignore: decorator
-@inline export function packedRowBlock(): i32 {
-  return BLOCK_ROWS;
-}
+export const BLOCK_ROWS: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 5;
 
 /** Workspace floats a packed product needs for n columns of C and depth k (any m). */
 export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
@@ -429,26 +423,11 @@ export function packedGemmWorkspaceFloats(n: i32, k: i32): i32 {
  * C[m×n] = A·B (overwritten) with A(i, p) at a + 4·(i·strideI + p·strideP), B [k×n] with rows ldb
  * floats apart and C's rows ldc apart (a block of columns of wider matrices): gemmStridedA's
  * product, with the same bits, through packed copies in ws (packedGemmWorkspaceFloats(n, k) floats).
+ * bp: 0, or B's strips already packed by packB (packedBFloats(n, k) floats), for a B that serves
+ * several products (Winograd's blocks of kernels); B itself is still read for the columns past the
+ * strips, and ws then needs only packedRowsFloats(k) floats for the rows' copies.
  */
 export function gemmStridedAPacked(
-  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
-): void {
-  stridedAProduct(a, strideI, strideP, b, ldb, 0, c, ldc, ws, m, n, k);
-}
-
-/**
- * gemmStridedAPacked's product, with the same bits, over B's strips already packed by packB (bp:
- * packedBFloats(n, k) floats): a Winograd product whose B serves several blocks of rows. B itself
- * is still read for the columns past the strips. ws: packedRowsFloats(k) floats for the rows' copies.
- */
-export function gemmStridedAPrepacked(
-  a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
-): void {
-  stridedAProduct(a, strideI, strideP, b, ldb, bp, c, ldc, ws, m, n, k);
-}
-
-// @ts-ignore: decorator
-@inline function stridedAProduct(
   a: usize, strideI: i32, strideP: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32,
 ): void {
   const n8 = n & ~7;
@@ -467,23 +446,9 @@ export function gemmStridedAPrepacked(
  * images. Every element is one running sum over p in ascending order, continued from C when
  * resuming (so consecutive calls sum like one call over their concatenated k), whether it falls in
  * a packed block or a tail: the bits do not depend on how C is split into blocks of columns.
- * ws: packedGemmWorkspaceFloats(n, k) floats.
+ * ws: packedGemmWorkspaceFloats(n, k) floats; bp as for gemmStridedAPacked.
  */
 export function gemmNTPacked(
-  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
-): void {
-  ntProduct(a, lda, b, ldb, 0, c, ldc, ws, m, n, k, resume);
-}
-
-/** gemmNTPacked's product, with the same bits, over B's strips already packed by packB (see gemmStridedAPrepacked). */
-export function gemmNTPrepacked(
-  a: usize, lda: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
-): void {
-  ntProduct(a, lda, b, ldb, bp, c, ldc, ws, m, n, k, resume);
-}
-
-// @ts-ignore: decorator
-@inline function ntProduct(
   a: usize, lda: i32, b: usize, ldb: i32, bp: usize, c: usize, ldc: i32, ws: usize, m: i32, n: i32, k: i32, resume: bool,
 ): void {
   const n8 = n & ~7;

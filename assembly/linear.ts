@@ -49,7 +49,7 @@ export function linearBackwardData(
   dy: usize, w: usize, dx: usize, ws: usize, batch: i32, inFeatures: i32, outFeatures: i32, j0: i32, j1: i32,
 ): void {
   const col = <usize>j0 << 2;
-  gemmStridedAPacked(dy, outFeatures, 1, w + col, inFeatures, dx + col, inFeatures, ws, batch, j1 - j0, outFeatures);
+  gemmStridedAPacked(dy, outFeatures, 1, w + col, inFeatures, 0, dx + col, inFeatures, ws, batch, j1 - j0, outFeatures);
 }
 
 /**
@@ -59,6 +59,6 @@ export function linearBackwardData(
 export function linearBackwardWeight(
   dy: usize, x: usize, dw: usize, ws: usize, batch: i32, inFeatures: i32, outFeatures: i32, o0: i32, o1: i32,
 ): void {
-  gemmStridedAPacked(dy + (<usize>o0 << 2), 1, outFeatures, x, inFeatures, dw + (<usize>(o0 * inFeatures) << 2), inFeatures, ws,
+  gemmStridedAPacked(dy + (<usize>o0 << 2), 1, outFeatures, x, inFeatures, 0, dw + (<usize>(o0 * inFeatures) << 2), inFeatures, ws,
     o1 - o0, inFeatures, batch);
 }

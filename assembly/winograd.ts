@@ -22,7 +22,7 @@
 // whichever filters a thread owns. Results do not depend on the number of threads. They differ
 // from the direct convolution's within float rounding: the transforms reassociate the sums.
 import {
-  gemmNTPacked, gemmNTPrepacked, gemmStridedAPacked, gemmStridedAPrepacked, packB, packedBFloats, packedGemmWorkspaceFloats, packedRowBlock,
+  BLOCK_ROWS, gemmNTPacked, gemmStridedAPacked, packB, packedBFloats, packedGemmWorkspaceFloats,
 } from "./gemm";
 import {
   bytes, copyInterior, loadGradRow, paddedRows, paddedWidth, planeStride, put, putLanes, putOutputRow, round4, rowTransformWidth, SCRATCH, SLACK, tap,
@@ -362,12 +362,11 @@ export function gradTiles(dy: usize, h: i32, w: i32, mt: usize, step: usize, odd
 /**
  * Kernels per block when the products run block by block (see winogradConv): the block's
  * transformed kernels, planes × rows × c floats, stay within 512 KiB of the 1 MiB L2, in whole
- * register blocks of the products (gemm.ts, packedRowBlock: 6 rows, or 5).
+ * register blocks of the products (gemm.ts, BLOCK_ROWS: 6 rows, or 5).
  */
 // @ts-ignore: decorator
 @inline function blockRows(planes: i32, c: i32): i32 {
-  const r = packedRowBlock();
-  return max(r, (1 << 17) / (planes * c) / r * r);
+  return max(BLOCK_ROWS, (1 << 17) / (planes * c) / BLOCK_ROWS * BLOCK_ROWS);
 }
 
 /**
@@ -450,13 +449,13 @@ export function winogradConv(
         transformBlock(s, w, u, tmp, b0, b1, cin, cout, transposed);
         const uStep = planeStride(rows * cin);
         for (let xi = 0; xi < planes; xi++) {
-          gemmStridedAPrepacked(u + bytes(xi * uStep), transposed ? 1 : cin, transposed ? rows : 1, v + bytes(xi * vStep), ld,
+          gemmStridedAPacked(u + bytes(xi * uStep), transposed ? 1 : cin, transposed ? rows : 1, v + bytes(xi * vStep), ld,
             bp + bytes(xi * packedStride), prod + bytes(xi * mStep + (b0 - k0) * ld), ld, pack, rows, ld, cin);
         }
       }
     } else {
       for (let xi = 0; xi < planes; xi++) {
-        gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld,
+        gemmStridedAPacked(u + bytes(xi * planeStride(kc * cin)), strideI, strideP, v + bytes(xi * vStep), ld, 0,
           prod + bytes(xi * mStep), ld, pack, kc, ld, cin);
       }
     }
@@ -567,7 +566,7 @@ export function winogradWeightGrad(
         const b1 = min(o1, b0 + rowsPerBlock);
         const duStep = planeStride((b1 - b0) * c);
         for (let xi = 0; xi < planes; xi++) {
-          gemmNTPrepacked(mt + bytes(xi * mStep + (b0 - o0) * ld), ld, v + bytes(xi * vStep), ld, bp + bytes(xi * packedStride),
+          gemmNTPacked(mt + bytes(xi * mStep + (b0 - o0) * ld), ld, v + bytes(xi * vStep), ld, bp + bytes(xi * packedStride),
             du + bytes(xi * duStep), c, pack, b1 - b0, c, ld, false);
         }
         foldBlock(s, du, dw, tmp, b0, b1, c);
@@ -575,7 +574,7 @@ export function winogradWeightGrad(
       continue;
     }
     for (let xi = 0; xi < planes; xi++) {
-      gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
+      gemmNTPacked(mt + bytes(xi * mStep), ld, v + bytes(xi * vStep), ld, 0, du + bytes(xi * planeStride(rows * c)), c, pack, rows, c, ld, n0 > 0);
     }
   }
   if (!blocked) foldBlock(s, du, dw, tmp, o0, o1, c);
