@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick] [-- --only suite,suite]`: our kernels, training steps and FL round
 // against PyTorch on the same CPU, measured in the same command. Writes bench/results.json
 // ({name, unit, ours, peer, ratio, threads, batch, …}) and prints a table. ratio > 1 means we are
-// faster: ours/peer for throughputs, peer/ours for times. Medians of 5 runs.
+// faster: ours/peer for throughputs, peer/ours for times. Each measurement is a median of 5 runs;
+// the whole bench runs in PASSES passes, ours and the peer's alternating (see "Passes").
 //
 // Suites live in scripts/bench/*.mjs (listed in scripts/bench/index.mjs). A suite calls
 // `add(case, ours)`: `case` is {name, kind, threads, ...shape} and is sent to bench/peer_torch.py
@@ -23,8 +24,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = process.env.FEDDIP_PEER_PYTHON ?? '/usr/bin/python3';
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-/** Runs of the peer per thread count (see "The peer, in the same command"); one when --quick. */
-const PEER_RUNS = quick ? 1 : 3;
+/** Passes over the suites, each followed by one run of the peer per thread count (see "Passes"); one when --quick. */
+const PASSES = quick ? 1 : 3;
 const flagValue = (flag) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
 const only = flagValue('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
 const outPath = flagValue('--out') ?? join(root, 'bench', 'results.json');
@@ -64,65 +65,90 @@ if (only) {
 }
 const selected = suites.filter((s) => !only || only.includes(s.name));
 const timed = makeTimer(quick);
+/** Every case, as the first pass added it. */
 const cases = [];
+/** name → our value in each pass, and the peer's result in each of its runs. */
 const ours = {};
+const peer = {};
 const notes = [];
+/** The suites' notes, per pass: a note with figures in it can differ from one pass to the next. */
+const passNotes = [];
+let peerNote = '';
+const peerAvailable = existsSync(PYTHON);
 
+// Passes. On this shared 2-core machine a measurement can come out 1.5–2× slow for minutes at a time
+// (worst on two threads: other work on either core stalls every split kernel), and PyTorch's runs
+// collapse now and then (its 2-thread LeNet-5 training has measured slower than its 1-thread one).
+// One measurement of each side would compare one side's quiet minute with the other's noisy one.
+// So the suites run PASSES times, and after each pass the peer runs once per thread count in a
+// separate process: both sides are measured PASSES times, interleaved, and a case that has a peer
+// keeps each side's fastest pass (what each does when the machine lets it). A case without a peer
+// keeps the median of our passes.
+//
 // The suites time synchronous loops, so a SIGINT is only handled on a turn of the event loop:
 // take one before each suite and after the last.
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const ran = [];
-for (const suite of selected) {
+let passes = 0;
+for (let pass = 0; pass < PASSES && !interrupted; pass++) {
+  if (PASSES > 1) console.error(`bench: pass ${pass + 1} of ${PASSES}`);
+  for (const suite of selected) {
+    await turn();
+    if (interrupted) break;
+    if (pass === 0) ran.push(suite);
+    const t0 = performance.now();
+    await suite.run({
+      feddip, quick, timed, rand, root,
+      add(spec, value) {
+        const runs = (ours[spec.name] ??= []);
+        if (runs.length > pass) throw new Error(`bench case ${spec.name} added twice`);
+        if (pass === 0) cases.push({ ...spec, suite: suite.name });
+        else if (!cases.some((c) => c.name === spec.name)) throw new Error(`bench case ${spec.name} appeared in pass ${pass + 1} only`);
+        runs.push({ threads: spec.threads, ...value });
+      },
+      note: (text) => (passNotes[pass] ??= []).push(text),
+    });
+    console.error(`bench: ${suite.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
   await turn();
   if (interrupted) break;
-  ran.push(suite);
-  const t0 = performance.now();
-  await suite.run({
-    feddip, quick, timed, rand, root,
-    add(spec, value) {
-      if (ours[spec.name]) throw new Error(`bench case ${spec.name} added twice`);
-      cases.push({ ...spec, suite: suite.name });
-      ours[spec.name] = { threads: spec.threads, ...value };
-    },
-    note: (text) => notes.push(text),
-  });
-  console.error(`bench: ${suite.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  passes++;
+  runPeer();
 }
-await turn();
 
-// The peer, in the same command.
-const peer = {};
-let peerNote = '';
-const peerCases = cases.filter((c) => c.peer !== false);
-if (peerCases.length && existsSync(PYTHON)) {
-  // OpenBLAS and OpenMP start their own thread pools, which torch.set_num_threads does not bound:
-  // run the peer once per thread count with those pools pinned, or a "1-thread" peer would use
-  // every core.
-  //
-  // PyTorch's runs collapse now and then on a shared 2-core machine (worst on two threads, whose
-  // OpenMP workers spin-wait on each other: 2 threads measured slower than 1 in whole runs; one
-  // 1-thread run measured b128 LeNet-5 training at 9,714 samples/s where others gave 15,000–17,000),
-  // which would flatter every ratio against it. So each group runs PEER_RUNS times in separate
-  // processes and each case keeps its fastest run: the peer at its best, ours at our median.
+// The peer, in the same command: one process per thread count. OpenBLAS and OpenMP start their own
+// thread pools, which torch.set_num_threads does not bound: each process runs with those pools
+// pinned, or a "1-thread" peer would use every core.
+function runPeer() {
+  const peerCases = cases.filter((c) => c.peer !== false);
+  if (!peerCases.length || peerNote) return;
+  if (!peerAvailable) {
+    peerNote = `peer not run: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
+    return;
+  }
   for (const threads of [...new Set(peerCases.map((c) => c.threads))]) {
     const group = peerCases.filter((c) => c.threads === threads);
     const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
-    for (let run = 0; run < PEER_RUNS; run++) {
-      const r = spawnSync(PYTHON, [join(root, 'bench', 'peer_torch.py')], { input: JSON.stringify(group), encoding: 'utf8', maxBuffer: 1 << 24, env });
-      if (r.status !== 0) {
-        peerNote = `peer failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`;
-        break;
-      }
-      for (const [name, result] of Object.entries(JSON.parse(r.stdout))) {
-        if (!peer[name] || result.median_s < peer[name].median_s) peer[name] = result;
-      }
+    const r = spawnSync(PYTHON, [join(root, 'bench', 'peer_torch.py')], { input: JSON.stringify(group), encoding: 'utf8', maxBuffer: 1 << 24, env });
+    if (r.status !== 0) {
+      peerNote = `peer failed: ${r.stderr.split('\n').filter(Boolean).slice(-1)[0]}`;
+      return;
     }
+    for (const [name, result] of Object.entries(JSON.parse(r.stdout))) (peer[name] ??= []).push(result);
   }
-  if (!peerNote && PEER_RUNS > 1) {
-    notes.push(`peer: every case keeps the fastest of ${PEER_RUNS} runs of the peer (separate processes); ours are medians`);
-  }
-} else if (peerCases.length) {
-  peerNote = `peer not run: ${PYTHON} not found (apt-get install python3-torch libopenblas0-pthread)`;
+}
+// Stopped during the first pass: the peer still runs once, for the cases measured.
+if (passes === 0 && cases.length) runPeer();
+// A note every pass wrote alike is kept as it is; one whose figures moved comes from the last
+// complete pass (the first, when stopped during it), marked so.
+const notesFrom = Math.max(0, passes - 1);
+for (const text of passNotes[notesFrom] ?? []) {
+  const same = passNotes.every((list) => list.includes(text));
+  notes.push(same ? text : `(pass ${notesFrom + 1} of ${passNotes.length}) ${text}`);
+}
+if (passes > 1) {
+  notes.push(`passes: ours and the peer were measured ${passes} times each, alternating (our suites, then one peer process per thread count); `
+    + 'an entry with a peer keeps each side\'s fastest pass (ours_runs and peer_runs list them all), one without a peer the median of ours');
 }
 
 // The machine's WASM SIMD ceilings, per thread: register-only loops (generated by
@@ -165,17 +191,27 @@ const fresh = [
   ...(plainPeak === null ? [] : [{ name: 'wasm_simd_peak', unit: 'GFLOP/s', ours: plainPeak, peer: null, ratio: null, threads: 1, batch: null, simd: 'baseline' }]),
   ...(fmaPeak === null ? [] : [{ name: 'wasm_relaxed_simd_peak', unit: 'GFLOP/s', ours: fmaPeak, peer: null, ratio: null, threads: 1, batch: null, simd: 'relaxed' }]),
 ];
+/** The better of two of our values for this case: the larger throughput, or the shorter time. */
+const better = (a, b) => (a.lowerIsBetter ? a.value <= b.value : a.value >= b.value);
 for (const c of cases) {
-  const o = ours[c.name];
-  const p = peer[c.name] ? (o.lowerIsBetter ? peer[c.name].median_s : peer[c.name].value) : null;
+  const runs = ours[c.name];
+  const peerRuns = peer[c.name] ?? [];
+  // With a peer: our fastest pass against the peer's fastest run. Without: the median pass.
+  const o = peerRuns.length ? runs.reduce((best, r) => (better(r, best) ? r : best))
+    : [...runs].sort((a, b) => a.value - b.value)[Math.floor(runs.length / 2)];
+  const fastest = peerRuns.length ? peerRuns.reduce((best, r) => (r.median_s < best.median_s ? r : best)) : null;
+  const peerValue = (r) => (o.lowerIsBetter ? r.median_s : r.value);
+  const p = fastest ? peerValue(fastest) : null;
   const ceiling = peakOf(o.simd ?? simd);
   fresh.push({
     // Throughputs: ours/peer (> 1 is better). Times (lower is better): peer/ours, so > 1 is better too.
-    name: c.name, suite: c.suite, unit: o.unit, ours: o.value, peer: p ?? null, ratio: p ? (o.lowerIsBetter ? p / o.value : o.value / p) : null,
+    name: c.name, suite: c.suite, unit: o.unit, ours: o.value, peer: p, ratio: p ? (o.lowerIsBetter ? p / o.value : o.value / p) : null,
     threads: o.threads, batch: o.batch ?? null, simd: o.simd ?? simd,
     // A kernel on t threads can at best reach t ceilings.
     ...(o.flops && ceiling !== null ? { of_simd_peak: o.value / (ceiling * (o.threads ?? 1)) } : {}),
     ...(o.extra ?? {}),
+    ...(runs.length > 1 ? { ours_runs: runs.map((r) => r.value) } : {}),
+    ...(peerRuns.length > 1 ? { peer_runs: peerRuns.map(peerValue) } : {}),
   });
 }
 

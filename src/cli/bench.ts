@@ -26,7 +26,9 @@ ${formatOptions(BENCH_OPTIONS)}
 
 Runs the suites in a separate Node process and prints a table (ratio > 1: we are faster). The
 PyTorch peer runs in the same command when its Python is found (Debian: apt-get install
-python3-torch); without it the peer columns stay empty and a note says why. Medians of 5 runs.
+python3-torch); without it the peer columns stay empty and a note says why. Each measurement is a
+median of 5 runs; without --quick the suites run three times, each pass followed by one run of the
+peer, and an entry keeps each side's fastest pass (all of them are in the file).
 
 Examples:
   feddip bench --list

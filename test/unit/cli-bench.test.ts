@@ -77,6 +77,36 @@ describe.skipIf(!built)('feddip bench', () => {
     }
   }, 120_000);
 
+  it('measures both sides in three alternating passes and keeps each side\'s fastest', () => {
+    // A stand-in for the peer's Python: run k of each thread count reports 300, 500, 400 samples/s.
+    const fake = join(dir, 'fake-python.mjs');
+    writeFileSync(fake, `#!${process.execPath}
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+const counter = ${JSON.stringify(join(dir, 'peer-run-'))} + process.env.OMP_NUM_THREADS;
+const k = existsSync(counter) ? Number(readFileSync(counter, 'utf8')) : 0;
+writeFileSync(counter, String(k + 1));
+const value = [300, 500, 400][k];
+const cases = JSON.parse(readFileSync(0, 'utf8'));
+console.log(JSON.stringify(Object.fromEntries(cases.map((c) => [c.name, { median_s: c.batch / value, value }]))));
+`, { mode: 0o755 });
+    const out = join(dir, 'passes.json');
+    const r = spawnSync(process.execPath, [join(installed, 'scripts', 'bench.mjs'), '--only', 'lenet5', '--out', out], {
+      encoding: 'utf8', env: { ...process.env, FEDDIP_PEER_PYTHON: fake },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.match(/bench: pass \d of 3/g)).toEqual(['bench: pass 1 of 3', 'bench: pass 2 of 3', 'bench: pass 3 of 3']);
+    const file = JSON.parse(readFileSync(out, 'utf8')) as { results: Array<Results['results'][number] & { ratio: number; ours_runs: number[]; peer_runs: number[] }> };
+    const entries = file.results.filter((e) => e.suite === 'lenet5');
+    expect(entries.map((e) => e.name)).toEqual(expect.arrayContaining(['lenet5_train_b64_t1', 'lenet5_train_b64_t2', 'lenet5_train_b128_t1']));
+    for (const e of entries) {
+      expect(e.peer_runs, e.name).toEqual([300, 500, 400]);
+      expect(e.peer, e.name).toBe(500);
+      expect(e.ours_runs, e.name).toHaveLength(3);
+      expect(e.ours, e.name).toBe(Math.max(...e.ours_runs));
+      expect(e.ratio, e.name).toBeCloseTo(e.ours / 500, 12);
+    }
+  }, 180_000);
+
   it('exits 2 and lists the suites for an unknown one; --list names them', async () => {
     const bad = await run(['bench', '--only', 'nope', '--out', join(dir, 'never.json')]);
     expect(bad.code).toBe(2);
