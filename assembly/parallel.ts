@@ -1,9 +1,11 @@
-// Kernels split across threads. Every `…Part` export is called once per thread with the same
-// arguments plus (part, parts); it works out its own share and runs the serial kernel on it. The
-// shares are cut where the serial kernel's own blocking is cut (row pairs of gemmNT, groups of 4
-// columns, whole images, planes or channels), so every output element is computed by one thread
-// along exactly the path and in the order the single-threaded call takes: results are identical
-// bit for bit, whatever the number of threads.
+// Kernels split across threads. A split kernel is cut into `parts` shares, and every `…Part`
+// export is called once per share with the same arguments plus (part, parts, slot): it works out
+// share `part` and runs the serial kernel on it; `slot` is the calling thread's number, which picks
+// its workspace (threads take shares as they come free, so a thread may run several, never two at
+// once). The shares are cut where the serial kernel's own blocking is cut (row pairs of gemmNT,
+// groups of 4 columns, whole images, planes or channels), so every output element is computed by
+// one share along exactly the path and in the order the single-threaded call takes: results are
+// identical bit for bit, whatever the number of threads or shares.
 import { gemmNTStrided } from "./gemm";
 import { linearBackwardData, linearBackwardWeight, linearForward } from "./linear";
 import { reluBackward, reluForward } from "./activation";
@@ -56,18 +58,18 @@ export function gemmNTPart(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32,
  * bytes per thread.
  */
 export function linearBackwardDataPart(
-  dy: usize, w: usize, dx: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32,
+  dy: usize, w: usize, dx: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32, slot: i32,
 ): void {
   const j0 = bound(inF, 8, part, parts), j1 = bound(inF, 8, part + 1, parts);
-  if (j1 > j0) linearBackwardData(dy, w, dx, ws + <usize>part * <usize>wsStride, batch, inF, outF, j0, j1);
+  if (j1 > j0) linearBackwardData(dy, w, dx, ws + <usize>slot * <usize>wsStride, batch, inF, outF, j0, j1);
 }
 
 /** dW = dyᵀ·x by rows (output features) in groups of 4 (the packed blocks). */
 export function linearBackwardWeightPart(
-  dy: usize, x: usize, dw: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32,
+  dy: usize, x: usize, dw: usize, ws: usize, wsStride: i32, batch: i32, inF: i32, outF: i32, part: i32, parts: i32, slot: i32,
 ): void {
   const o0 = bound(outF, 4, part, parts), o1 = bound(outF, 4, part + 1, parts);
-  if (o1 > o0) linearBackwardWeight(dy, x, dw, ws + <usize>part * <usize>wsStride, batch, inF, outF, o0, o1);
+  if (o1 > o0) linearBackwardWeight(dy, x, dw, ws + <usize>slot * <usize>wsStride, batch, inF, outF, o0, o1);
 }
 
 // ---- convolution: images for the forward pass and the input gradient, taps for the weight gradient ----
@@ -79,9 +81,9 @@ export function linearBackwardWeightPart(
 export function conv2dForwardPart(
   x: usize, w: usize, bias: usize, y: usize, col: usize, colStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
-  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
+  const ws: usize = col == 0 ? 0 : col + <usize>slot * <usize>colStride;
   if (isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, c, h, wd, o, sh)) {
     const k0 = bound(o, 4, part, parts), k1 = bound(o, 4, part + 1, parts);
     winogradConv(x, w, bias, y, ws, n, c, h, wd, o, sh, false, k0, k1);
@@ -105,13 +107,13 @@ export function conv2dForwardPart(
 export function conv2dBackwardPart(
   x: usize, w: usize, dy: usize, dx: usize, dw: usize, col: usize, colStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
   const ho = outSize(h, kh, sh, ph);
   const wo = outSize(wd, kw, sw, pw);
   const p = ho * wo;
   const image = c * h * wd;
-  const ws: usize = col == 0 ? 0 : col + <usize>part * <usize>colStride;
+  const ws: usize = col == 0 ? 0 : col + <usize>slot * <usize>colStride;
   if (dx != 0 && isWinograd(c, h, wd, o, kh, kw, sh, sw, ph, pw) && winogradSplitsChannels(n, o, h, wd, c, sh)) {
     // The input gradient is winogradConv of dy: its output channels are x's.
     const k0 = bound(c, 4, part, parts), k1 = bound(c, 4, part + 1, parts);
@@ -158,10 +160,10 @@ export function conv2dBackwardPart(
 export function conv2dWeightGradPartialsPart(
   x: usize, dy: usize, partials: usize, col: usize, colStride: i32, chunks: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
   const q0 = bound(chunks, 1, part, parts), q1 = bound(chunks, 1, part + 1, parts);
-  if (q1 > q0) conv2dWeightGradPartials(x, dy, partials, col + <usize>part * <usize>colStride, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
+  if (q1 > q0) conv2dWeightGradPartials(x, dy, partials, col + <usize>slot * <usize>colStride, q0, q1, n, c, h, wd, o, kh, kw, ph, pw);
 }
 
 /** A convolution's bias gradient by output channels: each still sums its planes image by image. */
@@ -180,11 +182,11 @@ export function sumPartialsPart(partials: usize, dst: usize, chunks: i32, size: 
 export function conv2dWeightGradPooledPart(
   x: usize, g: usize, indices: usize, dw: usize, db: usize, ws: usize, wsStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
   const o0 = bound(o, 1, part, parts), o1 = bound(o, 1, part + 1, parts);
   if (o1 > o0) {
-    conv2dWeightGradPooled(x, g, indices, dw, db, ws + <usize>part * <usize>wsStride, o0, o1,
+    conv2dWeightGradPooled(x, g, indices, dw, db, ws + <usize>slot * <usize>wsStride, o0, o1,
       n, c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
   }
 }
@@ -193,11 +195,11 @@ export function conv2dWeightGradPooledPart(
 export function conv2dBackwardDataPooledPart(
   g: usize, indices: usize, w: usize, dx: usize, ws: usize, wsStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
   const n0 = bound(n, 1, part, parts), n1 = bound(n, 1, part + 1, parts);
   if (n1 > n0) {
-    conv2dBackwardDataPooled(g, indices, w, dx, ws + <usize>part * <usize>wsStride, n0, n1,
+    conv2dBackwardDataPooled(g, indices, w, dx, ws + <usize>slot * <usize>wsStride, n0, n1,
       c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
   }
 }
@@ -206,11 +208,11 @@ export function conv2dBackwardDataPooledPart(
 export function sparseConv2dBackwardDataPooledPart(
   g: usize, indices: usize, rowPtr: usize, colIdx: usize, values: usize, dx: usize, ws: usize, wsStride: i32,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, pooled: i32,
-  part: i32, parts: i32,
+  part: i32, parts: i32, slot: i32,
 ): void {
   const n0 = bound(n, 1, part, parts), n1 = bound(n, 1, part + 1, parts);
   if (n1 > n0) {
-    sparseConv2dBackwardDataPooled(g, indices, rowPtr, colIdx, values, dx, ws + <usize>part * <usize>wsStride, n0, n1,
+    sparseConv2dBackwardDataPooled(g, indices, rowPtr, colIdx, values, dx, ws + <usize>slot * <usize>wsStride, n0, n1,
       c, h, wd, o, kh, kw, sh, sw, ph, pw, pooled);
   }
 }

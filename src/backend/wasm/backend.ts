@@ -176,9 +176,9 @@ export class WasmBackend extends Backend {
     return new WasmBackend(await instantiateKernels(simd.kind), undefined, reason, split, simd);
   }
 
-  /** Kernels split across threads so far and the parts the workers ran (zeros when single-threaded). */
-  threadStats(): { split: number; workerParts: number } {
-    return this.#pool?.stats ?? { split: 0, workerParts: 0 };
+  /** Kernels split across threads so far, how many the workers took part in and the shares they ran (zeros when single-threaded). */
+  threadStats(): { split: number; workerParts: number; workerShares: number } {
+    return this.#pool?.stats ?? { split: 0, workerParts: 0, workerShares: 0 };
   }
 
   protected override failure(): FeddipError | undefined {

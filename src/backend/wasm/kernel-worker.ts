@@ -4,7 +4,7 @@
 // generation counter it waits on with Atomics.wait), which costs microseconds, where a
 // postMessage round trip costs tens to hundreds.
 import { parentPort } from '../../platform/worker.ts';
-import { ARGS_OFFSET, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, Slot, SPIN_POLLS, STOP, workerSlot, WorkerSlot } from './protocol.ts';
+import { ARGS_OFFSET, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, runShares, Slot, SPIN_POLLS, STOP, workerSlot, WorkerSlot } from './protocol.ts';
 
 type Kernel = (...args: number[]) => void;
 
@@ -29,18 +29,22 @@ port.onMessage(async (m) => {
     return;
   }
   port.post({ type: 'ready' });
-  serve(new Int32Array(init.control), new Float64Array(init.control, ARGS_OFFSET, MAX_ARGS), kernels, init.index);
+  serve(new Int32Array(init.control), new BigInt64Array(init.control), new Float64Array(init.control, ARGS_OFFSET, MAX_ARGS), kernels, init.index);
 });
 
-function serve(control: Int32Array, args: Float64Array, kernels: Kernel[], index: number): void {
+function serve(control: Int32Array, claims: BigInt64Array, args: Float64Array, kernels: Kernel[], index: number): void {
   // Generation 0 is the fresh control block's; reading it here instead could miss a task that the
   // caller, having seen 'ready', already published.
   let seen = 0;
   const call: number[] = [];
-  // Progress the caller's watchdog reads: which task this thread took and which it finished, so
-  // that a thread that stopped can be named, and told apart from one still busy with its part.
+  // Progress the caller's watchdog reads: which task this thread took a share of and which it
+  // finished, so that a thread stuck in a share can be named.
   const started = workerSlot(index, WorkerSlot.Started);
   const finished = workerSlot(index, WorkerSlot.Finished);
+  const failed = () => {
+    // The caller reports it (it knows which kernel and shapes); this thread carries on.
+    Atomics.compareExchange(control, Slot.Failed, 0, index);
+  };
   for (;;) {
     let polls = 0;
     let now = Atomics.load(control, Slot.Generation);
@@ -49,21 +53,19 @@ function serve(control: Int32Array, args: Float64Array, kernels: Kernel[], index
       now = Atomics.load(control, Slot.Generation);
     }
     seen = now;
-    Atomics.store(control, started, now);
     const kernel = Atomics.load(control, Slot.Kernel);
     if (kernel === STOP) return;
-    const count = control[Slot.ArgCount]!;
+    // A late thread may read the next task's arguments half-written: runShares then claims nothing,
+    // since that can only happen once every share of this task was claimed.
+    const count = Math.min(control[Slot.ArgCount]!, MAX_ARGS);
     call.length = 0;
     for (let i = 0; i < count; i++) call.push(args[i]!);
-    call.push(index, control[Slot.Parts]!);
-    try {
-      kernels[kernel]!(...call);
-    } catch {
-      // The caller reports it (it knows which kernel and shapes); this thread carries on.
-      Atomics.compareExchange(control, Slot.Failed, 0, index);
-    }
-    Atomics.add(control, Slot.WorkerParts, 1);
+    Atomics.store(control, started, now);
+    const ran = kernels[kernel] ? runShares(control, claims, now, kernels[kernel]!, call, index, failed) : 0;
     Atomics.store(control, finished, now);
-    if (Atomics.sub(control, Slot.Pending, 1) === 1) Atomics.notify(control, Slot.Pending);
+    if (ran > 0) {
+      Atomics.add(control, Slot.WorkerParts, 1);
+      Atomics.add(control, Slot.WorkerShares, ran);
+    }
   }
 }

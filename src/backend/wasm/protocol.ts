@@ -1,7 +1,7 @@
 // What the calling thread and the kernel workers agree on: the kernels that can be split (by their
 // index in this list) and the layout of the control block they share.
 
-/** The `…Part` exports of assembly/parallel.ts; each takes its serial kernel's arguments, then (part, parts). */
+/** The `…Part` exports of assembly/parallel.ts; each takes its serial kernel's arguments, then (part, parts, slot). */
 export const PARALLEL_KERNELS = [
   'linearForwardPart', 'gemmNTPart', 'linearBackwardDataPart', 'linearBackwardWeightPart', 'conv2dForwardPart', 'conv2dBackwardPart',
   'maxPool2dForwardPart', 'maxPool2dBackwardPart', 'avgPool2dForwardPart', 'avgPool2dBackwardPart',
@@ -17,17 +17,32 @@ export type ParallelKernel = typeof PARALLEL_KERNELS[number];
 export const Slot = {
   /** Bumped by the caller for every task; workers wait on it. */
   Generation: 0,
-  /** Workers still running the current task; the last one to finish notifies. */
-  Pending: 1,
+  /** Shares of the current task finished; the thread that finishes the last one notifies. */
+  Done: 1,
   /** Index into PARALLEL_KERNELS, or STOP. */
   Kernel: 2,
   ArgCount: 3,
-  /** Number of the first worker whose call threw during the current task, 0 if none. */
+  /** Number of the first worker whose share threw during the current task, 0 if none. */
   Failed: 4,
-  Parts: 5,
-  /** Parts the workers have run since start (for tests and diagnostics: proof that work was shared). */
+  /** Shares the current task is cut into. */
+  Shares: 5,
+  /** Tasks the workers have taken part in since start, and the shares of them they ran (for tests and diagnostics). */
   WorkerParts: 6,
+  WorkerShares: 7,
 } as const;
+
+/**
+ * Index, in a BigInt64Array over the control block, of the claim word: the current task's
+ * generation (high 32 bits) and its next unclaimed share (low 32 bits). Tagging claims with the
+ * generation lets a worker that wakes up late, after the task it saw was finished by the others,
+ * find out without being able to take a share of the next one with the arguments of this one.
+ */
+export const CLAIM = 4;
+
+/** The claim word that opens task `generation`: its tag, share 0 next. */
+export function openClaims(generation: number): bigint {
+  return BigInt(generation >>> 0) << 32n;
+}
 
 export const STOP = -1;
 /** Byte offset of the Float64 arguments (every i32 pointer and f32 value is exact in a double). */
@@ -65,6 +80,43 @@ export function workerSlot(index: number, slot: number): number {
  * microseconds) keeps that off the critical path without burning a core while the backend idles.
  */
 export const SPIN_POLLS = 20_000;
+
+/**
+ * Runs the shares of task `generation` that this thread manages to claim, until none is left:
+ * kernel(...args, share, shares, slot). Threads claim one share at a time, so a thread that is
+ * running takes the shares of one that is not (descheduled by other work, or still waking up: on
+ * a 2-vCPU virtual machine one of two busy threads stalls for 0.3–1 ms about a hundred times a
+ * second), and nobody waits for a thread that has nothing left to do. A share that throws is still
+ * counted as done (`failed` hears of it), so the caller never waits for it. Returns the shares run.
+ */
+export function runShares(
+  control: Int32Array, claims: BigInt64Array, generation: number, kernel: (...args: number[]) => void, args: number[],
+  slot: number, failed: (error: unknown) => void,
+): number {
+  const tag = openClaims(generation);
+  const shares = control[Slot.Shares]!;
+  const n = args.length;
+  args.push(0, shares, slot);
+  let ran = 0;
+  for (;;) {
+    const claim = Atomics.load(claims, CLAIM);
+    // Another task's tag: this one is over (and its arguments may already be overwritten).
+    if ((claim & ~0xffffffffn) !== tag) break;
+    const share = Number(claim & 0xffffffffn);
+    if (share >= shares) break;
+    if (Atomics.compareExchange(claims, CLAIM, claim, claim + 1n) !== claim) continue;
+    args[n] = share;
+    try {
+      kernel(...args);
+    } catch (error) {
+      failed(error);
+    }
+    ran++;
+    if (Atomics.add(control, Slot.Done, 1) + 1 === shares) Atomics.notify(control, Slot.Done);
+  }
+  args.length = n;
+  return ran;
+}
 
 export interface KernelWorkerInit {
   type: 'init';

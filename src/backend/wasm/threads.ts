@@ -1,17 +1,19 @@
 // The calling side of the threaded wasm backend: N − 1 kernel workers on one shared memory, and
-// `run`, which hands a split kernel to all of them, does part 0 on the calling thread and returns
-// once every part is done. Kernels stay synchronous calls, as on one thread: the backend's
-// allocator, argument checks and tensor bookkeeping never leave the calling thread.
+// `run`, which cuts a split kernel into one share per thread, lets every thread (the calling one
+// included) claim shares until none is left, and returns once every share is done. Kernels stay
+// synchronous calls, as on one thread: the backend's allocator, argument checks and tensor
+// bookkeeping never leave the calling thread.
 //
-// A worker that dies (terminated, out of memory, killed by the embedder) never finishes its part,
-// and the calling thread, blocked in `run`, cannot see its 'exit' event. So `run` sleeps in slices
-// and gives up after `timeoutMs` without progress; from then on, and after a death the event loop
-// did get to report, every call fails fast instead of hanging or reading memory a stuck part may
-// still be writing.
+// A worker that dies (terminated, out of memory, killed by the embedder) before it claims a share
+// costs only speed: the other threads take its shares. One that dies or hangs inside a share never
+// finishes it, and the calling thread, blocked in `run`, cannot see its 'exit' event. So `run`
+// sleeps in slices and gives up after `timeoutMs` without progress; from then on, and after a death
+// the event loop did get to report, every call fails fast instead of hanging or reading memory a
+// stuck share may still be writing.
 import { FeddipError, BackendUnavailableError } from '../../errors.ts';
 import { spawnWorker, type WorkerHandle } from '../../platform/worker.ts';
 import {
-  ARGS_OFFSET, controlBytes, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, type ParallelKernel, Slot, SPIN_POLLS, STOP, workerSlot, WorkerSlot,
+  ARGS_OFFSET, controlBytes, type KernelWorkerInit, MAX_ARGS, PARALLEL_KERNELS, type ParallelKernel, CLAIM, openClaims, runShares, Slot, SPIN_POLLS, STOP, workerSlot, WorkerSlot,
 } from './protocol.ts';
 import kernelWorkerUrl from 'feddip:kernel-worker-url';
 
@@ -38,6 +40,8 @@ export class KernelThreads {
   /** Threads that share every split kernel, the calling one included. */
   readonly parts: number;
   readonly #control: Int32Array;
+  /** The same control block as 64-bit words, for the claim word (see CLAIM). */
+  readonly #claims: BigInt64Array;
   readonly #args: Float64Array;
   readonly #workers: WorkerHandle[];
   readonly #kernels: Kernel[];
@@ -52,6 +56,7 @@ export class KernelThreads {
   private constructor(control: SharedArrayBuffer, workers: WorkerHandle[], kernels: Kernel[], block: boolean, timeoutMs: number) {
     this.parts = workers.length + 1;
     this.#control = new Int32Array(control);
+    this.#claims = new BigInt64Array(control);
     this.#args = new Float64Array(control, ARGS_OFFSET, MAX_ARGS);
     this.#workers = workers;
     this.#kernels = kernels;
@@ -105,12 +110,20 @@ export class KernelThreads {
     return this.#failure;
   }
 
-  /** Kernels split so far, and the parts of them the workers ran (each split kernel gives every worker one). */
-  get stats(): { split: number; workerParts: number } {
-    return { split: this.#split, workerParts: Atomics.load(this.#control, Slot.WorkerParts) };
+  /**
+   * Kernels split so far, how many of them the workers took part in (claimed a share of), and the
+   * shares the workers ran.
+   */
+  get stats(): { split: number; workerParts: number; workerShares: number } {
+    return { split: this.#split, workerParts: Atomics.load(this.#control, Slot.WorkerParts), workerShares: Atomics.load(this.#control, Slot.WorkerShares) };
   }
 
-  /** Runs `kernel` (arguments of its serial kernel) split over all threads; returns when all parts are done. */
+  /**
+   * Runs `kernel` (arguments of its serial kernel) cut into one share per thread, which the threads
+   * claim as they come free; returns when all are done. The calling thread starts at once and goes
+   * on claiming: a worker that is late (descheduled, or still waking up) finds its share taken.
+   * More shares than threads measured no faster on LeNet-5 (each share pays its kernel's setup).
+   */
   run(kernel: ParallelKernel, args: readonly number[]): void {
     if (this.#failure) throw this.#failure;
     if (this.#closed) throw new FeddipError('INVALID_ARGUMENT', 'wasm: the kernel threads were stopped (backend disposed)');
@@ -119,22 +132,21 @@ export class KernelThreads {
     for (let i = 0; i < args.length; i++) this.#args[i] = args[i]!;
     c[Slot.Kernel] = index;
     c[Slot.ArgCount] = args.length;
-    c[Slot.Parts] = this.parts;
+    const shares = this.parts;
+    c[Slot.Shares] = shares;
     c[Slot.Failed] = 0;
+    c[Slot.Done] = 0;
     this.#split++;
-    Atomics.store(c, Slot.Pending, this.parts - 1);
-    // The atomic bump publishes the plain writes above to every worker that sees the new generation.
     // Int32 wrap-around is harmless: workers and watchdog only compare generations for equality.
-    const generation = (Atomics.add(c, Slot.Generation, 1) + 1) | 0;
+    const generation = (c[Slot.Generation]! + 1) | 0;
+    Atomics.store(this.#claims, CLAIM, openClaims(generation));
+    // The atomic store publishes the plain writes above to every worker that sees the new generation.
+    Atomics.store(c, Slot.Generation, generation);
     Atomics.notify(c, Slot.Generation);
     let own: unknown;
-    try {
-      this.#kernels[index]!(...args, 0, this.parts);
-    } catch (error) {
-      own = error;
-    }
-    // Even when our part failed, the workers are still writing into memory the caller may reuse.
-    this.#join(kernel, generation);
+    runShares(c, this.#claims, generation, this.#kernels[index]!, args.slice(), 0, (error) => { own ??= error; });
+    // Even when our share failed, the workers may still be writing into memory the caller may reuse.
+    this.#join(kernel, generation, shares);
     if (own !== undefined) throw own;
     const failed = Atomics.load(c, Slot.Failed);
     if (failed !== 0) {
@@ -142,29 +154,29 @@ export class KernelThreads {
     }
   }
 
-  #join(kernel: ParallelKernel, generation: number): void {
+  /** Waits until every share of task `generation` is done (the calling thread claims none left). */
+  #join(kernel: ParallelKernel, generation: number, shares: number): void {
     const c = this.#control;
-    let left = Atomics.load(c, Slot.Pending);
-    for (let polls = 0; left !== 0 && polls < SPIN_POLLS; polls++) left = Atomics.load(c, Slot.Pending);
-    if (left === 0) return;
+    let done = Atomics.load(c, Slot.Done);
+    for (let polls = 0; done !== shares && polls < SPIN_POLLS; polls++) done = Atomics.load(c, Slot.Done);
+    if (done === shares) return;
     // The deadline runs from the last sign of progress, not from the start: on a loaded machine
-    // threads come late but they come, and every one that starts or finishes its part resets it.
+    // threads come late but they come, and every share finished resets it.
     const limit = this.#timeoutMs;
     const slice = Math.max(1, Math.min(MAX_SLICE_MS, limit / 4));
-    let progress = this.#progress(generation);
+    let progress = done;
     let since = performance.now();
     for (;;) {
       if (this.#block) {
-        Atomics.wait(c, Slot.Pending, left, slice);
-        left = Atomics.load(c, Slot.Pending);
+        Atomics.wait(c, Slot.Done, done, slice);
+        done = Atomics.load(c, Slot.Done);
       } else {
-        for (let polls = 0; left !== 0 && polls < POLLS_PER_CLOCK; polls++) left = Atomics.load(c, Slot.Pending);
+        for (let polls = 0; done !== shares && polls < POLLS_PER_CLOCK; polls++) done = Atomics.load(c, Slot.Done);
       }
-      if (left === 0) return;
+      if (done === shares) return;
       const now = performance.now();
-      const p = this.#progress(generation);
-      if (p !== progress) {
-        progress = p;
+      if (done !== progress) {
+        progress = done;
         since = now;
       } else if (now - since >= limit) {
         throw this.#giveUp(kernel, generation, now - since);
@@ -172,32 +184,18 @@ export class KernelThreads {
     }
   }
 
-  /** Parts of task `generation` the workers have started plus those they have finished. */
-  #progress(generation: number): number {
-    const c = this.#control;
-    let n = 0;
-    for (let i = 1; i < this.parts; i++) {
-      if (Atomics.load(c, workerSlot(i, WorkerSlot.Started)) === generation) n++;
-      if (Atomics.load(c, workerSlot(i, WorkerSlot.Finished)) === generation) n++;
-    }
-    return n;
-  }
-
   /** Names the workers that did not finish task `generation`, and breaks the threads for good. */
   #giveUp(kernel: ParallelKernel, generation: number, waitedMs: number): FeddipError {
     const c = this.#control;
-    const silent: number[] = [];
+    // Only a thread that took a share of this task and never came back can hold one.
     const stuck: number[] = [];
     for (let i = 1; i < this.parts; i++) {
-      if (Atomics.load(c, workerSlot(i, WorkerSlot.Started)) !== generation) silent.push(i);
-      else if (Atomics.load(c, workerSlot(i, WorkerSlot.Finished)) !== generation) stuck.push(i);
+      if (Atomics.load(c, workerSlot(i, WorkerSlot.Started)) === generation && Atomics.load(c, workerSlot(i, WorkerSlot.Finished)) !== generation) stuck.push(i);
     }
-    const what: string[] = [];
-    if (silent.length) what.push(`${threadList(silent)} never picked the task up (dead: terminated, out of memory or killed)`);
-    if (stuck.length) what.push(`${threadList(stuck)} started ${stuck.length === 1 ? 'its part' : 'their parts'} but never finished (died or hangs mid-kernel)`);
+    const who = stuck.length ? threadList(stuck) : 'thread(s)';
     const error = new FeddipError('BACKEND_UNAVAILABLE',
-      `wasm: kernel worker ${what.join('; ')}: ${kernel} waited ${(waitedMs / 1000).toFixed(1)} s without progress. `
-      + `Its outputs are undefined and a stuck part may still be writing, so ${ADVICE} `
+      `wasm: kernel worker ${who} took a share of ${kernel} and never finished it (died or hangs mid-kernel): waited ${(waitedMs / 1000).toFixed(1)} s without progress. `
+      + `Its outputs are undefined and a stuck share may still be writing, so ${ADVICE} `
       + `If the machine is only overloaded, raise the deadline: createBackend('wasm', { workerTimeoutMs }) (now ${this.#timeoutMs} ms).`);
     this.#fail(error);
     return error;
