@@ -49,7 +49,7 @@ export const STOP = -1;
 export const ARGS_OFFSET = 64;
 export const MAX_ARGS = 24;
 /**
- * Byte offset of the per-worker slots: worker i (1-based, its part number) owns the 64 bytes at
+ * Byte offset of the per-worker slots: worker i (1-based, its thread number) owns the 64 bytes at
  * WORKERS_OFFSET + (i − 1)·WORKER_BYTES, a cache line of its own, so that workers writing their
  * progress do not bounce one line between cores.
  */
@@ -123,6 +123,6 @@ export interface KernelWorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
-  /** This worker's part (the calling thread is part 0); also where its progress slots are. */
+  /** This worker's number, 1 … threads − 1 (the calling thread is 0): its workspace slot and where its progress slots are. */
   index: number;
 }
