@@ -29,10 +29,10 @@ port.onMessage(async (m) => {
     return;
   }
   port.post({ type: 'ready' });
-  serve(new Int32Array(init.control), new BigInt64Array(init.control), new Float64Array(init.control, ARGS_OFFSET, MAX_ARGS), kernels, init.index);
+  serve(new Int32Array(init.control), new BigInt64Array(init.control), new Float64Array(init.control, ARGS_OFFSET, MAX_ARGS), kernels, init.index, init.threads);
 });
 
-function serve(control: Int32Array, claims: BigInt64Array, args: Float64Array, kernels: Kernel[], index: number): void {
+function serve(control: Int32Array, claims: BigInt64Array, args: Float64Array, kernels: Kernel[], index: number, threads: number): void {
   // Generation 0 is the fresh control block's; reading it here instead could miss a task that the
   // caller, having seen 'ready', already published.
   let seen = 0;
@@ -61,7 +61,7 @@ function serve(control: Int32Array, claims: BigInt64Array, args: Float64Array, k
     call.length = 0;
     for (let i = 0; i < count; i++) call.push(args[i]!);
     Atomics.store(control, started, now);
-    const ran = kernels[kernel] ? runShares(control, claims, now, kernels[kernel]!, call, index, failed) : 0;
+    const ran = kernels[kernel] ? runShares(control, claims, now, threads, kernels[kernel]!, call, index, failed) : 0;
     Atomics.store(control, finished, now);
     if (ran > 0) {
       Atomics.add(control, Slot.WorkerParts, 1);

@@ -24,11 +24,9 @@ export const Slot = {
   ArgCount: 3,
   /** Number of the first worker whose share threw during the current task, 0 if none. */
   Failed: 4,
-  /** Shares the current task is cut into. */
-  Shares: 5,
   /** Tasks the workers have taken part in since start, and the shares of them they ran (for tests and diagnostics). */
-  WorkerParts: 6,
-  WorkerShares: 7,
+  WorkerParts: 5,
+  WorkerShares: 6,
 } as const;
 
 /**
@@ -82,19 +80,18 @@ export function workerSlot(index: number, slot: number): number {
 export const SPIN_POLLS = 20_000;
 
 /**
- * Runs the shares of task `generation` that this thread manages to claim, until none is left:
- * kernel(...args, share, shares, slot). Threads claim one share at a time, so a thread that is
+ * Runs the shares of task `generation` (one per thread: `shares`) that this thread manages to
+ * claim, until none is left: kernel(...args, share, shares, slot). Threads claim one share at a time, so a thread that is
  * running takes the shares of one that is not (descheduled by other work, or still waking up: on
  * a 2-vCPU virtual machine one of two busy threads stalls for 0.3–1 ms about a hundred times a
  * second), and nobody waits for a thread that has nothing left to do. A share that throws is still
  * counted as done (`failed` hears of it), so the caller never waits for it. Returns the shares run.
  */
 export function runShares(
-  control: Int32Array, claims: BigInt64Array, generation: number, kernel: (...args: number[]) => void, args: number[],
-  slot: number, failed: (error: unknown) => void,
+  control: Int32Array, claims: BigInt64Array, generation: number, shares: number, kernel: (...args: number[]) => void,
+  args: number[], slot: number, failed: (error: unknown) => void,
 ): number {
   const tag = openClaims(generation);
-  const shares = control[Slot.Shares]!;
   const n = args.length;
   args.push(0, shares, slot);
   let ran = 0;
@@ -125,4 +122,6 @@ export interface KernelWorkerInit {
   control: SharedArrayBuffer;
   /** This worker's number, 1 … threads − 1 (the calling thread is 0): its workspace slot and where its progress slots are. */
   index: number;
+  /** Threads sharing every split kernel, the calling one included: the shares of every task. */
+  threads: number;
 }

@@ -89,7 +89,7 @@ export class KernelThreads {
           if (msg.type === 'ready') resolve();
           else if (msg.type === 'init-error') reject(new Error(msg.message));
         });
-        const init: KernelWorkerInit = { type: 'init', module, memory, control, index: i + 1 };
+        const init: KernelWorkerInit = { type: 'init', module, memory, control, index: i + 1, threads: workers + 1 };
         w.post(init);
       })));
     } catch (cause) {
@@ -132,8 +132,6 @@ export class KernelThreads {
     for (let i = 0; i < args.length; i++) this.#args[i] = args[i]!;
     c[Slot.Kernel] = index;
     c[Slot.ArgCount] = args.length;
-    const shares = this.parts;
-    c[Slot.Shares] = shares;
     c[Slot.Failed] = 0;
     c[Slot.Done] = 0;
     this.#split++;
@@ -144,9 +142,9 @@ export class KernelThreads {
     Atomics.store(c, Slot.Generation, generation);
     Atomics.notify(c, Slot.Generation);
     let own: unknown;
-    runShares(c, this.#claims, generation, this.#kernels[index]!, args.slice(), 0, (error) => { own ??= error; });
+    runShares(c, this.#claims, generation, this.parts, this.#kernels[index]!, args.slice(), 0, (error) => { own ??= error; });
     // Even when our share failed, the workers may still be writing into memory the caller may reuse.
-    this.#join(kernel, generation, shares);
+    this.#join(kernel, generation, this.parts);
     if (own !== undefined) throw own;
     const failed = Atomics.load(c, Slot.Failed);
     if (failed !== 0) {
