@@ -48,6 +48,14 @@ const GEOMETRIES: Geometry[] = [
   [2, 2, 6, 9, 7, 3, 4, 1, 1, 2, 1], // unequal padding on the two axes
   [2, 3, 5, 7, 4, 1, 1, 1, 1, 1, 1], // a padded 1×1: the grid is exactly the output, nothing wasted
   [2, 2, 7, 8, 12, 3, 3, 1, 1, 1, 1], // 12 filters: dW by filters, 8-wide blocks, a 4-wide rest, 18 taps
+  // Of those, the forward pass runs direct (assembly/conv-direct.ts: blocks of 3 filters × 12 or 4
+  // columns) when the blocks waste little; the 10-wide LeNet shape above ends each row with 4
+  // columns that overlap the block before. Here: blocks of 12, 4 and an overlapping 4; 5 filters (the
+  // sixth's stores go to a scratch plane) with padding on one axis only; an unpadded image read in
+  // place, kernel wider than tall.
+  [2, 1, 30, 30, 6, 5, 5, 1, 1, 2, 2],
+  [2, 2, 17, 14, 5, 3, 3, 1, 1, 1, 0],
+  [2, 2, 15, 16, 3, 3, 4, 1, 1, 0, 0],
   // Small stride-1 layers with 4+ input channels run on lanes (four images per vector; see
   // assembly/conv-lanes.ts), forward and input gradient: a full group and a partial one, outputs
   // in blocks of 4, 2 (four positions at a time) and 1, odd widths, and padding at least the
