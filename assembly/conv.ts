@@ -476,34 +476,13 @@ export function spreadRows(dy: usize, g: usize, o: i32, ho: i32, wo: i32, wp: i3
   return wo >= 4 && 4 * <i64>directOutputs(o, wo) <= 5 * <i64>o * <i64>wo;
 }
 
-/** The forward pass of conv-direct.ts, image by image, through a zero-bordered copy when padded. */
-function conv2dForwardDirect(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize,
-  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
-): void {
-  const hp = h + 2 * ph, wp = wd + 2 * pw;
-  const ho = hp - kh + 1, wo = wp - kw + 1;
-  const k = c * kh * kw;
-  const padded = ph != 0 || pw != 0;
-  const plane = padded ? round4(c * hp * wp) : 0;
-  const offs = ws;
-  const wk = offs + bytes(round4(k));
-  const bk = wk + bytes(round4(directWeightFloats(o, k)));
-  const xp = bk + bytes(round4(directWeightFloats(o, 1)));
-  const sink = xp + bytes(plane);
-  implicitOffsets(offs, 0, k, hp, wp, kh, kw);
-  packDirectWeights(w, wk, o, k);
-  packDirectBiases(bias, bk, o);
-  if (padded) memory.fill(xp, 0, bytes(plane));
-  for (let ni = 0; ni < n; ni++) {
-    const xn = x + bytes(ni * c * h * wd);
-    if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
-    directForwardImage(padded ? xp : xn, wk, bk, offs, y + bytes(ni * o * ho * wo), sink, o, k, wp, ho, wo);
-  }
-}
-
-function conv2dForwardImplicit(
-  x: usize, w: usize, bias: usize, y: usize, ws: usize,
+/**
+ * The stride-1 forward passes that read every tap of an image at a fixed offset (a table of them,
+ * through a zero-bordered copy of the image when padded): direct (conv-direct.ts), or the implicit
+ * grid's product, whose rows are then copied into y with the bias.
+ */
+function conv2dForwardByOffsets(
+  direct: bool, x: usize, w: usize, bias: usize, y: usize, ws: usize,
   n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
 ): void {
   const hp = h + 2 * ph, wp = wd + 2 * pw;
@@ -512,30 +491,47 @@ function conv2dForwardImplicit(
   const l = windowLength(ho, wo, wp);
   const padded = ph != 0 || pw != 0;
   const plane = padded ? round4(c * hp * wp) : 0;
+  // The offsets, the direct pass's packed weights and biases, the padded image, then the direct
+  // pass's sink plane or the implicit grid.
   const offs = ws;
-  const xp = ws + bytes(round4(k));
-  const g = xp + bytes(plane);
+  const wk = offs + bytes(round4(k));
+  const bk = wk + bytes(direct ? round4(directWeightFloats(o, k)) : 0);
+  const xp = bk + bytes(direct ? round4(directWeightFloats(o, 1)) : 0);
+  const rest = xp + bytes(plane);
   implicitOffsets(offs, 0, k, hp, wp, kh, kw);
+  if (direct) {
+    packDirectWeights(w, wk, o, k);
+    packDirectBiases(bias, bk, o);
+  }
   if (padded) memory.fill(xp, 0, bytes(plane));
   for (let ni = 0; ni < n; ni++) {
     const xn = x + bytes(ni * c * h * wd);
     const yn = y + bytes(ni * o * ho * wo);
     if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
-    gemmGatherB(w, k, 1, padded ? xp : xn, offs, g, l, o, l, k, 0);
-    // acc + bias is what the im2col path's bias-seeded product stores (acc + 1·bias), bit for bit.
-    for (let oi = 0; oi < o; oi++) {
-      const bv = f32x4.splat(bias != 0 ? load<f32>(bias + bytes(oi)) : 0);
-      const bs: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
-      for (let r = 0; r < ho; r++) {
-        const src = g + bytes(oi * l + r * wp);
-        const dst = yn + bytes((oi * ho + r) * wo);
-        let j = 0;
-        if (bias != 0) {
-          for (; j + 4 <= wo; j += 4) v128.store(dst + bytes(j), f32x4.add(v128.load(src + bytes(j)), bv));
-          for (; j < wo; j++) store<f32>(dst + bytes(j), load<f32>(src + bytes(j)) + bs);
-        } else {
-          copyRun(dst, src, wo);
-        }
+    const src = padded ? xp : xn;
+    if (direct) directForwardImage(src, wk, bk, offs, yn, rest, o, k, wp, ho, wo);
+    else implicitForwardImage(src, w, bias, offs, rest, yn, o, k, l, ho, wo, wp);
+  }
+}
+
+/** One image's forward pass on the implicit grid g [o × l]. */
+function implicitForwardImage(
+  src: usize, w: usize, bias: usize, offs: usize, g: usize, yn: usize, o: i32, k: i32, l: i32, ho: i32, wo: i32, wp: i32,
+): void {
+  gemmGatherB(w, k, 1, src, offs, g, l, o, l, k, 0);
+  // acc + bias is what the im2col path's bias-seeded product stores (acc + 1·bias), bit for bit.
+  for (let oi = 0; oi < o; oi++) {
+    const bv = f32x4.splat(bias != 0 ? load<f32>(bias + bytes(oi)) : 0);
+    const bs: f32 = bias != 0 ? load<f32>(bias + bytes(oi)) : 0;
+    for (let r = 0; r < ho; r++) {
+      const row = g + bytes(oi * l + r * wp);
+      const dst = yn + bytes((oi * ho + r) * wo);
+      let j = 0;
+      if (bias != 0) {
+        for (; j + 4 <= wo; j += 4) v128.store(dst + bytes(j), f32x4.add(v128.load(row + bytes(j)), bv));
+        for (; j < wo; j++) store<f32>(dst + bytes(j), load<f32>(row + bytes(j)) + bs);
+      } else {
+        copyRun(dst, row, wo);
       }
     }
   }
@@ -758,12 +754,8 @@ export function conv2dForward(
     conv2dForwardLanes(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
   }
-  if (isDirectForward(h, wd, kh, kw, sh, sw, ph, pw, o)) {
-    conv2dForwardDirect(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
-    return;
-  }
   if (isImplicit(h, wd, kh, kw, sh, sw, ph, pw, o)) {
-    conv2dForwardImplicit(x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
+    conv2dForwardByOffsets(isDirectForward(h, wd, kh, kw, sh, sw, ph, pw, o), x, w, bias, y, col, n, c, h, wd, o, kh, kw, ph, pw);
     return;
   }
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
