@@ -23,9 +23,15 @@ import { madd } from "./gemm";
  */
 export const DIRECT_FILTERS = 3;
 
+/** o rounded up to whole groups of DIRECT_FILTERS (the blocks below are written out for 3). */
+// @ts-ignore: decorator
+@inline function groupedFilters(o: i32): i32 {
+  return (o + DIRECT_FILTERS - 1) / DIRECT_FILTERS * DIRECT_FILTERS;
+}
+
 /** Floats of packed weights: every group of 3 filters as [taps × 3], the last group zero-filled. */
 export function directWeightFloats(o: i32, k: i32): i32 {
-  return ((o + DIRECT_FILTERS - 1) / DIRECT_FILTERS) * DIRECT_FILTERS * k;
+  return groupedFilters(o) * k;
 }
 
 /**
@@ -34,16 +40,15 @@ export function directWeightFloats(o: i32, k: i32): i32 {
  */
 export function directOutputs(o: i32, wo: i32): i32 {
   const wide = wo / 12 * 12;
-  return (o + DIRECT_FILTERS - 1) / DIRECT_FILTERS * DIRECT_FILTERS * (wide + ((wo - wide + 3) & ~3));
+  return groupedFilters(o) * (wide + ((wo - wide + 3) & ~3));
 }
 
 /**
- * wk[g][t][f] = w[(3g + f)·k + t] for groups g of 3 filters, 0 for the filters past o: a tap's six
+ * wk[g][t][f] = w[(3g + f)·k + t] for groups g of 3 filters, 0 for the filters past o: a tap's three
  * weights are then one contiguous run the blocks broadcast from at fixed offsets.
  */
 export function packDirectWeights(w: usize, wk: usize, o: i32, k: i32): void {
-  const groups = (o + DIRECT_FILTERS - 1) / DIRECT_FILTERS;
-  for (let g = 0; g < groups; g++) {
+  for (let g = 0; g < groupedFilters(o) / DIRECT_FILTERS; g++) {
     for (let t = 0; t < k; t++) {
       const dst = wk + bytes((g * k + t) * DIRECT_FILTERS);
       for (let f = 0; f < DIRECT_FILTERS; f++) {
@@ -85,8 +90,7 @@ export function directForwardImage(
 
 /** bk[f] = bias[f] for f < o, 0 up to the end of the last group (bias 0: no bias, all 0). */
 export function packDirectBiases(bias: usize, bk: usize, o: i32): void {
-  const n = ((o + DIRECT_FILTERS - 1) / DIRECT_FILTERS) * DIRECT_FILTERS;
-  for (let f = 0; f < n; f++) store<f32>(bk + bytes(f), bias != 0 && f < o ? load<f32>(bias + bytes(f)) : 0);
+  for (let f = 0; f < groupedFilters(o); f++) store<f32>(bk + bytes(f), bias != 0 && f < o ? load<f32>(bias + bytes(f)) : 0);
 }
 
 // @ts-ignore: decorator

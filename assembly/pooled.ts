@@ -102,9 +102,9 @@ export function conv2dWeightGradPooled(
   // Without padding the batch already has the layout the patch rows are read in: read x itself
   // (each thread copied the whole batch, 0.3 MB for LeNet's conv2 at b64), as long as the vector
   // loads past the last row (up to 8 floats, dropped) stay inside memory.
-  const direct = ph == 0 && pw == 0 && x + bytes(n * plane + 8) <= (<usize>memory.size() << 16);
-  const images = direct ? x : xs;
-  if (!direct) {
+  const inPlace = ph == 0 && pw == 0 && x + bytes(n * plane + 8) <= (<usize>memory.size() << 16);
+  const images = inPlace ? x : xs;
+  if (!inPlace) {
     memory.fill(xs, 0, bytes(n * plane + 8));
     for (let ni = 0; ni < n; ni++) padInterior(x + bytes(ni * c * h * wd), xs + bytes(ni * plane), c, h, wd, ph, pw);
   }
