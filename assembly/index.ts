@@ -37,4 +37,5 @@ export {
 } from "./pooled-input";
 // Exported for the same reason as the two above.
 export { scatterRows10 as pooledScatterRows10 } from "./pooled-input";
-export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats } from "./sparse";
+export { csrGather, csrAddScaledByInvNorm, sparseLinearForward, sparseConv2dForward, sparseConv2dBackwardData, sparseConvWorkspaceFloats,
+  sparseConv2dForwardPooled, sparsePooledForwardFused } from "./sparse";

@@ -55,19 +55,34 @@ export function maxPool2dForward(
  * a tail (~17 ns per window).
  */
 function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32): void {
-  const inPlane = <usize>(inH * inW) << 2;
-  const rowBytes = <usize>inW << 2;
+  maxPool2x2Rows(x, <usize>(inH * inW) << 2, <usize>inW << 2, y, indices, planes, inW, outH, outW, false);
+}
+
+/**
+ * maxPool2x2 over planes laid out with strides of their own: plane p's row r starts at
+ * x + p·planeBytes + r·rowBytes, while the indices count rows of inW (the convolution's output
+ * width; a grid row may hold more than inW values). relu: store max(y, 0) (f32x4.max, as reluForward).
+ */
+export function maxPool2x2Rows(
+  x: usize, planeBytes: usize, rowBytes: usize, y: usize, indices: usize,
+  planes: i32, inW: i32, outH: i32, outW: i32, relu: bool,
+): void {
   const outRowBytes = <usize>outW << 2;
   let o: usize = 0;
   for (let p = 0; p < planes; p++) {
-    const xp = x + <usize>p * inPlane;
+    const xp = x + <usize>p * planeBytes;
     for (let oh = 0; oh < outH; oh++) {
       const top = xp + <usize>(2 * oh) * rowBytes;
       const base = 2 * oh * inW;
       if (outW >= 4) {
         for (let ow = 0; ow < outW; ow += 4) {
           const at = min(ow, outW - 4);
-          maxPool2x2Block(top + (<usize>(2 * at) << 2), rowBytes, base + 2 * at, inW, y + o + (<usize>at << 2), indices + o + (<usize>at << 2));
+          const t = top + (<usize>(2 * at) << 2);
+          const best = maxOf4Windows(
+            v128.load(t), v128.load(t, 16), v128.load(t + rowBytes), v128.load(t + rowBytes, 16),
+            base + 2 * at, inW, indices + o + (<usize>at << 2),
+          );
+          v128.store(y + o + (<usize>at << 2), relu ? f32x4.max(best, f32x4.splat(0)) : best);
         }
       } else {
         for (let ow = 0; ow < outW; ow++) {
@@ -82,6 +97,8 @@ function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, i
           if (v1 > best || v1 != v1) { best = v1; arg = i0 + 1; }
           if (v2 > best || v2 != v2) { best = v2; arg = i0 + inW; }
           if (v3 > best || v3 != v3) { best = v3; arg = i0 + inW + 1; }
+          // One lane of f32x4.max, so that a row of any width gives reluForward's bits.
+          if (relu) best = f32x4.extract_lane(f32x4.max(f32x4.splat(best), f32x4.splat(0)), 0);
           store<f32>(y + o + (<usize>ow << 2), best);
           store<i32>(indices + o + (<usize>ow << 2), arg);
         }
@@ -91,11 +108,25 @@ function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, i
   }
 }
 
-/** Four 2×2 windows whose top-left inputs start at `at` (flat index i0 within the plane). */
+/**
+ * a where the lanes of `take` (all ones or all zeros, as comparisons give) are set, else b. The
+ * relaxed build selects whole lanes (one blend on x86, against three logic operations for a
+ * bitselect); with such masks both give the same bits.
+ */
 // @ts-ignore: decorator
-@inline function maxPool2x2Block(at: usize, rowBytes: usize, i0: i32, inW: i32, y: usize, indices: usize): void {
-  const t0 = v128.load(at), t1 = v128.load(at, 16);
-  const b0 = v128.load(at + rowBytes), b1 = v128.load(at + rowBytes, 16);
+@inline function laneSelect(a: v128, b: v128, take: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, take);
+  return v128.bitselect(a, b, take);
+}
+
+/**
+ * The maxima of four 2×2 windows side by side, from their top row (t0, t1: 8 values) and bottom
+ * row (b0, b1), in the general loop's order (top left, top right, bottom left, bottom right; the
+ * first maximum wins, a NaN is taken). Stores the windows' indices — i0 is the first window's top
+ * left, inW the row length they count — and returns the maxima.
+ */
+// @ts-ignore: decorator
+@inline function maxOf4Windows(t0: v128, t1: v128, b0: v128, b1: v128, i0: i32, inW: i32, indices: usize): v128 {
   const v0 = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
   const v1 = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
   const v2 = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
@@ -104,16 +135,16 @@ function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, i
   let best = v0;
   let arg = first;
   let take = v128.or(f32x4.gt(v1, best), f32x4.ne(v1, v1));
-  best = v128.bitselect(v1, best, take);
-  arg = v128.bitselect(i32x4.add(first, i32x4.splat(1)), arg, take);
+  best = laneSelect(v1, best, take);
+  arg = laneSelect(i32x4.add(first, i32x4.splat(1)), arg, take);
   take = v128.or(f32x4.gt(v2, best), f32x4.ne(v2, v2));
-  best = v128.bitselect(v2, best, take);
-  arg = v128.bitselect(i32x4.add(first, i32x4.splat(inW)), arg, take);
+  best = laneSelect(v2, best, take);
+  arg = laneSelect(i32x4.add(first, i32x4.splat(inW)), arg, take);
   take = v128.or(f32x4.gt(v3, best), f32x4.ne(v3, v3));
-  best = v128.bitselect(v3, best, take);
-  arg = v128.bitselect(i32x4.add(first, i32x4.splat(inW + 1)), arg, take);
-  v128.store(y, best);
+  best = laneSelect(v3, best, take);
+  arg = laneSelect(i32x4.add(first, i32x4.splat(inW + 1)), arg, take);
   v128.store(indices, arg);
+  return best;
 }
 
 /** dx ← 0, then dx[index] += dy. Indices outside the plane are skipped: never a stray write. */

@@ -15,6 +15,7 @@
 // so it stays with the dense kernels.
 import { madd, madd1 } from "./gemm";
 import { col2imAdd, copyRun, im2col, isPointwise, outSize, padInterior, round4, spreadRows, unpad, windowLength, windowOffset } from "./conv";
+import { maxPool2x2Rows } from "./pool";
 
 // @ts-ignore: decorator
 @inline function bytes(n: i32): usize {
@@ -294,21 +295,7 @@ export function sparseConv2dForward(
   const p = ho * wo;
   const nnz = load<i32>(rowPtr + bytes(o));
   if (isGathered(nnz, c, h, wd, kh, kw, sh, sw, ph, pw)) {
-    const hp = h + 2 * ph, wp = wd + 2 * pw;
-    const l = windowLength(ho, wo, wp);
-    const padded = ph != 0 || pw != 0;
-    const plane = padded ? round4(c * hp * wp) : 0;
-    const offs = ws;
-    const xp = offs + bytes(round4(nnz));
-    const g = xp + bytes(plane);
-    for (let i = 0; i < nnz; i++) store<i32>(offs + bytes(i), windowOffset(load<i32>(colIdx + bytes(i)), hp, wp, kh, kw));
-    if (padded) memory.fill(xp, 0, bytes(plane));
-    for (let ni = 0; ni < n; ni++) {
-      const xn = x + bytes(ni * c * h * wd);
-      if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
-      spmmRows(true, rowPtr, 1, offs, values, bias, padded ? xp : xn, g, o, l);
-      gridToPlanes(g, y + bytes(ni * o * p), o, ho, wo, wp, l);
-    }
+    gatheredForward(x, rowPtr, colIdx, values, bias, y, 0, false, ws, n, c, h, wd, o, kh, kw, ph, pw);
     return;
   }
   const pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
@@ -321,6 +308,58 @@ export function sparseConv2dForward(
     }
     spmm(rowPtr, colIdx, values, bias, src, y + bytes(ni * o * p), o, p);
   }
+}
+
+/**
+ * The gathered forward pass (stride 1): per image, the product of the kept weights with the
+ * (padded) image on the implicit grid, whose rows are then copied into y — or, with indices, pooled
+ * 2×2 (stride 2) into y and indices [n × o × ho/2 × wo/2], then max(y, 0) if relu.
+ */
+function gatheredForward(
+  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize, indices: usize, relu: bool, ws: usize,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32,
+): void {
+  const nnz = load<i32>(rowPtr + bytes(o));
+  const hp = h + 2 * ph, wp = wd + 2 * pw;
+  const ho = hp - kh + 1, wo = wp - kw + 1;
+  const l = windowLength(ho, wo, wp);
+  const padded = ph != 0 || pw != 0;
+  const plane = padded ? round4(c * hp * wp) : 0;
+  const offs = ws;
+  const xp = offs + bytes(round4(nnz));
+  const g = xp + bytes(plane);
+  for (let i = 0; i < nnz; i++) store<i32>(offs + bytes(i), windowOffset(load<i32>(colIdx + bytes(i)), hp, wp, kh, kw));
+  if (padded) memory.fill(xp, 0, bytes(plane));
+  const out = indices != 0 ? o * (ho >> 1) * (wo >> 1) : o * ho * wo;
+  for (let ni = 0; ni < n; ni++) {
+    const xn = x + bytes(ni * c * h * wd);
+    if (padded) padInterior(xn, xp, c, h, wd, ph, pw);
+    spmmRows(true, rowPtr, 1, offs, values, bias, padded ? xp : xn, g, o, l);
+    if (indices != 0) maxPool2x2Rows(g, bytes(l), bytes(wp), y + bytes(ni * out), indices + bytes(ni * out), o, wo, ho >> 1, wo >> 1, relu);
+    else gridToPlanes(g, y + bytes(ni * out), o, ho, wo, wp, l);
+  }
+}
+
+/**
+ * Whether sparseConv2dForwardPooled takes this geometry with nnz kept weights: the plain pass runs
+ * gathered and the output has at least 2 rows and 2 columns. Otherwise the caller runs
+ * sparseConv2dForward and maxPool2dForward.
+ */
+export function sparsePooledForwardFused(nnz: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  return isGathered(nnz, c, h, wd, kh, kw, sh, sw, ph, pw) && outSize(h, kh, 1, ph) >= 2 && outSize(wd, kw, 1, pw) >= 2;
+}
+
+/**
+ * y, indices [n × o × ho/2 × wo/2] = maxPool2dForward (2×2, stride 2) of sparseConv2dForward, then
+ * max(y, 0) if relu, for a geometry sparsePooledForwardFused takes: the pool reads the product's
+ * grid directly, so the same bits as the two passes without storing the convolution. ws:
+ * sparseConvWorkspaceFloats floats.
+ */
+export function sparseConv2dForwardPooled(
+  x: usize, rowPtr: usize, colIdx: usize, values: usize, bias: usize, y: usize, indices: usize, ws: usize,
+  n: i32, c: i32, h: i32, wd: i32, o: i32, kh: i32, kw: i32, ph: i32, pw: i32, relu: bool,
+): void {
+  gatheredForward(x, rowPtr, colIdx, values, bias, y, indices, relu, ws, n, c, h, wd, o, kh, kw, ph, pw);
 }
 
 /**

@@ -13,6 +13,7 @@ export type { SoftmaxCrossEntropyArgs } from './kernels/loss.ts';
 export type { SgdStepArgs, AxpyArgs, FillArgs } from './kernels/optim.ts';
 export type { CopyArgs, SumSquaresArgs, AddScaledByInvNormArgs } from './kernels/vector.ts';
 export type { Conv2dForwardArgs, Conv2dBackwardArgs, Conv2dWeightGradPooledArgs, Conv2dInputGradPooledArgs, Conv2dDims } from './kernels/conv.ts';
+export type { Conv2dForwardPooledArgs, SparseConv2dForwardPooledArgs, PoolBehindConv, PooledForwardDims } from './kernels/conv-pooled.ts';
 export type {
   Pair, MaxPool2dForwardArgs, MaxPool2dBackwardArgs, AvgPool2dForwardArgs, AvgPool2dBackwardArgs,
   AdaptiveAvgPool2dForwardArgs, AdaptiveAvgPool2dBackwardArgs,

@@ -33,6 +33,10 @@ import {
   type SparseConv2dInputGradPooledArgs,
   type SparseLinearBackwardDataArgs, type SparseLinearDims, type SparseLinearForwardArgs,
 } from '../kernels/sparse.ts';
+import {
+  checkConv2dForwardPooled, checkSparseConv2dForwardPooled,
+  type Conv2dForwardPooledArgs, type PooledForwardDims, type SparseConv2dForwardPooledArgs,
+} from '../kernels/conv-pooled.ts';
 
 export type BackendName = 'wasm' | 'webgpu' | 'reference';
 
@@ -341,7 +345,51 @@ export abstract class Backend {
     this.runSparseConv2dInputGradPooled(a, d, d.pooled);
   }
 
+  /**
+   * y, indices = maxPool2dForward of conv2dForward(x, W) + b (an unpadded pool), then y = max(y, 0)
+   * if relu: a convolution with its max-pool behind it, which a backend may fuse (see
+   * kernels/conv-pooled.ts). `conv` may lend room for the whole convolution.
+   */
+  conv2dForwardPooled(a: Conv2dForwardPooledArgs): void {
+    this.own(a.x, a.w, a.b, a.y, a.indices, a.conv);
+    this.runConv2dForwardPooled(a, checkConv2dForwardPooled(a));
+  }
+
+  /** conv2dForwardPooled with W sparse ([O × C·kh·kw]), as sparseConv2dForward takes it. */
+  sparseConv2dForwardPooled(a: SparseConv2dForwardPooledArgs): void {
+    this.own(a.x, a.b, a.y, a.indices, a.conv, ...csrParts(a.w));
+    this.runSparseConv2dForwardPooled(a, checkSparseConv2dForwardPooled(a));
+  }
+
   // ---- what an implementation provides ----
+
+  /** The convolution, the pool and the ReLU one after the other; a backend that fuses them overrides. */
+  protected runConv2dForwardPooled(a: Conv2dForwardPooledArgs, d: PooledForwardDims): void {
+    this.runPooledPasses(a, d, (conv) => this.runConv2dForward({ x: a.x, w: a.w, b: a.b, y: conv, stride: a.stride, padding: a.padding }, d.conv));
+  }
+
+  protected runSparseConv2dForwardPooled(a: SparseConv2dForwardPooledArgs, d: PooledForwardDims): void {
+    this.runPooledPasses(a, d, (conv) => this.runSparseConv2dForward({ x: a.x, w: a.w, kernel: a.kernel, b: a.b, y: conv, stride: a.stride, padding: a.padding }, d.conv));
+  }
+
+  /**
+   * Runs `convolve` into a.conv (or a tensor of its own for the call), pools that into y and
+   * indices, then applies the ReLU to y in place — a backend whose ReLU cannot run in place
+   * (WebGPU binds no buffer twice) overrides the callers.
+   */
+  protected runPooledPasses(
+    a: { y: Tensor; indices: Tensor; conv?: Tensor; relu?: boolean }, d: PooledForwardDims, convolve: (conv: Tensor) => void,
+  ): void {
+    const conv = a.conv ?? this.tensor('f32', [d.conv.batch, d.conv.outChannels, d.conv.outH, d.conv.outW]);
+    try {
+      convolve(conv);
+      const p = d.pool;
+      this.runMaxPool2dForward({ x: conv, y: a.y, indices: a.indices, kernel: [p.kernelH, p.kernelW], stride: [p.strideH, p.strideW] }, p);
+      if (a.relu) this.runReluForward({ x: a.y, y: a.y }, a.y.size);
+    } finally {
+      if (!a.conv) this.release(conv);
+    }
+  }
 
   protected abstract allocate<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D>;
   protected abstract upload(t: Tensor, data: HostArray): void;

@@ -50,10 +50,10 @@ function pair(kernel: string, name: string, value: unknown, min: number): [numbe
   return [value[0] as number, value[1] as number];
 }
 
-interface Window { kernel?: Pair; stride?: Pair; padding?: Pair }
+export interface Window { kernel?: Pair; stride?: Pair; padding?: Pair }
 
 /** Validates the window and derives the output size of an inH×inW input, as torch does. */
-function windowDims(kernel: string, w: Window, planes: number, inH: number, inW: number): Pool2dDims {
+export function windowDims(kernel: string, w: Window, planes: number, inH: number, inW: number): Pool2dDims {
   const [kernelH, kernelW] = pair(kernel, 'kernel', w.kernel, 1);
   const [strideH, strideW] = w.stride === undefined ? [kernelH, kernelW] : pair(kernel, 'stride', w.stride, 1);
   const [padH, padW] = w.padding === undefined ? [0, 0] : pair(kernel, 'padding', w.padding, 0);

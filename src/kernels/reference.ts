@@ -6,6 +6,7 @@ export { sgdStepRef, axpyRef } from './optim.ts';
 export { sumSquaresRef, addScaledByInvNormRef } from './vector.ts';
 export { conv2dForwardRef, conv2dBackwardRef, conv2dWeightGradPooledRef, conv2dInputGradPooledRef } from './conv.ts';
 export { applyMaskRef } from './mask.ts';
+export { conv2dForwardPooledRef, sparseConv2dForwardPooledRef } from './conv-pooled.ts';
 export { csrGatherRef, csrAddScaledByInvNormRef, sparseLinearForwardRef, sparseConv2dForwardRef, sparseConv2dBackwardDataRef, sparseConv2dInputGradPooledRef } from './sparse.ts';
 export type { FloatArray } from './reference-types.ts';
 export {

@@ -128,7 +128,7 @@ export function checkCsr(kernel: string, name: string, a: CsrMatrix): number {
 export const csrParts = (a: CsrMatrix | undefined): Tensor[] =>
   (a && typeof a === 'object' ? [a.rowPtr, a.colIdx, a.values] : []);
 
-const csrTensors = (name: string, a: CsrMatrix): Record<string, Tensor> =>
+export const csrTensors = (name: string, a: CsrMatrix): Record<string, Tensor> =>
   ({ [`${name}.rowPtr`]: a.rowPtr, [`${name}.colIdx`]: a.colIdx, [`${name}.values`]: a.values });
 
 export function checkCsrGather(a: CsrGatherArgs): number {
@@ -201,13 +201,20 @@ function channelsOf(k: string, name: string, cols: number, [kh, kw]: [number, nu
 
 export function checkSparseConv2dForward(a: SparseConv2dForwardArgs): Conv2dDims {
   const k = 'sparseConv2dForward';
-  checkCsr(k, 'w', a.w);
-  const [kh, kw] = kernelPair(k, a.kernel);
-  for (const n of ['x', 'b', 'y'] as const) if (a[n]) expectDType(k, n, a[n], 'f32');
-  const d = convGeometry(k, a.x, [a.w.rows, channelsOf(k, 'w', a.w.cols, [kh, kw]), kh, kw], a.stride, a.padding);
-  if (a.b) expectShape(k, 'b', a.b, [d.outChannels]);
+  const d = sparseForwardGeometry(k, a);
+  expectDType(k, 'y', a.y, 'f32');
   expectShape(k, 'y', a.y, [d.batch, d.outChannels, d.outH, d.outW]);
   expectDistinct(k, { x: a.x, b: a.b, y: a.y, ...csrTensors('w', a.w) });
+  return d;
+}
+
+/** The geometry of a sparse forward pass from x, the CSR of W, its kernel and the bias (checked). */
+export function sparseForwardGeometry(k: string, a: Omit<SparseConv2dForwardArgs, 'y'>): Conv2dDims {
+  checkCsr(k, 'w', a.w);
+  const [kh, kw] = kernelPair(k, a.kernel);
+  for (const n of ['x', 'b'] as const) if (a[n]) expectDType(k, n, a[n], 'f32');
+  const d = convGeometry(k, a.x, [a.w.rows, channelsOf(k, 'w', a.w.cols, [kh, kw]), kh, kw], a.stride, a.padding);
+  if (a.b) expectShape(k, 'b', a.b, [d.outChannels]);
   return d;
 }
 
@@ -239,7 +246,7 @@ export function checkSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledA
 
 // ---- plain references (accumulate in doubles; used by the reference backend and by tests) ----
 
-type IndexArray = ArrayLike<number>;
+export type IndexArray = ArrayLike<number>;
 
 export function csrGatherRef(
   w: FloatArray, rowPtr: IndexArray, colIdx: IndexArray, values: FloatArray, rows: number, cols: number, transposed: boolean,

@@ -88,8 +88,16 @@ export abstract class Layer {
  * What a convolution bound in front of a max-pool (Conv2d.bindFeedingPool) reads of the pool: the
  * indices of its last forward pass. The pool, bound after the convolution, sets it.
  */
+/**
+ * What a convolution and the max-pool behind it (with or without a ReLU between them) share once
+ * bound: the convolution runs the pair as one call (conv2dForwardPooled) into the pool's output
+ * and indices, and the pool's own passes hand gradients back instead of scattering them.
+ */
 export interface PoolLink {
-  indices?: () => Tensor;
+  /** Set by the pool: its output, indices and window, and whether it applies the ReLU. */
+  pool?: () => { y: Tensor; indices: Tensor; kernel: [number, number]; stride: [number, number]; relu: boolean };
+  /** Set by the convolution: its output of the last pass, computed when first asked for. */
+  convOutput?: () => Tensor;
 }
 
 /** The CSR of Wᵀ a sparse backward pass needs; an inference-only sparse weight has none. */
@@ -196,10 +204,13 @@ export class Conv2d extends Layer {
   }
 
   /**
-   * Bound in front of a max-pool (with or without a ReLU between them, see bindSequence) that hands
-   * back its own output gradient instead of scattering it: both gradients are taken from the
-   * pool's side (conv2dWeightGradPooled; conv2dInputGradPooled or, with the weight sparse,
-   * sparseConv2dInputGradPooled), and the dense dy is never built.
+   * Bound in front of a max-pool (with or without a ReLU between them, see bindSequence): the
+   * forward pass runs convolution, pool and ReLU as one call (conv2dForwardPooled, or
+   * sparseConv2dForwardPooled) into the pool's tensors, and this layer's own output is computed
+   * only when read (activation()). The pool hands back its own output gradient instead of
+   * scattering it: both gradients are taken from the pool's side (conv2dWeightGradPooled;
+   * conv2dInputGradPooled or, with the weight sparse, sparseConv2dInputGradPooled), and the dense
+   * dy is never built.
    */
   bindFeedingPool(ctx: BindContext, input: readonly number[], link: PoolLink): BoundLayer {
     return this.#bind(ctx, input, link);
@@ -218,22 +229,48 @@ export class Conv2d extends Layer {
     const db = once(() => (this.bias ? ctx.grad(`${this.name}.bias`) : undefined));
     const { stride, padding, kernel } = this;
     let x: Tensor | undefined;
+    // With a pool behind, `output` holds the convolution only once read since the last pass.
+    let outputCurrent = false;
+    const convolve = (input: Tensor) => {
+      const s = ctx.sparse?.(wName);
+      if (s) ctx.backend.sparseConv2dForward({ x: input, w: s.w, kernel, b, y: output, stride, padding });
+      else ctx.backend.conv2dForward({ x: input, w: w(), b, y: output, stride, padding });
+    };
+    const pooledOutput = (): Tensor => {
+      if (!x) throw new InvalidArgumentError(`${this.name}: no forward pass yet`);
+      if (!outputCurrent) convolve(x);
+      outputCurrent = true;
+      return output;
+    };
+    if (link) link.convOutput = pooledOutput;
+    const poolOf = () => {
+      const pool = link?.pool?.();
+      if (!pool) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
+      return pool;
+    };
     return {
       output,
       forward: (input) => {
         x = input;
+        if (!link) {
+          convolve(input);
+          return;
+        }
+        outputCurrent = false;
+        const p = poolOf();
         const s = ctx.sparse?.(wName);
-        if (s) ctx.backend.sparseConv2dForward({ x: input, w: s.w, kernel, b, y: output, stride, padding });
-        else ctx.backend.conv2dForward({ x: input, w: w(), b, y: output, stride, padding });
+        const pooled = { pool: { kernel: p.kernel, stride: p.stride }, relu: p.relu, y: p.y, indices: p.indices, conv: output };
+        if (s) ctx.backend.sparseConv2dForwardPooled({ x: input, w: s.w, kernel, b, stride, padding, ...pooled });
+        else ctx.backend.conv2dForwardPooled({ x: input, w: w(), b, stride, padding, ...pooled });
       },
+      ...(link ? { activation: pooledOutput } : {}),
       backward: (dy) => {
         const s = ctx.sparse?.(wName);
         const dx = takeInputGrad();
         if (link) {
           // dy is the pool's output gradient (after its ReLU): at most one conv output per window
           // receives it. The weight gradient stays dense (error feedback needs it for pruned weights too).
-          const indices = link.indices?.();
-          if (!indices) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
+          const { indices } = poolOf();
           ctx.backend.conv2dWeightGradPooled({ x: x!, g: dy, indices, dw: dw(), db: db(), stride, padding });
           if (dx && s) ctx.backend.sparseConv2dInputGradPooled({ g: dy, indices, wt: transposeOf(s, wName), kernel, dx, stride, padding });
           else if (dx) ctx.backend.conv2dInputGradPooled({ g: dy, indices, w: w(), dx, stride, padding });
@@ -342,7 +379,7 @@ export class ReLU extends Layer {
    * Bound in front of a max-pool that applies this ReLU itself (see bindSequence): the input passes
    * through, forward and backward; `activation()` computes max(x, 0) of the last pass when read.
    */
-  bindBeforePool(ctx: BindContext, input: readonly number[]): BoundLayer {
+  bindBeforePool(ctx: BindContext, input: readonly number[], link?: PoolLink): BoundLayer {
     const own = new Owned(ctx.backend);
     let last: Tensor | undefined;
     let activation: Tensor | undefined;
@@ -356,7 +393,8 @@ export class ReLU extends Layer {
       activation: () => {
         if (!last) throw new InvalidArgumentError('ReLU: no forward pass yet');
         activation ??= own.f32([ctx.batch, ...input]);
-        ctx.backend.reluForward({ x: last, y: activation });
+        // Behind a convolution that ran fused with the pool, its output is computed now.
+        ctx.backend.reluForward({ x: link?.convOutput?.() ?? last, y: activation });
         return activation;
       },
       release: () => own.release(),
@@ -385,8 +423,8 @@ export class MaxPool2d extends Layer {
   /**
    * Bound behind a convolution bound with Conv2d.bindFeedingPool: relu says whether a ReLU bound
    * with bindBeforePool sits between them (the pool then applies it after pooling). The backward
-   * pass hands on the gradient at its own output (ReLU applied) instead of scattering it, and the
-   * convolution reads the indices through the link.
+   * pass hands on the gradient at its own output (ReLU applied) instead of scattering it. The
+   * forward pass is the convolution's: it writes this layer's output and indices through the link.
    */
   bindAfterConv(ctx: BindContext, input: readonly number[], relu: boolean, link: PoolLink): BoundLayer {
     return this.#bind(ctx, input, relu, link);
@@ -402,12 +440,14 @@ export class MaxPool2d extends Layer {
     const shape = [ctx.batch, ...this.outputShape(input)];
     const output = own.f32(shape);
     const indices = own.i32(shape);
-    if (link) link.indices = () => indices;
-    const takeInputGrad = link ? () => undefined : inputGradOf(ctx, input);
     const { kernel, stride } = this;
+    if (link) link.pool = () => ({ y: output, indices, kernel, stride, relu });
+    const takeInputGrad = link ? () => undefined : inputGradOf(ctx, input);
     return {
       output,
       forward: (x) => {
+        // The convolution in front already wrote output and indices (conv2dForwardPooled).
+        if (link) return;
         if (!relu) {
           ctx.backend.maxPool2dForward({ x, y: output, indices, kernel, stride });
           return;
@@ -448,9 +488,9 @@ export class MaxPool2d extends Layer {
  * relu(max(a, b)), and the gradient reaches the same element or none), so it touches a quarter of
  * the elements behind a 2×2 pool, forward and backward. The ReLU then passes its input on as it is
  * and gives its activation only when asked for it (BoundLayer.activation). A convolution followed
- * by a max-pool (a ReLU between them or not) takes its weight gradient from the pool's side
- * (Conv2d.bindFeedingPool): the pool hands back the gradient at its output and its indices, and no
- * dense dy is built unless the convolution's input gradient needs one.
+ * by a max-pool (a ReLU between them or not) runs the three as one call and takes its weight
+ * gradient from the pool's side (Conv2d.bindFeedingPool): the pool hands back the gradient at its
+ * output and its indices, and no dense dy is built unless the convolution's input gradient needs one.
  */
 export function bindSequence(layers: readonly Layer[], input: readonly number[], ctxFor: (i: number) => BindContext): BoundLayer[] {
   const bound: BoundLayer[] = [];
@@ -465,7 +505,7 @@ export function bindSequence(layers: readonly Layer[], input: readonly number[],
         const link: PoolLink = {};
         bound.push(layer.bindFeedingPool(ctxFor(i), shape, link));
         shape = layer.outputShape(shape);
-        if (relu) bound.push(next.bindBeforePool(ctxFor(i + 1), shape));
+        if (relu) bound.push(next.bindBeforePool(ctxFor(i + 1), shape, link));
         const at = relu ? i + 2 : i + 1;
         bound.push(pool.bindAfterConv(ctxFor(at), shape, relu, link));
         shape = pool.outputShape(shape);

@@ -251,6 +251,17 @@ describe('wasm threads: split kernels are bit-identical to one thread', () => {
     }));
   }
 
+  bothWays('conv2d forward with its max-pool behind it, with and without the ReLU (LeNet conv1, 5 images)', (b, r) => withTensors(b, (t) => {
+    const x = t([5, 1, 28, 28], data(r, 5 * 784)), w = t([6, 1, 5, 5], data(r, 150)), bias = t([6], data(r, 6));
+    const outs: Tensor[] = [];
+    for (const relu of [false, true]) {
+      const y = t([5, 6, 14, 14]), indices = t([5, 6, 14, 14], undefined, 'i32');
+      b.conv2dForwardPooled({ x, w, b: bias, padding: [2, 2], pool: { kernel: [2, 2] }, relu, y, indices });
+      outs.push(y, indices);
+    }
+    return outs;
+  }));
+
   bothWays('conv2d weight gradient from a max-pool\'s side (LeNet conv1 and conv2 shapes)', (b, r) => withTensors(b, (t) => {
     const outs: Tensor[] = [];
     for (const [n, c, h, w, o, pad] of [[5, 6, 14, 14, 16, 0], [3, 1, 28, 28, 6, 2]] as const) {

@@ -24,6 +24,7 @@ import type {
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
+import type { PooledForwardDims, SparseConv2dForwardPooledArgs } from '../../kernels/conv-pooled.ts';
 import type {
   CsrAddScaledByInvNormArgs, CsrGatherArgs, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dInputGradPooledArgs, SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
@@ -554,6 +555,24 @@ export class WasmBackend extends Backend {
       ...convArgs(d));
   }
 
+  /**
+   * Fused for a 2×2 stride-2 pool behind the gathered pass (LeNet-5's conv2 when pruned): each
+   * image's pool reads the product's grid, which the plain pass copies out to y. Dense
+   * convolutions run the passes in turn: pooling LeNet-5's conv1 from a cache-resident copy of
+   * each image's output measured the same as pooling the batch's afterwards (625 against 626 us at
+   * batch 128; the pool's compares and selects, not its loads, are its cost).
+   */
+  protected override runSparseConv2dForwardPooled(a: SparseConv2dForwardPooledArgs, d: PooledForwardDims): void {
+    const c = d.conv;
+    const nnz = a.w.values.size;
+    if (!isPool2x2(d.pool) || !this.#k.sparsePooledForwardFused(nnz, c.inChannels, c.inH, c.inW, c.kernelH, c.kernelW, c.strideH, c.strideW, c.padH, c.padW)) {
+      super.runSparseConv2dForwardPooled(a, d);
+      return;
+    }
+    this.#k.sparseConv2dForwardPooled(p(a.x), p(a.w.rowPtr), p(a.w.colIdx), p(a.w.values), p(a.b), p(a.y), p(a.indices), this.#sparseConvScratch(c, nnz),
+      c.batch, c.inChannels, c.inH, c.inW, c.outChannels, c.kernelH, c.kernelW, c.padH, c.padW, a.relu ? 1 : 0);
+  }
+
   protected runSparseConv2dInputGradPooled(a: SparseConv2dInputGradPooledArgs, d: Conv2dDims, pooled: number): void {
     const floats = this.#k.sparsePooledInputGradWorkspaceFloats(a.wt.values.size, d.inChannels, d.inH, d.inW, d.outChannels,
       d.kernelH, d.kernelW, d.strideH, d.strideW, d.padH, d.padW, pooled);
@@ -573,6 +592,11 @@ export class WasmBackend extends Backend {
     this.#k.sparseConv2dBackwardData(p(a.dy), p(a.wt.rowPtr), p(a.wt.colIdx), p(a.wt.values), p(a.dx), this.#sparseConvScratch(d, a.wt.values.size),
       ...convArgs(d));
   }
+}
+
+/** The pool the fused forward passes take: 2×2, stride 2 (unpadded, as every pool behind a convolution is). */
+function isPool2x2(d: Pool2dDims): boolean {
+  return d.kernelH === 2 && d.kernelW === 2 && d.strideH === 2 && d.strideW === 2 && d.padH === 0 && d.padW === 0;
 }
 
 /** The geometry arguments every convolution export takes (n, c, h, w, o, kh, kw, sh, sw, ph, pw), in its order. */

@@ -98,6 +98,11 @@ export interface KernelExports {
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
   sparseConv2dBackwardData(dy: number, rowPtr: number, colIdx: number, values: number, dx: number, dcol: number,
     n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  /** Whether sparseConv2dForwardPooled takes this geometry with nnz kept weights. */
+  sparsePooledForwardFused(nnz: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): number;
+  /** sparseConv2dForward's gathered pass with the 2×2 stride-2 pool (then ReLU) read off its grid; col: sparseConvWorkspaceFloats floats. */
+  sparseConv2dForwardPooled(x: number, rowPtr: number, colIdx: number, values: number, bias: number, y: number, indices: number, col: number,
+    n: number, c: number, h: number, wd: number, o: number, kh: number, kw: number, ph: number, pw: number, relu: number): void;
 }
 
 // Smallest module using a v128 instruction: tells whether this engine has WebAssembly SIMD.

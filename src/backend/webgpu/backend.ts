@@ -19,13 +19,15 @@ import type {
 import type { BatchNorm2dBackwardArgs, BatchNorm2dForwardArgs, BatchNormDims } from '../../kernels/batchnorm.ts';
 import type { AddArgs, DropoutDims } from '../../kernels/elementwise.ts';
 import type { ApplyMaskArgs } from '../../kernels/mask.ts';
+import type { Conv2dForwardPooledArgs, PooledForwardDims, SparseConv2dForwardPooledArgs } from '../../kernels/conv-pooled.ts';
 import type {
   CsrAddScaledByInvNormArgs, CsrGatherArgs, CsrMatrix, SparseConv2dBackwardDataArgs, SparseConv2dForwardArgs, SparseConv2dInputGradPooledArgs,
   SparseLinearDims, SparseLinearForwardArgs,
 } from '../../kernels/sparse.ts';
 
 const WORKGROUP_2D = 8;
-const UNIFORM_BYTES = 64;
+/** Room for the largest uniform block (include/conv2d_pooled.wgsl: 21 words), in 16-byte units. */
+const UNIFORM_BYTES = 96;
 
 type Field = ['u32' | 'f32', number];
 
@@ -418,6 +420,26 @@ export class WebGpuBackend extends Backend {
   protected runSparseConv2dForward(a: SparseConv2dForwardArgs, d: Conv2dDims): void {
     this.#dispatch('sparseConv2dForward', this.#convFields(d, Boolean(a.b)),
       [buf(a.x), ...csrBuffers(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y)], this.#groups1d(a.y.size));
+  }
+
+  /** One fused shader (the base class's passes would run the ReLU in place, which binds y twice). */
+  protected override runConv2dForwardPooled(a: Conv2dForwardPooledArgs, d: PooledForwardDims): void {
+    this.#dispatch('conv2dForwardPooled', this.#pooledFields(d, Boolean(a.b), Boolean(a.relu)),
+      [buf(a.x), buf(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y), buf(a.indices)], this.#groups1d(a.y.size));
+  }
+
+  protected override runSparseConv2dForwardPooled(a: SparseConv2dForwardPooledArgs, d: PooledForwardDims): void {
+    this.#dispatch('sparseConv2dForwardPooled', this.#pooledFields(d, Boolean(a.b), Boolean(a.relu)),
+      [buf(a.x), ...csrBuffers(a.w), a.b ? buf(a.b) : this.#placeholder, buf(a.y), buf(a.indices)], this.#groups1d(a.y.size));
+  }
+
+  /** The Params block of include/conv2d_pooled.wgsl: the convolution's, then the pool's. */
+  #pooledFields(d: PooledForwardDims, hasBias: boolean, relu: boolean): Field[] {
+    const p = d.pool;
+    return [
+      ...this.#convFields(d.conv, hasBias),
+      ['u32', p.kernelH], ['u32', p.kernelW], ['u32', p.strideH], ['u32', p.strideW], ['u32', p.outH], ['u32', p.outW], ['u32', relu ? 1 : 0],
+    ];
   }
 
   protected runSparseConv2dBackwardData(a: SparseConv2dBackwardDataArgs, d: Conv2dDims): void {

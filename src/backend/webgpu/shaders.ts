@@ -37,6 +37,9 @@ import csrAddScaledByInvNorm from '../../../shaders/csr_add_scaled_by_inv_norm.w
 import sparseLinearForward from '../../../shaders/sparse_linear_forward.wgsl';
 import sparseConv2dForward from '../../../shaders/sparse_conv2d_forward.wgsl';
 import sparseConv2dBackwardData from '../../../shaders/sparse_conv2d_backward_data.wgsl';
+import conv2dPooled from '../../../shaders/include/conv2d_pooled.wgsl';
+import conv2dForwardPooled from '../../../shaders/conv2d_forward_pooled.wgsl';
+import sparseConv2dForwardPooled from '../../../shaders/sparse_conv2d_forward_pooled.wgsl';
 
 /** 1-D shaders' workgroup size; shaders/include/grid1d.wgsl declares the same (a test checks). */
 export const WORKGROUP_1D = 64;
@@ -64,6 +67,8 @@ export const SHADERS = {
   csrGather: grid(csrGather), csrAddScaledByInvNorm: grid(csrAddScaledByInvNorm), sparseLinearForward: grid(sparseLinearForward),
   sparseConv2dForward: grid(sparseConv2dForward, conv2dParams),
   sparseConv2dBackwardData: grid(sparseConv2dBackwardData, conv2dParams),
+  conv2dForwardPooled: grid(conv2dForwardPooled, conv2dPooled),
+  sparseConv2dForwardPooled: grid(sparseConv2dForwardPooled, conv2dPooled),
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
