@@ -1,7 +1,7 @@
 // What the fused convolution → max-pool (→ ReLU) shaders share (conv2d_forward_pooled.wgsl,
 // sparse_conv2d_forward_pooled.wgsl): their uniform block — conv2d_params.wgsl's, then the pool's —
 // and the entry point. One invocation per pooled output computes the convolution at each position
-// of its window (conv_at, defined by the shader) and keeps max_pool2d_forward.wgsl's maximum and
+// of its window (conv_at: include/conv2d_at.wgsl or sparse_conv2d_at.wgsl) and keeps max_pool2d_forward.wgsl's maximum and
 // index; the pool is unpadded, so every window lies inside the convolution's output.
 struct Params {
   batch: u32, in_c: u32, in_h: u32, in_w: u32,

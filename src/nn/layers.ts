@@ -85,17 +85,13 @@ export abstract class Layer {
 }
 
 /**
- * What a convolution bound in front of a max-pool (Conv2d.bindFeedingPool) reads of the pool: the
- * indices of its last forward pass. The pool, bound after the convolution, sets it.
- */
-/**
  * What a convolution and the max-pool behind it (with or without a ReLU between them) share once
  * bound: the convolution runs the pair as one call (conv2dForwardPooled) into the pool's output
  * and indices, and the pool's own passes hand gradients back instead of scattering them.
  */
 export interface PoolLink {
-  /** Set by the pool: its output, indices and window, and whether it applies the ReLU. */
-  pool?: () => { y: Tensor; indices: Tensor; kernel: [number, number]; stride: [number, number]; relu: boolean };
+  /** Set by the pool when bound (after the convolution): its output, indices and window, and whether it applies the ReLU. */
+  pool?: { y: Tensor; indices: Tensor; kernel: [number, number]; stride: [number, number]; relu: boolean };
   /** Set by the convolution: its output of the last pass, computed when first asked for. */
   convOutput?: () => Tensor;
 }
@@ -243,11 +239,16 @@ export class Conv2d extends Layer {
       return output;
     };
     if (link) link.convOutput = pooledOutput;
-    const poolOf = () => {
-      const pool = link?.pool?.();
+    // The pool is bound after this layer, so its tensors are looked up at the first pass.
+    const poolOf = once(() => {
+      const pool = link?.pool;
       if (!pool) throw new InvalidArgumentError(`${this.name}: the max-pool it feeds was never bound`);
       return pool;
-    };
+    });
+    const pooledOutputs = once(() => {
+      const { kernel: pk, stride: ps, relu, y, indices } = poolOf();
+      return { pool: { kernel: pk, stride: ps }, relu, y, indices, conv: output };
+    });
     return {
       output,
       forward: (input) => {
@@ -257,9 +258,8 @@ export class Conv2d extends Layer {
           return;
         }
         outputCurrent = false;
-        const p = poolOf();
         const s = ctx.sparse?.(wName);
-        const pooled = { pool: { kernel: p.kernel, stride: p.stride }, relu: p.relu, y: p.y, indices: p.indices, conv: output };
+        const pooled = pooledOutputs();
         if (s) ctx.backend.sparseConv2dForwardPooled({ x: input, w: s.w, kernel, b, stride, padding, ...pooled });
         else ctx.backend.conv2dForwardPooled({ x: input, w: w(), b, stride, padding, ...pooled });
       },
@@ -441,7 +441,7 @@ export class MaxPool2d extends Layer {
     const output = own.f32(shape);
     const indices = own.i32(shape);
     const { kernel, stride } = this;
-    if (link) link.pool = () => ({ y: output, indices, kernel, stride, relu });
+    if (link) link.pool = { y: output, indices, kernel, stride, relu };
     const takeInputGrad = link ? () => undefined : inputGradOf(ctx, input);
     return {
       output,

@@ -8,17 +8,9 @@
 // the dense ones, the WebGPU shader's windows and strides.
 import { describe, expect, it } from 'vitest';
 import { type Backend, createBackend, InvalidArgumentError, reference, releaseCsr, sparse, type Tensor, uploadCsr } from '../../src/index.ts';
-import type { Conv2dDims } from '../../src/index.ts';
-import { expectClose, forEachBackend, type Make, randomArray, rng, thrown } from './kernel-harness.ts';
+import { type ConvPoolCase, convPoolGeometry, expectClose, forEachBackend, type Make, randomArray, rng, thrown } from './kernel-harness.ts';
 
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: [number, number];
-  padding?: [number, number];
-  pool?: { kernel: [number, number]; stride?: [number, number] };
-}
+type Case = ConvPoolCase;
 
 const POOL_2X2: { kernel: [number, number]; stride?: [number, number] } = { kernel: [2, 2] };
 
@@ -46,16 +38,8 @@ const SPARSE_CASES: Case[] = [
 ];
 
 function geometry(c: Case) {
-  const [n, ch, h, wd] = c.x;
-  const [o, , kh, kw] = c.w;
-  const [sh, sw] = c.stride ?? [1, 1];
-  const [ph, pw] = c.padding ?? [0, 0];
-  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1, wo = Math.floor((wd + 2 * pw - kw) / sw) + 1;
-  const conv: Conv2dDims = { batch: n, inChannels: ch, inH: h, inW: wd, outChannels: o, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padH: ph, padW: pw, outH: ho, outW: wo };
-  const p = c.pool ?? POOL_2X2;
-  const [pkh, pkw] = p.kernel, [psh, psw] = p.stride ?? p.kernel;
-  const pool = { planes: n * o, inH: ho, inW: wo, kernelH: pkh, kernelW: pkw, strideH: psh, strideW: psw, padH: 0, padW: 0, outH: Math.floor((ho - pkh) / psh) + 1, outW: Math.floor((wo - pkw) / psw) + 1 };
-  return { d: { conv, pool }, convShape: [n, o, ho, wo], pooledShape: [n, o, pool.outH, pool.outW], poolArg: p };
+  const { conv, pool, convShape, pooledShape } = convPoolGeometry(c);
+  return { d: { conv, pool }, convShape, pooledShape, poolArg: c.pool ?? POOL_2X2 };
 }
 
 /** The backend's own passes one after the other: what the fused call must equal bit for bit. */

@@ -8,17 +8,9 @@
 // gradient with the weight given as the CSR of Wᵀ, as the sparse path holds it.
 import { describe, expect, it } from 'vitest';
 import { type Backend, type CsrMatrix, InvalidArgumentError, reference, releaseCsr, sparse, uploadCsr } from '../../src/index.ts';
-import type { Conv2dDims } from '../../src/index.ts';
-import { expectClose, forEachBackend, randomArray, rng, thrown } from './kernel-harness.ts';
+import { type ConvPoolCase, convPoolGeometry, expectClose, forEachBackend, randomArray, rng, thrown } from './kernel-harness.ts';
 
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: [number, number];
-  padding?: [number, number];
-  pool: { kernel: [number, number]; stride: [number, number]; padding?: [number, number] };
-}
+type Case = ConvPoolCase & { pool: NonNullable<ConvPoolCase['pool']> };
 
 const CASES: Case[] = [
   // LeNet-5's conv2 and conv1 (padded), 2×2 pools: the 8-wide chunks, 30 and 5 patch rows.
@@ -32,18 +24,8 @@ const CASES: Case[] = [
 ];
 
 function geometry(c: Case) {
-  const [n, ch, h, wd] = c.x;
-  const [o, , kh, kw] = c.w;
-  const [sh, sw] = c.stride ?? [1, 1];
-  const [ph, pw] = c.padding ?? [0, 0];
-  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1, wo = Math.floor((wd + 2 * pw - kw) / sw) + 1;
-  const d: Conv2dDims = { batch: n, inChannels: ch, inH: h, inW: wd, outChannels: o, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padH: ph, padW: pw, outH: ho, outW: wo };
-  const [pkh, pkw] = c.pool.kernel, [psh, psw] = c.pool.stride, [pph, ppw] = c.pool.padding ?? [0, 0];
-  const pool = {
-    planes: n * o, inH: ho, inW: wo, kernelH: pkh, kernelW: pkw, strideH: psh, strideW: psw, padH: pph, padW: ppw,
-    outH: Math.floor((ho + 2 * pph - pkh) / psh) + 1, outW: Math.floor((wo + 2 * ppw - pkw) / psw) + 1,
-  };
-  return { d, pool, gShape: [n, o, pool.outH, pool.outW] };
+  const { conv, pool, pooledShape } = convPoolGeometry(c);
+  return { d: conv, pool, gShape: pooledShape };
 }
 
 /** The pool's indices over a random conv output, and a pooled gradient with ReLU-like zeros. */

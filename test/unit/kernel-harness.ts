@@ -3,7 +3,7 @@
 // check after every test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, BackendUnavailableError, createBackend, type FeddipError, type Tensor } from '../../src/index.ts';
-import type { BackendName } from '../../src/index.ts';
+import type { BackendName, Conv2dDims } from '../../src/index.ts';
 
 const requireWebGpu = process.env.FEDDIP_REQUIRE_WEBGPU === '1';
 
@@ -82,4 +82,31 @@ export function forEachBackend(family: string, register: (run: (title: string, b
       }), name);
     });
   }
+}
+
+/** A convolution (x and w shapes, stride, padding) with a max-pool behind it, as the pooled kernels' tests describe one. */
+export interface ConvPoolCase {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: [number, number];
+  padding?: [number, number];
+  pool?: { kernel: [number, number]; stride?: [number, number]; padding?: [number, number] };
+}
+
+/** The convolution's geometry and its pool's (planes N·O; a missing pool is 2×2, stride 2), as torch sizes them. */
+export function convPoolGeometry(c: ConvPoolCase) {
+  const [n, ch, h, wd] = c.x;
+  const [o, , kh, kw] = c.w;
+  const [sh, sw] = c.stride ?? [1, 1];
+  const [ph, pw] = c.padding ?? [0, 0];
+  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1, wo = Math.floor((wd + 2 * pw - kw) / sw) + 1;
+  const conv: Conv2dDims = { batch: n, inChannels: ch, inH: h, inW: wd, outChannels: o, kernelH: kh, kernelW: kw, strideH: sh, strideW: sw, padH: ph, padW: pw, outH: ho, outW: wo };
+  const p = c.pool ?? { kernel: [2, 2] as [number, number] };
+  const [pkh, pkw] = p.kernel, [psh, psw] = p.stride ?? p.kernel, [pph, ppw] = p.padding ?? [0, 0];
+  const pool = {
+    planes: n * o, inH: ho, inW: wo, kernelH: pkh, kernelW: pkw, strideH: psh, strideW: psw, padH: pph, padW: ppw,
+    outH: Math.floor((ho + 2 * pph - pkh) / psh) + 1, outW: Math.floor((wo + 2 * ppw - pkw) / psw) + 1,
+  };
+  return { conv, pool, convShape: [n, o, ho, wo], pooledShape: [n, o, pool.outH, pool.outW] };
 }

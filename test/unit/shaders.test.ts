@@ -15,8 +15,11 @@ const includes = Object.fromEntries(readdirSync(includeDir).map((f) => [f, readF
 const ownParams = (code: string) => /\bstruct Params\b/.test(code);
 // First the include that declares a Params of its own: the uniform-block includes then see it.
 const USES: Record<string, (code: string) => boolean> = {
-  // The fused shaders define conv_at; the include declares their Params and the entry point that calls it.
-  'conv2d_pooled.wgsl': (code) => /\bfn conv_at\(/.test(code),
+  // The fused shaders are bindings only: the include declares their Params and the entry point.
+  'conv2d_pooled.wgsl': (code) => !/\bfn main\(/.test(code),
+  // One convolution output (conv_at), for the shader's dense or CSR weight bindings.
+  'conv2d_at.wgsl': (code) => /\bconv_at\(/.test(code) && /var<storage, read> w:/.test(code),
+  'sparse_conv2d_at.wgsl': (code) => /\bconv_at\(/.test(code) && /var<storage, read> row_ptr:/.test(code),
   'grid1d.wgsl': (code) => /\bindex_1d\(|\bWORKGROUP_1D\b/.test(code),
   'conv2d_params.wgsl': (code) => /\bu\.(in_c|k_h|out_c)\b/.test(code) && !ownParams(code),
   'pool2d_params.wgsl': (code) => /\bu\.(kernel_h|kernel_w)\b/.test(code) && !ownParams(code),

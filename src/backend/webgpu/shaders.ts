@@ -38,6 +38,8 @@ import sparseLinearForward from '../../../shaders/sparse_linear_forward.wgsl';
 import sparseConv2dForward from '../../../shaders/sparse_conv2d_forward.wgsl';
 import sparseConv2dBackwardData from '../../../shaders/sparse_conv2d_backward_data.wgsl';
 import conv2dPooled from '../../../shaders/include/conv2d_pooled.wgsl';
+import conv2dAt from '../../../shaders/include/conv2d_at.wgsl';
+import sparseConv2dAt from '../../../shaders/include/sparse_conv2d_at.wgsl';
 import conv2dForwardPooled from '../../../shaders/conv2d_forward_pooled.wgsl';
 import sparseConv2dForwardPooled from '../../../shaders/sparse_conv2d_forward_pooled.wgsl';
 
@@ -53,7 +55,7 @@ export const SHADERS = {
   matmul, colSum: grid(colSum), reluForward: grid(reluForward), reluBackward: grid(reluBackward),
   softmaxCrossEntropy, sgdStep: grid(sgdStep), axpy: grid(axpy), fill: grid(fill), copy: grid(copy), sumSquares,
   addScaledByInvNorm: grid(addScaledByInvNorm),
-  conv2dForward: grid(conv2dForward, conv2dParams),
+  conv2dForward: grid(conv2dForward, conv2dParams, conv2dAt),
   conv2dBackwardData: grid(conv2dBackwardData, conv2dParams),
   conv2dBackwardFilter: grid(conv2dBackwardFilter, conv2dParams),
   conv2dBackwardBias: grid(conv2dBackwardBias, conv2dParams),
@@ -65,10 +67,10 @@ export const SHADERS = {
   adaptiveAvgPool2dForward: grid(adaptiveAvgPool2dForward), adaptiveAvgPool2dBackward: grid(adaptiveAvgPool2dBackward),
   batchNormForward, batchNormBackward, dropout: grid(dropout), add: grid(add), applyMask: grid(applyMask),
   csrGather: grid(csrGather), csrAddScaledByInvNorm: grid(csrAddScaledByInvNorm), sparseLinearForward: grid(sparseLinearForward),
-  sparseConv2dForward: grid(sparseConv2dForward, conv2dParams),
+  sparseConv2dForward: grid(sparseConv2dForward, conv2dParams, sparseConv2dAt),
   sparseConv2dBackwardData: grid(sparseConv2dBackwardData, conv2dParams),
-  conv2dForwardPooled: grid(conv2dForwardPooled, conv2dPooled),
-  sparseConv2dForwardPooled: grid(sparseConv2dForwardPooled, conv2dPooled),
+  conv2dForwardPooled: grid(conv2dForwardPooled, conv2dPooled, conv2dAt),
+  sparseConv2dForwardPooled: grid(sparseConv2dForwardPooled, conv2dPooled, sparseConv2dAt),
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
