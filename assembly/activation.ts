@@ -1,6 +1,6 @@
 // ReLU and its gradient, element-wise over n floats, four lanes at a time.
 
-/** y = max(x, 0). */
+/** y = max(x, 0), a NaN kept (f32x4.max propagates it; the scalar tail does the same). */
 export function reluForward(x: usize, y: usize, n: i32): void {
   const zero = f32x4.splat(0);
   let i = 0;
@@ -11,7 +11,7 @@ export function reluForward(x: usize, y: usize, n: i32): void {
   for (; i < n; i++) {
     const off = <usize>i << 2;
     const v = load<f32>(x + off);
-    store<f32>(y + off, v > 0 ? v : 0);
+    store<f32>(y + off, v > 0 || v != v ? v : 0);
   }
 }
 

@@ -2,16 +2,10 @@
 // h·in_w + w within the input plane. Padding is never read (it stands for −∞), so the clipped
 // window is scanned; padding ≤ kernel/2 guarantees it is non-empty.
 // Params and its uniform `u` come from include/pool2d_params.wgsl, WORKGROUP_1D and index_1d
-// from include/grid1d.wgsl (both prepended at build time).
+// from include/grid1d.wgsl, is_nan from include/float_bits.wgsl (all prepended at build time).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<i32>;
-
-// Tested on the bits: WGSL lets an implementation assume floats are never NaN, so `v != v` may be
-// folded away.
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
 
 @compute @workgroup_size(WORKGROUP_1D)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -1,4 +1,4 @@
-// y = max(x, 0)
+// y = max(x, 0), NaN kept (relu from include/float_bits.wgsl)
 // WORKGROUP_1D and index_1d come from include/grid1d.wgsl, prepended at build time.
 struct Params { n: u32 }
 
@@ -10,5 +10,5 @@ struct Params { n: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = index_1d(gid, groups);
   if (i >= u.n) { return; }
-  y[i] = max(x[i], 0.0);
+  y[i] = relu(x[i]);
 }

@@ -24,8 +24,12 @@ export function checkReluBackward(a: ReluBackwardArgs): number {
   return a.x.size;
 }
 
+/** y = max(x, 0); a NaN stays NaN, as in PyTorch (torch.relu) and every backend. */
 export function reluForwardRef(x: FloatArray, y: FloatArray): void {
-  for (let i = 0; i < x.length; i++) y[i] = x[i]! > 0 ? x[i]! : 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    y[i] = v > 0 || v !== v ? v : 0;
+  }
 }
 
 export function reluBackwardRef(x: FloatArray, dy: FloatArray, dx: FloatArray): void {

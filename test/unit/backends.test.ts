@@ -52,6 +52,23 @@ forEachBackend('backend contract', (run, name) => {
     }
   });
 
+  run('ReLU keeps a NaN and zeroes its gradient, in the SIMD lanes and the scalar tail alike', async (b) => {
+    // torch.relu(nan) is nan; the gradient of ReLU at a NaN is 0 (x > 0 is false).
+    const special = [Number.NaN, -1, 0, -0, 2.5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const n of [7, 9]) { // 4 lanes + a tail of 3; 8 lanes + a tail of 1 (the NaN lands in both)
+      const xs = Float32Array.from({ length: n }, (_, i) => special[(i + n) % special.length]!);
+      const x = b.tensor('f32', [n], xs), y = b.tensor('f32', [n]), dy = b.tensor('f32', [n], new Float32Array(n).fill(3));
+      b.reluForward({ x, y });
+      const want = new Float32Array(n); reference.reluForwardRef(xs, want);
+      const got = await b.read(y);
+      expect(Array.from(got).map(String)).toEqual(Array.from(want).map(String));
+      expect(Array.from(got).filter(Number.isNaN).length).toBe(Array.from(xs).filter(Number.isNaN).length);
+      b.reluBackward({ x, dy, dx: y });
+      expect(Array.from(await b.read(y))).toEqual(Array.from(xs, (v) => (v > 0 ? 3 : 0)));
+      b.release(x); b.release(y); b.release(dy);
+    }
+  });
+
   run('element-wise kernels handle lengths that are not multiples of 4', async (b) => {
     const r = rng(3);
     for (const n of [1, 3, 5, 67]) {

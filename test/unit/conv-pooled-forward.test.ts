@@ -89,21 +89,23 @@ forEachBackend('conv2dForwardPooled', (run) => {
     }
   });
 
-  run('takes a NaN as torch\'s pool does, and works without a bias', async (b, make) => {
+  run('takes a NaN as torch\'s pool and ReLU do, and works without a bias', async (b, make) => {
     const c = DENSE_CASES[0]!;
     const { pooledShape } = geometry(c);
     const xs = randomArray(c.x.reduce((a, v) => a * v, 1), rng(3));
     xs[1 * 784 + 10 * 28 + 13] = Number.NaN; // image 1: reaches a 5×5 patch of every filter's output
     const x = make(c.x, xs), w = make(c.w, randomArray(150, rng(4)));
-    const y = make(pooledShape), indices = make(pooledShape, undefined, 'i32');
-    b.conv2dForwardPooled({ x, w, padding: c.padding, pool: POOL_2X2, y, indices });
-    const want = await inTurn(b, make, (out) => b.conv2dForward({ x, w, y: out, padding: c.padding }), c, false);
-    const got = await b.read(y);
-    expect(Array.from(await b.read(indices))).toEqual(Array.from(want.indices));
-    expect(Array.from(got)).toEqual(Array.from(want.y));
-    const nans = Array.from(got).filter((v) => Number.isNaN(v)).length;
-    expect(nans).toBeGreaterThan(0);
-    expect(nans).toBeLessThanOrEqual(6 * 9); // at most 3×3 pooled outputs per filter, image 1 only
+    for (const relu of [false, true]) {
+      const y = make(pooledShape), indices = make(pooledShape, undefined, 'i32');
+      b.conv2dForwardPooled({ x, w, padding: c.padding, pool: POOL_2X2, relu, y, indices });
+      const want = await inTurn(b, make, (out) => b.conv2dForward({ x, w, y: out, padding: c.padding }), c, relu);
+      const got = await b.read(y);
+      expect(Array.from(await b.read(indices))).toEqual(Array.from(want.indices));
+      expect(Array.from(got)).toEqual(Array.from(want.y));
+      const nans = Array.from(got).filter((v) => Number.isNaN(v)).length;
+      expect(nans, `relu ${relu}`).toBeGreaterThan(0); // the ReLU keeps them, as torch.relu does
+      expect(nans).toBeLessThanOrEqual(6 * 9); // at most 3×3 pooled outputs per filter, image 1 only
+    }
   });
 
   run('rejects bad arguments with messages that name them', (b, make) => {
@@ -172,6 +174,25 @@ forEachBackend('sparseConv2dForwardPooled', (run) => {
         release();
       }
     }
+  });
+
+  run('keeps a NaN through the pool and the ReLU (wasm: the pool read off the sparse grid)', async (b, make) => {
+    const c = SPARSE_CASES[0]!;
+    const { pooledShape } = geometry(c);
+    const xs = randomArray(c.x.reduce((a, v) => a * v, 1), rng(8));
+    xs[2 * 6 * 196 + 3 * 196 + 7 * 14 + 6] = Number.NaN; // image 2, channel 3, row 7, column 6
+    const x = make(c.x, xs);
+    const { csr, release } = keptCsr(b, randomArray(2400, rng(9)), c.w, 0.3, 10);
+    for (const relu of [false, true]) {
+      const y = make(pooledShape), indices = make(pooledShape, undefined, 'i32');
+      b.sparseConv2dForwardPooled({ x, w: csr, kernel: [5, 5], pool: POOL_2X2, relu, y, indices });
+      const want = await inTurn(b, make, (out) => b.sparseConv2dForward({ x, w: csr, kernel: [5, 5], y: out }), c, relu);
+      const got = await b.read(y);
+      expect(Array.from(await b.read(indices))).toEqual(Array.from(want.indices));
+      expect(Array.from(got)).toEqual(Array.from(want.y));
+      expect(Array.from(got).filter((v) => Number.isNaN(v)).length, `relu ${relu}`).toBeGreaterThan(0);
+    }
+    release();
   });
 
   run('rejects bad arguments with messages that name them', (b, make) => {

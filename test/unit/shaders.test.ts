@@ -21,6 +21,7 @@ const USES: Record<string, (code: string) => boolean> = {
   'conv2d_at.wgsl': (code) => /\bconv_at\(/.test(code) && /var<storage, read> w:/.test(code),
   'sparse_conv2d_at.wgsl': (code) => /\bconv_at\(/.test(code) && /var<storage, read> row_ptr:/.test(code),
   'grid1d.wgsl': (code) => /\bindex_1d\(|\bWORKGROUP_1D\b/.test(code),
+  'float_bits.wgsl': (code) => /\b(is_nan|relu)\(/.test(code),
   'conv2d_params.wgsl': (code) => /\bu\.(in_c|k_h|out_c)\b/.test(code) && !ownParams(code),
   'pool2d_params.wgsl': (code) => /\bu\.(kernel_h|kernel_w)\b/.test(code) && !ownParams(code),
 };

@@ -15,6 +15,7 @@ import addScaledByInvNorm from '../../../shaders/add_scaled_by_inv_norm.wgsl';
 import conv2dParams from '../../../shaders/include/conv2d_params.wgsl';
 import pool2dParams from '../../../shaders/include/pool2d_params.wgsl';
 import grid1d from '../../../shaders/include/grid1d.wgsl';
+import floatBits from '../../../shaders/include/float_bits.wgsl';
 import conv2dForward from '../../../shaders/conv2d_forward.wgsl';
 import conv2dBackwardData from '../../../shaders/conv2d_backward_data.wgsl';
 import conv2dBackwardFilter from '../../../shaders/conv2d_backward_filter.wgsl';
@@ -52,7 +53,7 @@ const withIncludes = (body: string, ...includes: string[]): string => [...includ
 const grid = (body: string, ...includes: string[]): string => withIncludes(body, ...includes, grid1d);
 
 export const SHADERS = {
-  matmul, colSum: grid(colSum), reluForward: grid(reluForward), reluBackward: grid(reluBackward),
+  matmul, colSum: grid(colSum), reluForward: grid(reluForward, floatBits), reluBackward: grid(reluBackward),
   softmaxCrossEntropy, sgdStep: grid(sgdStep), axpy: grid(axpy), fill: grid(fill), copy: grid(copy), sumSquares,
   addScaledByInvNorm: grid(addScaledByInvNorm),
   conv2dForward: grid(conv2dForward, conv2dParams, conv2dAt),
@@ -60,7 +61,7 @@ export const SHADERS = {
   conv2dBackwardFilter: grid(conv2dBackwardFilter, conv2dParams),
   conv2dBackwardBias: grid(conv2dBackwardBias, conv2dParams),
   conv2dWeightGradPooled: grid(conv2dWeightGradPooled),
-  maxPool2dForward: grid(maxPool2dForward, pool2dParams),
+  maxPool2dForward: grid(maxPool2dForward, pool2dParams, floatBits),
   maxPool2dBackward: grid(maxPool2dBackward),
   avgPool2dForward: grid(avgPool2dForward, pool2dParams),
   avgPool2dBackward: grid(avgPool2dBackward, pool2dParams),
@@ -69,8 +70,8 @@ export const SHADERS = {
   csrGather: grid(csrGather), csrAddScaledByInvNorm: grid(csrAddScaledByInvNorm), sparseLinearForward: grid(sparseLinearForward),
   sparseConv2dForward: grid(sparseConv2dForward, conv2dParams, sparseConv2dAt),
   sparseConv2dBackwardData: grid(sparseConv2dBackwardData, conv2dParams),
-  conv2dForwardPooled: grid(conv2dForwardPooled, conv2dPooled, conv2dAt),
-  sparseConv2dForwardPooled: grid(sparseConv2dForwardPooled, conv2dPooled, sparseConv2dAt),
+  conv2dForwardPooled: grid(conv2dForwardPooled, conv2dPooled, conv2dAt, floatBits),
+  sparseConv2dForwardPooled: grid(sparseConv2dForwardPooled, conv2dPooled, sparseConv2dAt, floatBits),
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
