@@ -106,7 +106,7 @@ for (let pass = 0; pass < PASSES && !interrupted; pass++) {
         else if (!cases.some((c) => c.name === spec.name)) throw new Error(`bench case ${spec.name} appeared in pass ${pass + 1} only`);
         runs.push({ threads: spec.threads, ...value });
       },
-      note: (text) => (passNotes[pass] ??= []).push(text),
+      note: (text) => (passNotes[pass] ??= []).push({ suite: suite.name, text }),
     });
     console.error(`bench: ${suite.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
@@ -142,9 +142,11 @@ if (passes === 0 && cases.length) runPeer();
 // A note every pass wrote alike is kept as it is; one whose figures moved comes from the last
 // complete pass (the first, when stopped during it), marked so.
 const notesFrom = Math.max(0, passes - 1);
-for (const text of passNotes[notesFrom] ?? []) {
-  const same = passNotes.every((list) => list.includes(text));
-  notes.push(same ? text : `(pass ${notesFrom + 1} of ${passNotes.length}) ${text}`);
+/** suite → its notes from this run (the general notes stay in `notes`). */
+const suiteNotes = {};
+for (const { suite, text } of passNotes[notesFrom] ?? []) {
+  const same = passNotes.every((list) => list.some((n) => n.suite === suite && n.text === text));
+  (suiteNotes[suite] ??= []).push(same ? text : `(pass ${notesFrom + 1} of ${passNotes.length}) ${text}`);
 }
 if (passes > 1) {
   notes.push(`passes: ours and the peer were measured ${passes} times each, alternating (our suites, then one peer process per thread count); `
@@ -224,12 +226,19 @@ const now = new Date().toISOString();
 const freshNames = new Set(fresh.map((r) => r.name));
 const kept = (previous.results ?? []).filter((r) => !freshNames.has(r.name) && !ran.some((s) => s.name === r.suite));
 const results = [...kept.map((r) => ({ measured: previous.date, ...r })), ...fresh.map((r) => ({ ...r, measured: now }))];
+const notesBySuite = {
+  ...Object.fromEntries(Object.entries(partial ? previous.notes_by_suite ?? {} : {}).filter(([suite]) => !ran.some((r) => r.name === suite))),
+  ...suiteNotes,
+};
 
 mkdirSync(dirname(outPath), { recursive: true });
 const out = {
   date: now,
   machine: { runtime: `node ${process.versions.node}`, cpus: cpus()[0]?.model ?? 'unknown', cores: cpus().length, peer: 'PyTorch (Debian python3-torch) on the CPU' },
-  notes: [...new Set([...(partial ? previous.notes ?? [] : []), ...notes, ...(peerNote ? [peerNote] : [])])],
+  // A partial run keeps the notes of the suites it did not run, and replaces those of the ones it did
+  // (a note carries figures of its run: an old one beside the new would contradict it).
+  notes: [...new Set([...Object.values(notesBySuite).flat(), ...notes, ...(peerNote ? [peerNote] : [])])],
+  notes_by_suite: notesBySuite,
   results,
 };
 writeFileSync(outPath, `${JSON.stringify(out, null, 2)}\n`);

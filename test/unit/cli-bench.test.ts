@@ -23,7 +23,7 @@ async function run(args: string[], stop = () => false) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-interface Results { results: Array<{ name: string; suite?: string; ours: number; peer: number | null; unit: string }>; notes: string[] }
+interface Results { results: Array<{ name: string; suite?: string; ours: number; peer: number | null; unit: string }>; notes: string[]; notes_by_suite?: Record<string, string[]> }
 
 describe.skipIf(!built)('feddip bench', () => {
   beforeAll(() => {
@@ -57,6 +57,11 @@ describe.skipIf(!built)('feddip bench', () => {
 
   it('runs one suite from the installed package and writes a valid results file', () => {
     const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+    // An earlier run's file: --only keeps the notes of suites it does not run and replaces the rest.
+    writeFileSync(join(dir, 'k.json'), JSON.stringify({
+      results: [], notes: ['an old kernels note', 'a note of the sparse suite'],
+      notes_by_suite: { kernels: ['an old kernels note'], sparse: ['a note of the sparse suite'] },
+    }));
     const r = spawnSync(process.execPath, [join(installed, 'dist', 'cli.js'), 'bench', '--only', 'kernels', '--quick', '--out', 'k.json'], {
       cwd: dir, encoding: 'utf8', env: { ...process.env, FEDDIP_PEER_PYTHON: torch ? '/usr/bin/python3' : join(dir, 'no-python') },
     });
@@ -69,6 +74,10 @@ describe.skipIf(!built)('feddip bench', () => {
     // The SIMD ceiling comes from build/wasm/peak.wasm, which must ship too.
     expect(file.results.find((e) => e.name === 'wasm_simd_peak')?.ours).toBeGreaterThan(0);
     expect(file.results.some((e) => e.suite === 'lenet5' || e.suite === 'fl-round')).toBe(false);
+    expect(file.notes).toContain('a note of the sparse suite');
+    expect(file.notes).not.toContain('an old kernels note');
+    expect(file.notes_by_suite?.kernels?.some((n) => n.startsWith('lenet5_conv*_wgrad_pooled'))).toBe(true);
+    expect(file.notes).toEqual(expect.arrayContaining(file.notes_by_suite!.kernels!));
     if (torch) {
       // The peer script was found and ran inside the installed package.
       for (const e of kernels) expect(e.peer, e.name).toBeGreaterThan(0);
