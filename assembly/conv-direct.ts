@@ -2,9 +2,10 @@
 // LeNet-5's conv1 (1 input channel, 5×5 kernel, 6 filters on a 28×28 image padded to 32×32).
 // A block holds 3 filters × 12 neighbouring outputs of one row in 9 accumulators; each tap then
 // costs three unaligned loads of the (padded) input row and three weight broadcasts for nine
-// multiply-adds. The implicit lowering that ran this layer before computed a grid kw − 1 columns
-// wider than the output (14 % more work on conv1), fetched every tap's row through a table of
-// offsets, and copied the grid into y afterwards.
+// multiply-adds. The columns past the last block of 12 (4 of conv1's 28) go in blocks of 4
+// columns × 3 rows, nine accumulators again. The implicit lowering that ran this layer before
+// computed a grid kw − 1 columns wider than the output (14 % more work on conv1), fetched every
+// tap's row through a table of offsets, and copied the grid into y afterwards.
 //
 // Every output sums its taps from 0 in ascending (channel, kernel row, kernel column) order and
 // then adds its bias: the implicit lowering's order, so both give the same bits.
@@ -77,15 +78,28 @@ export function directForwardImage(
     const y0 = yn + <usize>f0 * plane;
     const y1 = f0 + 1 < o ? y0 + plane : sink;
     const y2 = f0 + 2 < o ? y0 + 2 * plane : sink;
+    const wide = wo / 12 * 12;
     for (let r = 0; r < ho; r++) {
       const row = src + bytes(r * wp);
-      let j = 0;
-      for (; j + 12 <= wo; j += 12) block12(row + bytes(j), offs, g, k, b, bytes(r * wo + j), y0, y1, y2);
-      for (; j + 4 <= wo; j += 4) block4(row + bytes(j), offs, g, k, b, bytes(r * wo + j), y0, y1, y2);
-      // A rest under 4 takes the 4 columns ending the row, recomputing a few outputs with the same bits.
-      if (j < wo) block4(row + bytes(wo - 4), offs, g, k, b, bytes(r * wo + wo - 4), y0, y1, y2);
+      for (let j = 0; j < wide; j += 12) block12(row + bytes(j), offs, g, k, b, bytes(r * wo + j), y0, y1, y2);
     }
+    // The columns past the blocks of 12, 4 at a time, three rows per block (nine sums again, where
+    // one row's block4 keeps three: each multiply-add waits for the one before it on its register,
+    // and three chains left conv1's 4 last columns of 28 at a third of the rate of the rest).
+    for (let j = wide; j + 4 <= wo; j += 4) columns4(src, offs, g, k, b, y0, y1, y2, j, wp, ho, wo);
+    // A rest under 4 takes the 4 columns ending the row, recomputing a few outputs with the same bits.
+    if (wo % 4 != 0) columns4(src, offs, g, k, b, y0, y1, y2, wo - 4, wp, ho, wo);
   }
+}
+
+/** Columns j … j+3 of every row: block4x3 down the rows, block4 for the last one or two. */
+// @ts-ignore: decorator
+@inline function columns4(
+  src: usize, offs: usize, g: usize, k: i32, b: usize, y0: usize, y1: usize, y2: usize, j: i32, wp: i32, ho: i32, wo: i32,
+): void {
+  let r = 0;
+  for (; r + 3 <= ho; r += 3) block4x3(src + bytes(r * wp + j), bytes(wp), offs, g, k, b, bytes(r * wo + j), bytes(wo), y0, y1, y2);
+  for (; r < ho; r++) block4(src + bytes(r * wp + j), offs, g, k, b, bytes(r * wo + j), y0, y1, y2);
 }
 
 /** bk[f] = bias[f] for f < o, 0 up to the end of the last group (bias 0: no bias, all 0). */
@@ -125,6 +139,36 @@ function block12(x: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, y
   v128.store(y1 + at, f32x4.add(a10, bv)); v128.store(y1 + at, f32x4.add(a11, bv), 16); v128.store(y1 + at, f32x4.add(a12, bv), 32);
   bv = v128.load32_splat(b, 8);
   v128.store(y2 + at, f32x4.add(a20, bv)); v128.store(y2 + at, f32x4.add(a21, bv), 16); v128.store(y2 + at, f32x4.add(a22, bv), 32);
+}
+
+/**
+ * block12 for 4 columns of three consecutive rows (`x`: the input at row r, column j; rows
+ * `rowBytes` apart in the input, `outRow` apart in the output).
+ */
+function block4x3(
+  x: usize, rowBytes: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, outRow: usize, y0: usize, y1: usize, y2: usize,
+): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0);
+  let wt = g;
+  for (let t = 0; t < k; t++) {
+    const p = tap(x, offs, t);
+    const v0 = v128.load(p), v1 = v128.load(p + rowBytes), v2 = v128.load(p + 2 * rowBytes);
+    let s = v128.load32_splat(wt);
+    a00 = madd(a00, s, v0); a01 = madd(a01, s, v1); a02 = madd(a02, s, v2);
+    s = v128.load32_splat(wt, 4);
+    a10 = madd(a10, s, v0); a11 = madd(a11, s, v1); a12 = madd(a12, s, v2);
+    s = v128.load32_splat(wt, 8);
+    a20 = madd(a20, s, v0); a21 = madd(a21, s, v1); a22 = madd(a22, s, v2);
+    wt += 4 * DIRECT_FILTERS;
+  }
+  let bv = v128.load32_splat(b);
+  v128.store(y0 + at, f32x4.add(a00, bv)); v128.store(y0 + at + outRow, f32x4.add(a01, bv)); v128.store(y0 + at + 2 * outRow, f32x4.add(a02, bv));
+  bv = v128.load32_splat(b, 4);
+  v128.store(y1 + at, f32x4.add(a10, bv)); v128.store(y1 + at + outRow, f32x4.add(a11, bv)); v128.store(y1 + at + 2 * outRow, f32x4.add(a12, bv));
+  bv = v128.load32_splat(b, 8);
+  v128.store(y2 + at, f32x4.add(a20, bv)); v128.store(y2 + at + outRow, f32x4.add(a21, bv)); v128.store(y2 + at + 2 * outRow, f32x4.add(a22, bv));
 }
 
 /** block12 for 4 columns. */
