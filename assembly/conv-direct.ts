@@ -113,18 +113,23 @@ export function packDirectBiases(bias: usize, bk: usize, o: i32): void {
 }
 
 /**
- * Outputs at columns j … j+11 of one row for a group's 3 filters (`x`: the input at row r, column j).
- * One flat loop over the taps through their offsets: with the accumulators live across nested loops
- * over channels and kernel rows, V8 kept some of them in memory.
+ * Nine sums: a group's 3 filters × 3 vectors of 4 outputs, the vectors `inStep` bytes apart in the
+ * input (from `x`) and `outStep` apart in the output (from `at`). One flat loop over the taps
+ * through their offsets: with the accumulators live across nested loops over channels and kernel
+ * rows, V8 kept some of them in memory. Inlined into the two blocks below with their steps as
+ * constants.
  */
-function block12(x: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, y0: usize, y1: usize, y2: usize): void {
+// @ts-ignore: decorator
+@inline function block9(
+  x: usize, inStep: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, outStep: usize, y0: usize, y1: usize, y2: usize,
+): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0);
   let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0);
   let wt = g;
   for (let t = 0; t < k; t++) {
     const p = tap(x, offs, t);
-    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32);
+    const v0 = v128.load(p), v1 = v128.load(p + inStep), v2 = v128.load(p + 2 * inStep);
     let s = v128.load32_splat(wt);
     a00 = madd(a00, s, v0); a01 = madd(a01, s, v1); a02 = madd(a02, s, v2);
     s = v128.load32_splat(wt, 4);
@@ -134,11 +139,16 @@ function block12(x: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, y
     wt += 4 * DIRECT_FILTERS;
   }
   let bv = v128.load32_splat(b);
-  v128.store(y0 + at, f32x4.add(a00, bv)); v128.store(y0 + at, f32x4.add(a01, bv), 16); v128.store(y0 + at, f32x4.add(a02, bv), 32);
+  v128.store(y0 + at, f32x4.add(a00, bv)); v128.store(y0 + at + outStep, f32x4.add(a01, bv)); v128.store(y0 + at + 2 * outStep, f32x4.add(a02, bv));
   bv = v128.load32_splat(b, 4);
-  v128.store(y1 + at, f32x4.add(a10, bv)); v128.store(y1 + at, f32x4.add(a11, bv), 16); v128.store(y1 + at, f32x4.add(a12, bv), 32);
+  v128.store(y1 + at, f32x4.add(a10, bv)); v128.store(y1 + at + outStep, f32x4.add(a11, bv)); v128.store(y1 + at + 2 * outStep, f32x4.add(a12, bv));
   bv = v128.load32_splat(b, 8);
-  v128.store(y2 + at, f32x4.add(a20, bv)); v128.store(y2 + at, f32x4.add(a21, bv), 16); v128.store(y2 + at, f32x4.add(a22, bv), 32);
+  v128.store(y2 + at, f32x4.add(a20, bv)); v128.store(y2 + at + outStep, f32x4.add(a21, bv)); v128.store(y2 + at + 2 * outStep, f32x4.add(a22, bv));
+}
+
+/** Outputs at columns j … j+11 of one row for a group's 3 filters (`x`: the input at row r, column j). */
+function block12(x: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, y0: usize, y1: usize, y2: usize): void {
+  block9(x, 16, offs, g, k, b, at, 16, y0, y1, y2);
 }
 
 /**
@@ -148,27 +158,7 @@ function block12(x: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, y
 function block4x3(
   x: usize, rowBytes: usize, offs: usize, g: usize, k: i32, b: usize, at: usize, outRow: usize, y0: usize, y1: usize, y2: usize,
 ): void {
-  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0);
-  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0);
-  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0);
-  let wt = g;
-  for (let t = 0; t < k; t++) {
-    const p = tap(x, offs, t);
-    const v0 = v128.load(p), v1 = v128.load(p + rowBytes), v2 = v128.load(p + 2 * rowBytes);
-    let s = v128.load32_splat(wt);
-    a00 = madd(a00, s, v0); a01 = madd(a01, s, v1); a02 = madd(a02, s, v2);
-    s = v128.load32_splat(wt, 4);
-    a10 = madd(a10, s, v0); a11 = madd(a11, s, v1); a12 = madd(a12, s, v2);
-    s = v128.load32_splat(wt, 8);
-    a20 = madd(a20, s, v0); a21 = madd(a21, s, v1); a22 = madd(a22, s, v2);
-    wt += 4 * DIRECT_FILTERS;
-  }
-  let bv = v128.load32_splat(b);
-  v128.store(y0 + at, f32x4.add(a00, bv)); v128.store(y0 + at + outRow, f32x4.add(a01, bv)); v128.store(y0 + at + 2 * outRow, f32x4.add(a02, bv));
-  bv = v128.load32_splat(b, 4);
-  v128.store(y1 + at, f32x4.add(a10, bv)); v128.store(y1 + at + outRow, f32x4.add(a11, bv)); v128.store(y1 + at + 2 * outRow, f32x4.add(a12, bv));
-  bv = v128.load32_splat(b, 8);
-  v128.store(y2 + at, f32x4.add(a20, bv)); v128.store(y2 + at + outRow, f32x4.add(a21, bv)); v128.store(y2 + at + 2 * outRow, f32x4.add(a22, bv));
+  block9(x, rowBytes, offs, g, k, b, at, outRow, y0, y1, y2);
 }
 
 /** block12 for 4 columns. */

@@ -52,8 +52,8 @@ export function spmm(
     const crow = c + <usize>r * rowBytes;
     let j = 0;
     // Stretches of 24 while they leave no lone 8 that two of 16 would cover (32 = 16 + 16).
-    for (; n - j >= 24 && n - j != 32; j += 24) stretch24(shifted, idx, values, start, end, b + bytes(j), rowBytes, seed, crow + bytes(j));
-    for (; j + 16 <= n; j += 16) stretch16(shifted, idx, values, start, end, b + bytes(j), rowBytes, seed, crow + bytes(j));
+    for (; n - j >= 24 && n - j != 32; j += 24) stretch(true, shifted, idx, values, start, end, b + bytes(j), rowBytes, seed, crow + bytes(j));
+    for (; j + 16 <= n; j += 16) stretch(false, shifted, idx, values, start, end, b + bytes(j), rowBytes, seed, crow + bytes(j));
     for (; j + 4 <= n; j += 4) {
       let a0 = seed;
       const col = b + bytes(j);
@@ -75,37 +75,16 @@ export function spmm(
 }
 
 /**
- * dst[0 … 16) = seed + Σ values[i]·B_i[0 … 16) over entries i0 … i1−1, B_i at col + entryOffset(i):
- * one stretch of a row of C, accumulated in registers and stored once.
+ * dst[0 … m) = seed + Σ values[i]·B_i[0 … m) over entries i0 … i1−1, B_i at col + entryOffset(i),
+ * for m = 24 (`wide`) or 16: one stretch of a row of C, accumulated in registers and stored once.
+ * Each multiply-add waits for the one before it on the same register, so the 24-float stretch's
+ * six independent sums keep the FMA pipes busier than four; six is as many as V8 (Node 20) keeps
+ * in registers here — with eight it spills one to the stack, which made the loop 1.4× slower.
+ * Either width adds in the same order per output, so the bits do not depend on it.
  */
 // @ts-ignore: decorator
-@inline function stretch16(
-  shifted: bool, idx: usize, values: usize, i0: i32, i1: i32, col: usize, rowBytes: usize, seed: v128, dst: usize,
-): void {
-  let a0 = seed, a1 = seed, a2 = seed, a3 = seed;
-  for (let i = i0; i < i1; i++) {
-    const v = f32x4.splat(load<f32>(values + bytes(i)));
-    const src = col + entryOffset(shifted, idx, i, rowBytes);
-    a0 = madd(a0, v, v128.load(src));
-    a1 = madd(a1, v, v128.load(src, 16));
-    a2 = madd(a2, v, v128.load(src, 32));
-    a3 = madd(a3, v, v128.load(src, 48));
-  }
-  v128.store(dst, a0);
-  v128.store(dst, a1, 16);
-  v128.store(dst, a2, 32);
-  v128.store(dst, a3, 48);
-}
-
-/**
- * stretch16 over 24 floats: six sums in flight instead of four. Each multiply-add waits for the one
- * before it on the same register, so more independent sums keep both FMA pipes busier; six is as
- * many as V8 (Node 20) keeps in registers here — with eight it spills one to the stack, which made
- * the loop 1.4× slower. Same order of additions per output, so the same bits as stretch16.
- */
-// @ts-ignore: decorator
-@inline function stretch24(
-  shifted: bool, idx: usize, values: usize, i0: i32, i1: i32, col: usize, rowBytes: usize, seed: v128, dst: usize,
+@inline function stretch(
+  wide: bool, shifted: bool, idx: usize, values: usize, i0: i32, i1: i32, col: usize, rowBytes: usize, seed: v128, dst: usize,
 ): void {
   let a0 = seed, a1 = seed, a2 = seed, a3 = seed, a4 = seed, a5 = seed;
   for (let i = i0; i < i1; i++) {
@@ -115,15 +94,19 @@ export function spmm(
     a1 = madd(a1, v, v128.load(src, 16));
     a2 = madd(a2, v, v128.load(src, 32));
     a3 = madd(a3, v, v128.load(src, 48));
-    a4 = madd(a4, v, v128.load(src, 64));
-    a5 = madd(a5, v, v128.load(src, 80));
+    if (wide) {
+      a4 = madd(a4, v, v128.load(src, 64));
+      a5 = madd(a5, v, v128.load(src, 80));
+    }
   }
   v128.store(dst, a0);
   v128.store(dst, a1, 16);
   v128.store(dst, a2, 32);
   v128.store(dst, a3, 48);
-  v128.store(dst, a4, 64);
-  v128.store(dst, a5, 80);
+  if (wide) {
+    v128.store(dst, a4, 64);
+    v128.store(dst, a5, 80);
+  }
 }
 
 /** Byte offset in B of entry i's row (see spmmRows). */
@@ -294,7 +277,7 @@ function scatterRows(
     for (; j + 16 <= n; j += 16) {
       while (hi < end && load<i32>(shifts + bytes(hi)) < j + 16) hi++;
       while (lo < hi && load<i32>(shifts + bytes(lo)) + l <= j) lo++;
-      stretch16(true, srcs, values, lo, hi, grid + bytes(j), 0, f32x4.splat(0), orow + bytes(j));
+      stretch(false, true, srcs, values, lo, hi, grid + bytes(j), 0, f32x4.splat(0), orow + bytes(j));
     }
     for (; j < n; j++) {
       while (hi < end && load<i32>(shifts + bytes(hi)) <= j) hi++;
