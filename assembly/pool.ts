@@ -2,6 +2,7 @@
 // conventions: floor mode, max pooling pads with −∞, average pooling counts the padding).
 // Backward passes gather: each input element sums the outputs whose window covers it, so a pass
 // writes every element once, in a fixed order, whether or not windows overlap.
+import { reluLanes, reluOne } from "./activation";
 
 /** y and indices (flat h·W + w within the plane) of each window's maximum; the first max wins. */
 export function maxPool2dForward(
@@ -61,7 +62,7 @@ function maxPool2x2(x: usize, y: usize, indices: usize, planes: i32, inH: i32, i
 /**
  * maxPool2x2 over planes laid out with strides of their own: plane p's row r starts at
  * x + p·planeBytes + r·rowBytes, while the indices count rows of inW (the convolution's output
- * width; a grid row may hold more than inW values). relu: store max(y, 0) (f32x4.max, as reluForward).
+ * width; a grid row may hold more than inW values). relu: store max(y, 0), as reluForward does.
  */
 export function maxPool2x2Rows(
   x: usize, planeBytes: usize, rowBytes: usize, y: usize, indices: usize,
@@ -82,7 +83,7 @@ export function maxPool2x2Rows(
             v128.load(t), v128.load(t, 16), v128.load(t + rowBytes), v128.load(t + rowBytes, 16),
             base + 2 * at, inW, indices + o + (<usize>at << 2),
           );
-          v128.store(y + o + (<usize>at << 2), relu ? f32x4.max(best, f32x4.splat(0)) : best);
+          v128.store(y + o + (<usize>at << 2), relu ? reluLanes(best) : best);
         }
       } else {
         for (let ow = 0; ow < outW; ow++) {
@@ -97,8 +98,7 @@ export function maxPool2x2Rows(
           if (v1 > best || v1 != v1) { best = v1; arg = i0 + 1; }
           if (v2 > best || v2 != v2) { best = v2; arg = i0 + inW; }
           if (v3 > best || v3 != v3) { best = v3; arg = i0 + inW + 1; }
-          // One lane of f32x4.max, so that a row of any width gives reluForward's bits.
-          if (relu) best = f32x4.extract_lane(f32x4.max(f32x4.splat(best), f32x4.splat(0)), 0);
+          if (relu) best = reluOne(best);
           store<f32>(y + o + (<usize>ow << 2), best);
           store<i32>(indices + o + (<usize>ow << 2), arg);
         }
