@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { createBackend, FeddipError, InvalidArgumentError, reference } from '../../src/index.ts';
 import type { BackendName } from '../../src/index.ts';
 import { expectClose, forEachBackend, randomArray, rng } from './kernel-harness.ts';
+import { findAdapter } from '../../src/platform/gpu.ts';
+import { isSoftwareAdapter } from '../../src/backend/webgpu/device.ts';
+import { WebGpuBackend } from '../../src/backend/webgpu/backend.ts';
 
 forEachBackend('backend contract', (run, name) => {
   run('round-trips f32 and i32 data and zero-fills new tensors', async (b) => {
@@ -166,5 +169,38 @@ forEachBackend('backend contract', (run, name) => {
 describe('createBackend', () => {
   it('names the choices when asked for an unknown backend', async () => {
     await expect(createBackend('cuda' as BackendName)).rejects.toThrow(/unknown backend 'cuda'; choose one of wasm, webgpu, reference, auto/);
+  });
+
+  it('tells a software adapter by any field of its info', () => {
+    // What Dawn's OpenGL ES backend reports on Mesa: the renderer only in `device`.
+    expect(isSoftwareAdapter({ vendor: '', architecture: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', device: '', description: '' })).toBe(true);
+    expect(isSoftwareAdapter({ description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100 80GB HBM3' })).toBe(false);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', isFallbackAdapter: true })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia' }, true)).toBe(true);
+    expect(isSoftwareAdapter(undefined)).toBe(false);
+  });
+
+  it('\'auto\' takes WebGPU only on a hardware adapter, and a software one is reported as such', async () => {
+    const found = await findAdapter();
+    const auto = await createBackend('auto', { threads: 1 });
+    try {
+      if (!found.adapter) {
+        expect(auto.name).toBe('wasm');
+        return;
+      }
+      const info = (found.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+      const software = isSoftwareAdapter(info as Parameters<typeof isSoftwareAdapter>[0]);
+      expect(auto.name).toBe(software ? 'wasm' : 'webgpu');
+      const gpu = await createBackend('webgpu');
+      try {
+        expect((gpu as WebGpuBackend).software).toBe(software);
+      } finally {
+        gpu.dispose();
+      }
+    } finally {
+      auto.dispose();
+    }
   });
 });

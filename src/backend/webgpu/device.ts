@@ -11,14 +11,36 @@ export interface OpenedDevice {
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/i;
 
+/** The parts of GPUAdapterInfo that name an adapter (all optional: runtimes fill in what they know). */
+export interface AdapterIdentity {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+/** A readable name for the adapter: its description, vendor, architecture and device, as given. */
+export function adapterName(info: AdapterIdentity | undefined): string {
+  return [info?.description, info?.vendor, info?.architecture, info?.device].filter(Boolean).join(' ') || 'unknown adapter';
+}
+
+/**
+ * Whether the adapter renders on the CPU. Any of the info's fields may carry the renderer's name:
+ * Dawn's OpenGL ES backend on Mesa puts it only in `device` ("llvmpipe-llvm-15-0-6-256-bits-",
+ * with the description "OpenGL version OpenGL ES 3.2 Mesa 22.3.6").
+ */
+export function isSoftwareAdapter(info: AdapterIdentity | undefined, fallback = false): boolean {
+  return fallback || Boolean(info?.isFallbackAdapter) || SOFTWARE.test(adapterName(info));
+}
+
 export async function openDevice(): Promise<OpenedDevice> {
   const found = await findAdapter();
   if (!found.adapter) throw new BackendUnavailableError('webgpu', found.reason);
   const adapter = found.adapter;
-  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-  const name = [info?.description, info?.vendor, info?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-  const fallback = Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter
-    ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const info = (adapter as GPUAdapter & { info?: AdapterIdentity }).info;
+  const name = adapterName(info);
+  const software = isSoftwareAdapter(info, Boolean((adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter));
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
@@ -35,5 +57,5 @@ export async function openDevice(): Promise<OpenedDevice> {
   } catch (cause) {
     throw new BackendUnavailableError('webgpu', `the adapter (${name}) refused to create a device: ${(cause as Error).message}`, { cause });
   }
-  return { device, adapterLabel: `${name} via ${found.via}`, software: fallback || SOFTWARE.test(name) };
+  return { device, adapterLabel: `${name} via ${found.via}`, software };
 }
