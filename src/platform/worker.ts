@@ -26,11 +26,31 @@ interface NodeWorker {
   unref(): void;
 }
 
+/**
+ * The process's Node flags minus those about the main script's own source (-e, -p, --input-type):
+ * a worker inherits execArgv, and Node refuses to start one under `node --input-type=module -e …`
+ * ("--input-type can only be used with string input"), which left such a script single-threaded.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (flag === '-e' || flag === '--eval' || flag === '-p' || flag === '--print' || flag === '-pe' || flag === '--input-type') {
+      i++; // and its value
+      continue;
+    }
+    if (/^--(eval|print|input-type)=/.test(flag)) continue;
+    kept.push(flag);
+  }
+  return kept;
+}
+
 /** Starts the module at `url` in a worker. */
 export async function spawnWorker(url: URL): Promise<WorkerHandle> {
   if (runtimeName() === 'node') {
     const { Worker } = await importDynamic<{ Worker: new (u: URL, o?: object) => NodeWorker }>('node:worker_threads');
-    const w = new Worker(url);
+    const execArgv = (globalThis as unknown as { process: { execArgv: string[] } }).process.execArgv;
+    const w = new Worker(url, { execArgv: workerExecArgv(execArgv) });
     return {
       post: (m, t) => w.postMessage(m, t),
       onMessage: (h) => w.on('message', h as (v: never) => void),

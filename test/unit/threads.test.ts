@@ -7,6 +7,11 @@ import {
   type Backend, createBackend, DEFAULT_SPLIT, initParameters, InvalidArgumentError, lenet5, Network, resnet18Cifar, Rng, sparse, type Tensor,
 } from '../../src/index.ts';
 import { rng } from './kernel-harness.ts';
+import { workerExecArgv } from '../../src/platform/worker.ts';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface Stats { split: number; workerParts: number; workerShares: number }
 const statsOf = (b: Backend): Stats => (b as unknown as { threadStats(): Stats }).threadStats();
@@ -70,6 +75,20 @@ describe('wasm threads: the backend says what it runs', () => {
     expect(split.threading.threads).toBe(2);
     expect(split.threading.reason).toMatch(/^2 threads on shared memory \(as requested\)/);
     expect(split.description).toBe('wasm (relaxed SIMD, 2 threads)');
+  });
+
+  it('gives its workers the process\'s Node flags but those about the main script\'s source', () => {
+    expect(workerExecArgv(['--input-type=module', '-e', 'code', '--stack-size=2000'])).toEqual(['--stack-size=2000']);
+    expect(workerExecArgv(['--input-type', 'module', '--eval=code', '-p', 'x', '-pe', 'y', '--print=z'])).toEqual([]);
+    expect(workerExecArgv(['--experimental-wasm-relaxed-simd', '--max-old-space-size=4096'])).toEqual(['--experimental-wasm-relaxed-simd', '--max-old-space-size=4096']);
+  });
+
+  const dist = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'feddip.js');
+  it.skipIf(!existsSync(dist))('runs its threads under `node --input-type=module -e`', () => {
+    const script = `const f = await import(${JSON.stringify(`file://${dist}`)}); const b = await f.createBackend('wasm', { threads: 2 }); console.log(JSON.stringify(b.threading)); b.dispose();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ threads: 2 });
   });
 
   it('rejects a thread count that is not a positive integer', async () => {
