@@ -20,9 +20,9 @@ export function expectRank(kernel: string, name: string, t: Tensor, rank: number
 }
 
 export function expectShape(kernel: string, name: string, t: Tensor, shape: readonly number[]): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    fail(kernel, `'${name}' must have shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
-  }
+  let same = t.shape.length === shape.length;
+  for (let i = 0; same && i < shape.length; i++) same = t.shape[i] === shape[i];
+  if (!same) fail(kernel, `'${name}' must have shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
 }
 
 export function expectSameSize(kernel: string, names: [string, string], a: Tensor, b: Tensor): void {
@@ -31,14 +31,19 @@ export function expectSameSize(kernel: string, names: [string, string], a: Tenso
   }
 }
 
-/** Outputs may not alias inputs: GPUs forbid it and it silently corrupts blocked CPU kernels. */
+/**
+ * Outputs may not alias inputs: GPUs forbid it and it silently corrupts blocked CPU kernels. Runs on
+ * every kernel call, so it compares pairs in place (a call names at most a dozen tensors) rather
+ * than building a map.
+ */
 export function expectDistinct(kernel: string, tensors: Record<string, Tensor | undefined>): void {
-  const seen = new Map<Tensor, string>();
-  for (const [name, t] of Object.entries(tensors)) {
+  for (const name in tensors) {
+    const t = tensors[name];
     if (!t) continue;
-    const other = seen.get(t);
-    if (other) throw new InvalidArgumentError(`${kernel}: '${other}' and '${name}' must be different tensors`);
-    seen.set(t, name);
+    for (const earlier in tensors) {
+      if (earlier === name) break;
+      if (tensors[earlier] === t) throw new InvalidArgumentError(`${kernel}: '${earlier}' and '${name}' must be different tensors`);
+    }
   }
 }
 
