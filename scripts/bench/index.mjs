@@ -5,5 +5,6 @@ import * as flRound from './fl-round.mjs';
 import * as aggregator from './aggregator.mjs';
 import * as models from './models.mjs';
 import * as sparse from './sparse.mjs';
+import * as webgpu from './webgpu.mjs';
 
-export const suites = [kernels, lenet5, models, sparse, flRound, aggregator];
+export const suites = [kernels, lenet5, models, sparse, flRound, aggregator, webgpu];

@@ -147,6 +147,37 @@ console.log(JSON.stringify(Object.fromEntries(cases.map((c) => [c.name, { median
     expect(measured).toEqual(expect.arrayContaining(['gemm_nt_64', 'gemm_nt_512', 'linear_400x120_train_b128']));
   }, 120_000);
 
+  it('times WebGPU against WASM only on a hardware adapter, and a software one only when told to, under names of its own', async () => {
+    const { findAdapter } = await import('../../src/platform/gpu.ts');
+    const { isSoftwareAdapter } = await import('../../src/backend/webgpu/device.ts');
+    const found = await findAdapter();
+    const software = found.adapter !== null && isSoftwareAdapter((found.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info as Parameters<typeof isSoftwareAdapter>[0]);
+    // The checkout's own script: the installed copy has no 'webgpu' package beside it.
+    const bench = (env: Record<string, string>, out: string) => {
+      const r = spawnSync(process.execPath, [join(root, 'scripts', 'bench.mjs'), '--only', 'webgpu', '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, ...env } });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8')) as { results: Array<Results['results'][number] & Record<string, unknown>>; notes: string[] };
+    };
+    const plain = bench({}, join(dir, 'webgpu.json'));
+    const entries = plain.results.filter((e) => e.suite === 'webgpu');
+    if (!found.adapter || software) {
+      expect(entries).toEqual([]);
+      expect(plain.notes.join('\n')).toMatch(found.adapter ? /webgpu: not measured: the only adapter here is a software one/ : /webgpu: not measured:/);
+    } else {
+      expect(entries.map((e) => e.name)).toEqual(['webgpu_gemm_nt_4096', 'webgpu_alexnet_cifar_step_b32']);
+    }
+    if (!software) return;
+    const forced = bench({ FEDDIP_BENCH_WEBGPU: 'software' }, join(dir, 'webgpu-software.json')).results.filter((e) => e.suite === 'webgpu');
+    expect(forced.map((e) => e.name)).toEqual(['webgpu_gemm_nt_256_software', 'webgpu_lenet5_step_b32_software']);
+    for (const e of forced) {
+      expect(e.ours, e.name).toBeGreaterThan(0);
+      expect(e.wasm, e.name).toBeGreaterThan(0);
+      expect(e.vs_wasm, e.name).toBeCloseTo(e.unit === 's/step' ? (e.wasm as number) / e.ours : e.ours / (e.wasm as number), 9);
+      expect(e.adapter, e.name).toMatch(/llvmpipe|swiftshader|lavapipe|softpipe|software/i);
+    }
+    expect(forced[0]!.max_rel_diff_vs_wasm).toBeLessThan(1e-4);
+  }, 120_000);
+
   it('takes its options from --config (flags win) and names an unknown key', async () => {
     const config = join(dir, 'bench.json');
     writeFileSync(config, JSON.stringify({ only: 'nope', quick: true }));
