@@ -6,7 +6,7 @@ import { createBackend, FeddipError, InvalidArgumentError, reference } from '../
 import type { BackendName } from '../../src/index.ts';
 import { expectClose, forEachBackend, randomArray, rng } from './kernel-harness.ts';
 import { findAdapter } from '../../src/platform/gpu.ts';
-import { isSoftwareAdapter } from '../../src/backend/webgpu/device.ts';
+import { adapterIsSoftware, isSoftwareAdapter } from '../../src/backend/webgpu/device.ts';
 import { WebGpuBackend } from '../../src/backend/webgpu/backend.ts';
 
 forEachBackend('backend contract', (run, name) => {
@@ -190,8 +190,7 @@ describe('createBackend', () => {
         expect(auto.name).toBe('wasm');
         return;
       }
-      const info = (found.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-      const software = isSoftwareAdapter(info as Parameters<typeof isSoftwareAdapter>[0]);
+      const software = adapterIsSoftware(found.adapter);
       expect(auto.name).toBe(software ? 'wasm' : 'webgpu');
       const gpu = await createBackend('webgpu');
       try {

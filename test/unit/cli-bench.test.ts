@@ -149,9 +149,9 @@ console.log(JSON.stringify(Object.fromEntries(cases.map((c) => [c.name, { median
 
   it('times WebGPU against WASM only on a hardware adapter, and a software one only when told to, under names of its own', async () => {
     const { findAdapter } = await import('../../src/platform/gpu.ts');
-    const { isSoftwareAdapter } = await import('../../src/backend/webgpu/device.ts');
+    const { adapterIsSoftware } = await import('../../src/backend/webgpu/device.ts');
     const found = await findAdapter();
-    const software = found.adapter !== null && isSoftwareAdapter((found.adapter as GPUAdapter & { info?: GPUAdapterInfo }).info as Parameters<typeof isSoftwareAdapter>[0]);
+    const software = found.adapter !== null && adapterIsSoftware(found.adapter);
     // The checkout's own script: the installed copy has no 'webgpu' package beside it.
     const bench = (env: Record<string, string>, out: string) => {
       const r = spawnSync(process.execPath, [join(root, 'scripts', 'bench.mjs'), '--only', 'webgpu', '--quick', '--out', out], { encoding: 'utf8', env: { ...process.env, ...env } });

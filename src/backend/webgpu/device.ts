@@ -34,13 +34,18 @@ export function isSoftwareAdapter(info: AdapterIdentity | undefined, fallback = 
   return fallback || Boolean(info?.isFallbackAdapter) || SOFTWARE.test(adapterName(info));
 }
 
+/** isSoftwareAdapter for an adapter itself: its info, and the older adapter-level fallback flag. */
+export function adapterIsSoftware(adapter: GPUAdapter): boolean {
+  const info = (adapter as GPUAdapter & { info?: AdapterIdentity }).info;
+  return isSoftwareAdapter(info, Boolean((adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter));
+}
+
 export async function openDevice(): Promise<OpenedDevice> {
   const found = await findAdapter();
   if (!found.adapter) throw new BackendUnavailableError('webgpu', found.reason);
   const adapter = found.adapter;
-  const info = (adapter as GPUAdapter & { info?: AdapterIdentity }).info;
-  const name = adapterName(info);
-  const software = isSoftwareAdapter(info, Boolean((adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter));
+  const name = adapterName((adapter as GPUAdapter & { info?: AdapterIdentity }).info);
+  const software = adapterIsSoftware(adapter);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({
