@@ -12,8 +12,8 @@ import type { ParamLayout, ParamSegment } from './layout.ts';
 import type { TensorPool } from './pool.ts';
 import { csrFromMask, csrTranspose } from '../sparse/csr.ts';
 import {
-  checkCrossover, DEFAULT_SPARSE_CROSSOVER, type LayerPath, releaseCsr, type SparseCrossover, type SparseLayerKind,
-  sparseKindOf, type SparseWeights, uploadCsr,
+  type LayerPath, pathFor, releaseCsr, resolveCrossover, type SparseCrossover, type SparseLayerKind, sparseKindOf,
+  type SparseWeights, uploadCsr,
 } from './sparse-weights.ts';
 
 export interface ParameterStoreOptions {
@@ -57,8 +57,7 @@ export class ParameterStore {
     this.layout = layout;
     this.backend = backend;
     this.owner = owner;
-    const c = options.sparseCrossover;
-    this.crossover = c === false ? null : checkCrossover({ ...DEFAULT_SPARSE_CROSSOVER, ...(c ?? {}) });
+    this.crossover = resolveCrossover(options.sparseCrossover);
     for (const s of layout.prunable) this.#slots.set(s.name, { segment: s, kind: sparseKindOf(s.shape), nonzero: s.size, weights: undefined });
     try {
       for (const s of layout.segments) {
@@ -181,7 +180,7 @@ export class ParameterStore {
       releaseCsr(this.backend, old.wt!);
     }
     const sparsity = s.size ? 1 - nonzero / s.size : 0;
-    if (!slot.kind || !this.crossover || sparsity < this.crossover[slot.kind]) return;
+    if (!slot.kind || pathFor(this.crossover, slot.kind, sparsity) === 'dense') return;
     const rows = s.shape[0]!;
     const cols = s.size / rows;
     const structure = csrFromMask(mask ?? new Uint8Array(s.size).fill(1), rows, cols);

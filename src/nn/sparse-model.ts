@@ -14,8 +14,8 @@ import { bindSequence, type BindContext, type BoundLayer } from './layers.ts';
 import type { ModelDef } from './models.ts';
 import { TensorPool } from './pool.ts';
 import {
-  checkCrossover, DEFAULT_SPARSE_CROSSOVER, type LayerPath, releaseCsr, type SparseCrossover, sparseKindOf,
-  type SparseWeights, uploadCsr,
+  type LayerPath, pathFor, releaseCsr, resolveCrossover, type SparseCrossover, sparseKindOf, type SparseWeights,
+  uploadCsr,
 } from './sparse-weights.ts';
 
 export interface SparseModelOptions {
@@ -49,8 +49,7 @@ export class SparseModel {
     const { layout } = model;
     layout.checkVector(weights);
     if (options.mask) layout.checkVector(options.mask, 'mask');
-    const c = options.sparseCrossover;
-    const crossover = c === false ? null : checkCrossover({ ...DEFAULT_SPARSE_CROSSOVER, ...(c ?? {}) });
+    const crossover = resolveCrossover(options.sparseCrossover);
     const m = new SparseModel(model, backend);
     try {
       for (const s of layout.segments) {
@@ -64,9 +63,9 @@ export class SparseModel {
         let nonzero = 0;
         for (let i = 0; i < keep.length; i++) if (keep[i] !== 0) nonzero++;
         const sparsity = s.size ? 1 - nonzero / s.size : 0;
-        const sparse = crossover !== null && sparsity >= crossover[kind];
-        m.#paths.push({ name: s.name, kind, nonzero, size: s.size, sparsity, path: sparse ? 'sparse' : 'dense' });
-        if (!sparse) {
+        const path = pathFor(crossover, kind, sparsity);
+        m.#paths.push({ name: s.name, kind, nonzero, size: s.size, sparsity, path });
+        if (path === 'dense') {
           // Kept as M⊙W: what the network computes with, whatever the vector holds at pruned places.
           m.#addDense(s.name, s.shape, Float32Array.from(values, (v, i) => (keep[i] !== 0 ? v : 0)));
           continue;

@@ -78,6 +78,19 @@ export function checkCrossover(value: unknown): Readonly<SparseCrossover> {
   return Object.freeze({ linear: c.linear!, conv: c.conv! });
 }
 
+/**
+ * The crossover a `sparseCrossover` option asks for: missing layer types take
+ * DEFAULT_SPARSE_CROSSOVER; `false` gives null, which keeps every layer dense.
+ */
+export function resolveCrossover(option: Partial<SparseCrossover> | false | undefined): Readonly<SparseCrossover> | null {
+  return option === false ? null : checkCrossover({ ...DEFAULT_SPARSE_CROSSOVER, ...(option ?? {}) });
+}
+
+/** The path a prunable weight of this type computes on at this sparsity (null crossover: dense). */
+export function pathFor(crossover: Readonly<SparseCrossover> | null, kind: SparseLayerKind, sparsity: number): 'sparse' | 'dense' {
+  return crossover !== null && sparsity >= crossover[kind] ? 'sparse' : 'dense';
+}
+
 /** The layer type a prunable weight belongs to, from its rank: [out, in] or [O, C, kh, kw]. */
 export function sparseKindOf(shape: readonly number[]): SparseLayerKind | undefined {
   if (shape.length === 2) return 'linear';
