@@ -131,6 +131,31 @@ def layerwise_masks(prunable, sparsity):
 _step_cache = {}
 
 
+def load_pruned(params, weights, masks):
+    """Sets the model's parameters to the pruned point: M*W for the prunable (rank > 1) ones, W for the rest."""
+    with torch.no_grad():
+        k = 0
+        for p, w in zip(params, weights):
+            if p.dim() > 1:
+                p.copy_(w * masks[k]); k += 1
+            else:
+                p.copy_(w)
+
+
+def dpf_step(model, params, dense, masks, x, y, lr, wd, lam):
+    """One FedDIP/DPF step: loss and gradient at M*W (cross-entropy plus lam times the per-layer L2 norms
+    of the pruned weights), applied to the dense weights: W <- W - lr (g + wd W)."""
+    load_pruned(params, dense, masks)
+    loss = F.cross_entropy(model(x), y)
+    if lam:
+        loss = loss + lam * sum(p.norm() for p in params if p.dim() > 1)
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    with torch.no_grad():
+        for p, w in zip(params, dense):
+            w.sub_(lr * (p.grad + wd * w))
+
+
 def feddip_step(case):
     """PyTorch's dense FedDIP/DPF step on the same shapes: M*W into the model, forward, cross-entropy
     plus lambda * sum of per-layer L2 norms, backward, SGD with weight decay on the dense W. Its
@@ -149,33 +174,17 @@ def feddip_step(case):
     dense = [p.detach().clone() for p in params]
     lr, wd, lam = case.get("lr", 0.01), case.get("weightDecay", 5e-4), case.get("lambda", 5e-4)
 
-    def load_pruned():
-        with torch.no_grad():
-            mi = 0
-            for p, w in zip(params, dense):
-                if p.dim() > 1:
-                    p.copy_(w * masks[mi])
-                    mi += 1
-                else:
-                    p.copy_(w)
-
     if case.get("eval", False):
         model.eval()
 
         def forward():
-            load_pruned()
+            load_pruned(params, dense, masks)
             with torch.no_grad():
                 model(x)
         s = timed(forward, reps=3 if case["model"] == "alexnet" else 5)
     else:
         def step():
-            load_pruned()
-            loss = F.cross_entropy(model(x), y) + lam * sum(p.norm() for p in prunable)
-            model.zero_grad(set_to_none=True)
-            loss.backward()
-            with torch.no_grad():
-                for p, w in zip(params, dense):
-                    w.sub_(lr * (p.grad + wd * w))
+            dpf_step(model, params, dense, masks, x, y, lr, wd, lam)
         s = timed(step, min_time=0.05 if case["model"] == "alexnet" else 0.25, reps=3 if case["model"] == "alexnet" else 5)
     _step_cache[key] = {"median_s": s, "value": bsz / s}
     return _step_cache[key]
@@ -273,20 +282,7 @@ def feddip_round(case):
                 perm = torch.randperm(per_client)
                 for i in range(0, per_client, bsz):
                     idx = perm[i:i + bsz]
-                    with torch.no_grad():
-                        mi = 0
-                        for p, w in zip(params, local):
-                            if p.dim() > 1:
-                                p.copy_(w * masks[mi]); mi += 1
-                            else:
-                                p.copy_(w)
-                    loss = F.cross_entropy(model(xs[c, idx]), ys[c, idx])
-                    loss = loss + lam * sum(p.norm() for p in prunable)
-                    model.zero_grad(set_to_none=True)
-                    loss.backward()
-                    with torch.no_grad():
-                        for p, w in zip(params, local):
-                            w.sub_(lr * (p.grad + wd * w))
+                    dpf_step(model, params, local, masks, xs[c, idx], ys[c, idx], lr, wd, lam)
         with torch.no_grad():
             correct = 0
             for i in range(0, xt.shape[0], 1000):

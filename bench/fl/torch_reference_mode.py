@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from peer_torch import LeNet5  # noqa: E402  (bench/peer_torch.py, the bench's model definitions)
+from peer_torch import LeNet5, dpf_step, load_pruned  # noqa: E402  (bench/peer_torch.py: the bench's model and DPF step)
 
 
 def read_idx(path):
@@ -150,21 +150,7 @@ def main():
                     perm = idx[torch.randperm(len(idx), generator=gen)]
                     for i in range(0, len(perm), B):
                         b = perm[i:i + B]
-                        with torch.no_grad():
-                            k = 0
-                            for p, w, pr in zip(params, local, is_prunable):
-                                if pr:
-                                    p.copy_(w * m[k]); k += 1
-                                else:
-                                    p.copy_(w)
-                        loss = F.cross_entropy(model(xtr[b]), ytr[b])
-                        if lam:
-                            loss = loss + lam * sum(p.norm() for p in prunable)
-                        model.zero_grad(set_to_none=True)
-                        loss.backward()
-                        with torch.no_grad():
-                            for p, w in zip(params, local):
-                                w.sub_(lr * (p.grad + wd * w))
+                        dpf_step(model, params, local, m, xtr[b], ytr[b], lr, wd, lam)
                 for acc, w in zip(summed, local):
                     acc.add_(w, alpha=len(idx))
                 total += len(idx)
@@ -177,13 +163,8 @@ def main():
             if t % R == 0:
                 nxt = global_magnitude_masks([w for w, pr in zip(weights, is_prunable) if pr], s_t)
                 mask = nxt if mask is None else [n * o for n, o in zip(nxt, mask)]
+            load_pruned(params, weights, mask)
             with torch.no_grad():
-                k = 0
-                for p, w, pr in zip(params, weights, is_prunable):
-                    if pr:
-                        p.copy_(w * mask[k]); k += 1
-                    else:
-                        p.copy_(w)
                 correct, loss_sum = 0, 0.0
                 for i in range(0, len(yte), 1000):
                     out = model(xte[i:i + 1000])
