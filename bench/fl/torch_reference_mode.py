@@ -129,7 +129,6 @@ def main():
 
     model = LeNet5()
     params = list(model.parameters())
-    is_prunable = [p.dim() > 1 for p in params]
     prunable = [p for p in params if p.dim() > 1]
     weights = [p.detach().clone() for p in params]  # the global model (masked after round 0)
     mask = None  # list over prunable tensors, None before the first server mask
@@ -155,13 +154,11 @@ def main():
                     acc.add_(w, alpha=len(idx))
                 total += len(idx)
             weights = [acc / total for acc in summed]
-            k = 0
             if mask is not None:
-                for j, pr in enumerate(is_prunable):
-                    if pr:
-                        weights[j] = weights[j] * mask[k]; k += 1
+                it = iter(mask)
+                weights = [w * next(it) if w.dim() > 1 else w for w in weights]
             if t % R == 0:
-                nxt = global_magnitude_masks([w for w, pr in zip(weights, is_prunable) if pr], s_t)
+                nxt = global_magnitude_masks([w for w in weights if w.dim() > 1], s_t)
                 mask = nxt if mask is None else [n * o for n, o in zip(nxt, mask)]
             load_pruned(params, weights, mask)
             with torch.no_grad():
